@@ -1,0 +1,94 @@
+import type Database from "better-sqlite3";
+
+/**
+ * The schema, one step per version: `PRAGMA user_version` is the number of steps applied. Append
+ * new steps; never edit a released one, since databases in the field already ran it.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE models (
+    id TEXT PRIMARY KEY,
+    tenant TEXT,
+    name TEXT,
+    dtype TEXT NOT NULL CHECK (dtype IN ('float32', 'float64')),
+    -- layer types and tensor shapes (JSON); the numbers live in model_tensors
+    layers TEXT NOT NULL,
+    parameter_count INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX models_by_tenant_newest ON models (tenant, created_at DESC, id DESC);
+
+  -- W then b of each affine layer, in layer order; little-endian bytes of the model's dtype
+  CREATE TABLE model_tensors (
+    model_id TEXT NOT NULL REFERENCES models (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (model_id, position)
+  ) STRICT;
+
+  -- model_id and result_model_id are not foreign keys: deleting a model must not delete or
+  -- block the record of a job that used or made it
+  CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    tenant TEXT,
+    status TEXT NOT NULL
+      CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+    request TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    result_model_id TEXT,
+    progress TEXT NOT NULL,
+    loss REAL,
+    history TEXT NOT NULL,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    samples_per_second REAL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+  CREATE INDEX jobs_by_tenant_newest ON jobs (tenant, created_at DESC, id DESC);
+  CREATE INDEX jobs_by_status ON jobs (status, created_at, id);
+
+  CREATE TABLE checkpoints (
+    job_id TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+    iteration INTEGER NOT NULL,
+    -- step, rng state, history, loss and how the tensors below split into parameters and slots
+    state TEXT NOT NULL,
+    saved_at TEXT NOT NULL
+  ) STRICT;
+  CREATE TABLE checkpoint_tensors (
+    job_id TEXT NOT NULL REFERENCES checkpoints (job_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    dtype TEXT NOT NULL CHECK (dtype IN ('float32', 'float64')),
+    data BLOB NOT NULL,
+    PRIMARY KEY (job_id, position)
+  ) STRICT;
+  `,
+];
+
+/**
+ * Applies the steps the database has not run yet, each in its own transaction together with the
+ * version bump. IMMEDIATE takes the write lock before reading the version, so two processes
+ * opening the same file at once cannot both apply a step. Returns how many steps ran.
+ */
+export function migrate(db: Database.Database, steps: readonly string[] = MIGRATIONS): number {
+  const version = () => db.pragma("user_version", { simple: true }) as number;
+  const known = version();
+  if (known > steps.length) {
+    throw new Error(
+      `${db.name}: schema version ${known} is newer than this build knows (${steps.length})`,
+    );
+  }
+  let applied = 0;
+  for (let step = known; step < steps.length; step++) {
+    db.transaction(() => {
+      if (version() !== step) return;
+      db.exec(steps[step]);
+      db.pragma(`user_version = ${step + 1}`);
+      applied++;
+    }).immediate();
+  }
+  return applied;
+}

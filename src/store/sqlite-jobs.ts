@@ -1,0 +1,334 @@
+import { randomUUID } from "node:crypto";
+import type Database from "better-sqlite3";
+import { type DType, dtypeOf, type FloatArray } from "../core/tensor.js";
+import { fromBlob, toBlob } from "./blob.js";
+import { checkLimit, decodeCursor, encodeCursor } from "./cursor.js";
+import type {
+  Checkpoint,
+  HistoryEntry,
+  JobPatch,
+  JobRecord,
+  JobRepository,
+  JobStatus,
+  JobSummaryRecord,
+  ListQuery,
+  ModelRecord,
+  NewJob,
+  NewModel,
+  Page,
+} from "./repository.js";
+import type { SqliteModelRepository } from "./sqlite-models.js";
+
+interface JobRow {
+  id: string;
+  tenant: string | null;
+  status: JobStatus;
+  model_id: string;
+  result_model_id: string | null;
+  progress: string;
+  loss: number | null;
+  history: string;
+  error: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  samples_per_second: number | null;
+  cancel_requested: number;
+}
+
+type FullJobRow = JobRow & { request: string };
+
+const SUMMARY_COLUMNS =
+  "id, tenant, status, model_id, result_model_id, progress, loss, history, error, created_at, " +
+  "started_at, finished_at, samples_per_second, cancel_requested";
+const ALL_COLUMNS = `${SUMMARY_COLUMNS}, request`;
+
+/** Column and encoding of each patchable field; the only names that ever reach SQL text. */
+const PATCH_COLUMNS: { [K in keyof Required<JobPatch>]: [string, (v: JobPatch[K]) => unknown] } = {
+  status: ["status", (v) => v],
+  resultModelId: ["result_model_id", (v) => v],
+  progress: ["progress", (v) => JSON.stringify(v)],
+  loss: ["loss", (v) => v],
+  history: ["history", (v) => JSON.stringify(v)],
+  error: ["error", (v) => (v === null ? null : JSON.stringify(v))],
+  startedAt: ["started_at", (v) => v],
+  finishedAt: ["finished_at", (v) => v],
+  samplesPerSecond: ["samples_per_second", (v) => v],
+  cancelRequested: ["cancel_requested", (v) => (v ? 1 : 0)],
+};
+
+/** How a checkpoint's flat list of stored tensors splits back into parameters and slots. */
+interface CheckpointState {
+  step: number;
+  parameters: number;
+  slots: number[];
+  rngState: unknown;
+  history: HistoryEntry[];
+  loss: number | null;
+}
+
+export class SqliteJobRepository implements JobRepository {
+  private readonly insertJob: Database.Statement;
+  private readonly selectJob: Database.Statement<[string], FullJobRow>;
+  private readonly selectScoped: Database.Statement<[string, string | null], FullJobRow>;
+  private readonly firstPage: Database.Statement<[string | null, number], JobRow>;
+  private readonly nextPage: Database.Statement<[string | null, string, string, number], JobRow>;
+  private readonly flagCancel: Database.Statement<[string, string | null]>;
+  private readonly byStatus: Database.Statement<[string], FullJobRow>;
+  private readonly deleteCheckpointRow: Database.Statement<[string]>;
+  private readonly insertCheckpoint: Database.Statement;
+  private readonly insertCheckpointTensor: Database.Statement;
+  private readonly selectCheckpoint: Database.Statement<
+    [string],
+    { iteration: number; state: string }
+  >;
+  private readonly selectCheckpointTensors: Database.Statement<
+    [string],
+    { dtype: DType; data: Buffer }
+  >;
+  /** Prepared UPDATEs by the set of patched fields: a job's updates repeat the same few. */
+  private readonly updates = new Map<string, Database.Statement>();
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly models: SqliteModelRepository,
+  ) {
+    this.insertJob = db.prepare(
+      `INSERT INTO jobs (${ALL_COLUMNS}) VALUES
+       (@id, @tenant, @status, @modelId, @resultModelId, @progress, @loss, @history, @error,
+        @createdAt, @startedAt, @finishedAt, @samplesPerSecond, @cancelRequested, @request)`,
+    );
+    this.selectJob = db.prepare(`SELECT ${ALL_COLUMNS} FROM jobs WHERE id = ?`);
+    this.selectScoped = db.prepare(`SELECT ${ALL_COLUMNS} FROM jobs WHERE id = ? AND tenant IS ?`);
+    this.firstPage = db.prepare(
+      `SELECT ${SUMMARY_COLUMNS} FROM jobs WHERE tenant IS ?
+       ORDER BY created_at DESC, id DESC LIMIT ?`,
+    );
+    this.nextPage = db.prepare(
+      `SELECT ${SUMMARY_COLUMNS} FROM jobs WHERE tenant IS ? AND (created_at, id) < (?, ?)
+       ORDER BY created_at DESC, id DESC LIMIT ?`,
+    );
+    this.flagCancel = db.prepare(
+      `UPDATE jobs SET cancel_requested = 1
+       WHERE id = ? AND tenant IS ? AND status IN ('queued', 'running')`,
+    );
+    this.byStatus = db.prepare(
+      `SELECT ${ALL_COLUMNS} FROM jobs WHERE status IN (SELECT value FROM json_each(?))
+       ORDER BY created_at, id`,
+    );
+    this.deleteCheckpointRow = db.prepare("DELETE FROM checkpoints WHERE job_id = ?");
+    this.insertCheckpoint = db.prepare(
+      "INSERT INTO checkpoints (job_id, iteration, state, saved_at) VALUES (?, ?, ?, ?)",
+    );
+    this.insertCheckpointTensor = db.prepare(
+      "INSERT INTO checkpoint_tensors (job_id, position, dtype, data) VALUES (?, ?, ?, ?)",
+    );
+    this.selectCheckpoint = db.prepare("SELECT iteration, state FROM checkpoints WHERE job_id = ?");
+    this.selectCheckpointTensors = db.prepare(
+      "SELECT dtype, data FROM checkpoint_tensors WHERE job_id = ? ORDER BY position",
+    );
+  }
+
+  create(job: NewJob): JobRecord {
+    const record: JobRecord = {
+      status: "queued",
+      resultModelId: null,
+      loss: null,
+      history: [],
+      error: null,
+      startedAt: null,
+      finishedAt: null,
+      samplesPerSecond: null,
+      cancelRequested: false,
+      ...definedOnly(job),
+      id: job.id ?? randomUUID(),
+      createdAt: job.createdAt ?? new Date().toISOString(),
+    };
+    this.insertJob.run({
+      id: record.id,
+      tenant: record.tenant,
+      modelId: record.modelId,
+      createdAt: record.createdAt,
+      request: JSON.stringify(record.request ?? null),
+      ...encodePatch(record),
+    });
+    return record;
+  }
+
+  get(id: string, tenant: string | null): JobRecord | undefined {
+    const row = this.selectScoped.get(id, tenant);
+    return row && jobFromRow(row);
+  }
+
+  list({ tenant, limit, cursor }: ListQuery): Page<JobSummaryRecord> {
+    checkLimit(limit);
+    const key = cursor ? decodeCursor(cursor) : null;
+    const rows = key
+      ? this.nextPage.all(tenant, key.createdAt, key.id, limit + 1)
+      : this.firstPage.all(tenant, limit + 1);
+    const items = rows.slice(0, limit).map(summaryFromRow);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > limit ? encodeCursor(last) : null };
+  }
+
+  update(id: string, patch: JobPatch): JobRecord | undefined {
+    const values = encodePatch(patch);
+    const fields = Object.keys(values) as (keyof JobPatch)[];
+    if (fields.length === 0) {
+      const row = this.selectJob.get(id);
+      return row && jobFromRow(row);
+    }
+    const signature = fields.join(",");
+    let statement = this.updates.get(signature);
+    if (!statement) {
+      const set = fields.map((f) => `${PATCH_COLUMNS[f][0]} = @${f}`).join(", ");
+      statement = this.db.prepare(`UPDATE jobs SET ${set} WHERE id = @id RETURNING ${ALL_COLUMNS}`);
+      this.updates.set(signature, statement);
+    }
+    const row = statement.get({ ...values, id }) as FullJobRow | undefined;
+    return row && jobFromRow(row);
+  }
+
+  appendHistory(id: string, entries: HistoryEntry[]): void {
+    this.db
+      .transaction(() => {
+        const row = this.selectJob.get(id);
+        if (!row) throw new Error(`job ${id} does not exist`);
+        this.update(id, { history: [...JSON.parse(row.history), ...entries] });
+      })
+      .immediate();
+  }
+
+  requestCancel(id: string, tenant: string | null): JobRecord | undefined {
+    return this.db.transaction(() => {
+      this.flagCancel.run(id, tenant);
+      return this.get(id, tenant);
+    })();
+  }
+
+  saveCheckpoint(checkpoint: Checkpoint): void {
+    const { jobId, parameters, optimizerState } = checkpoint;
+    const state: CheckpointState = {
+      step: optimizerState.step,
+      parameters: parameters.length,
+      slots: optimizerState.slots.map((s) => s.length),
+      rngState: checkpoint.rngState,
+      history: checkpoint.history,
+      loss: checkpoint.loss,
+    };
+    const tensors = [...parameters, ...optimizerState.slots.flat()];
+    this.db.transaction(() => {
+      this.deleteCheckpointRow.run(jobId);
+      this.insertCheckpoint.run(
+        jobId,
+        checkpoint.iteration,
+        JSON.stringify(state),
+        new Date().toISOString(),
+      );
+      tensors.forEach((data, position) => {
+        this.insertCheckpointTensor.run(jobId, position, dtypeOf(data), toBlob(data));
+      });
+    })();
+  }
+
+  loadCheckpoint(jobId: string): Checkpoint | undefined {
+    const read = this.db.transaction(() => {
+      const row = this.selectCheckpoint.get(jobId);
+      return row && { row, tensors: this.selectCheckpointTensors.all(jobId) };
+    });
+    const found = read();
+    if (!found) return undefined;
+    const state: CheckpointState = JSON.parse(found.row.state);
+    const arrays: FloatArray[] = found.tensors.map((t) => fromBlob(t.data, t.dtype));
+    const expected = state.parameters + state.slots.reduce((a, b) => a + b, 0);
+    if (arrays.length !== expected) {
+      throw new Error(`checkpoint of job ${jobId} has ${arrays.length} of ${expected} tensors`);
+    }
+    const slots: FloatArray[][] = [];
+    let next = state.parameters;
+    for (const n of state.slots) {
+      slots.push(arrays.slice(next, next + n));
+      next += n;
+    }
+    return {
+      jobId,
+      iteration: found.row.iteration,
+      parameters: arrays.slice(0, state.parameters),
+      optimizerState: {
+        step: state.step,
+        slots,
+      },
+      rngState: state.rngState,
+      history: state.history,
+      loss: state.loss,
+    };
+  }
+
+  deleteCheckpoint(jobId: string): void {
+    this.deleteCheckpointRow.run(jobId);
+  }
+
+  findByStatus(statuses: readonly JobStatus[]): JobRecord[] {
+    return this.byStatus.all(JSON.stringify(statuses)).map(jobFromRow);
+  }
+
+  finishWithModel(
+    jobId: string,
+    patch: JobPatch,
+    model: NewModel,
+  ): { job: JobRecord; model: ModelRecord } {
+    return this.db
+      .transaction(() => {
+        const row = this.selectJob.get(jobId);
+        if (!row) throw new Error(`job ${jobId} does not exist`);
+        if (row.tenant !== model.tenant) {
+          throw new Error(`job ${jobId} and its result model belong to different tenants`);
+        }
+        const created = this.models.create(model);
+        const job = this.update(jobId, { ...patch, resultModelId: created.id })!;
+        this.deleteCheckpointRow.run(jobId);
+        return { job, model: created };
+      })
+      .immediate();
+  }
+}
+
+/** The patch's defined fields as named SQL parameters (undefined means "leave as is"). */
+function encodePatch(patch: JobPatch): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const key of Object.keys(PATCH_COLUMNS) as (keyof JobPatch)[]) {
+    const value = patch[key];
+    if (value === undefined) continue;
+    const encode = PATCH_COLUMNS[key][1] as (v: unknown) => unknown;
+    values[key] = encode(value);
+  }
+  return values;
+}
+
+/** The object without its undefined properties, so they cannot override defaults. */
+function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+function jobFromRow(row: FullJobRow): JobRecord {
+  return { ...summaryFromRow(row), request: JSON.parse(row.request) };
+}
+
+function summaryFromRow(row: JobRow): JobSummaryRecord {
+  return {
+    id: row.id,
+    tenant: row.tenant,
+    status: row.status,
+    modelId: row.model_id,
+    resultModelId: row.result_model_id,
+    progress: JSON.parse(row.progress),
+    loss: row.loss,
+    history: JSON.parse(row.history),
+    error: row.error === null ? null : JSON.parse(row.error),
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    samplesPerSecond: row.samples_per_second,
+    cancelRequested: row.cancel_requested === 1,
+  };
+}

@@ -1,0 +1,57 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { onTestFinished } from "vitest";
+import type { FloatArray } from "../../src/core/tensor.js";
+import type { NewModel } from "../../src/store/repository.js";
+
+/** A fresh temp dir per call, removed after the test. */
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "store-test-"));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Values whose bits a lossy round trip (JSON, float64 via float32) would change. */
+export function awkward(length: number, dtype: "float32" | "float64"): FloatArray {
+  const a = dtype === "float32" ? new Float32Array(length) : new Float64Array(length);
+  for (let i = 0; i < length; i++) a[i] = Math.PI * (i + 1) * 1e-3 * (i % 2 ? -1 : 1) + 1e-30;
+  if (length > 2) {
+    a[1] = -0;
+    a[2] = dtype === "float32" ? 1.401298464324817e-45 : Number.MIN_VALUE;
+  }
+  return a;
+}
+
+export function sameBits(a: FloatArray, b: FloatArray): boolean {
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  return a.constructor === b.constructor && x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+export function twoLayerModel(
+  dtype: "float32" | "float64",
+  extra: Partial<NewModel> = {},
+): NewModel {
+  return {
+    tenant: null,
+    name: "two-layer",
+    dtype,
+    layers: [
+      {
+        type: "affine",
+        W: { shape: [4, 3], data: awkward(12, dtype) },
+        b: { shape: [3], data: awkward(3, dtype) },
+      },
+      { type: "relu" },
+      {
+        type: "affine",
+        W: { shape: [3, 2], data: awkward(6, dtype) },
+        b: { shape: [2], data: awkward(2, dtype) },
+      },
+      { type: "softmaxWithLoss" },
+    ],
+    origin: { kind: "architecture", architecture: { inputSize: 4, hiddenSizes: [3] }, seed: 7 },
+    ...extra,
+  };
+}
