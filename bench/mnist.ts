@@ -1,0 +1,109 @@
+/**
+ * `npm run bench:mnist`: the book's TwoLayerNet run through the API (784-50-10 ReLU, weightInit
+ * 0.01, SGD lr 0.1, batch 100, 10000 iterations, full train and test evaluated every 600, seed 1)
+ * on a fresh server, timed from POST to `succeeded`, beside the book's own numpy run in the same
+ * process tree; then He + Adam and He + Momentum for the same 10000 iterations.
+ */
+import { execFileSync } from "node:child_process";
+import { mnistDataDir } from "../src/datasets/mnist.js";
+import { postJson, startBenchServer } from "./server.js";
+
+interface Job {
+  id: string;
+  status: string;
+  history: { iteration: number; trainAccuracy?: number; validationAccuracy?: number }[];
+  error?: unknown;
+}
+
+async function train(url: string, weightInit: "he" | number, optimizer: Record<string, unknown>) {
+  const started = performance.now();
+  const job = await postJson<Job>(`${url}/v1/training-jobs`, {
+    model: {
+      seed: 1,
+      architecture: {
+        inputSize: 784,
+        hiddenSizes: [50],
+        outputSize: 10,
+        activation: "relu",
+        weightInit,
+      },
+    },
+    data: { dataset: { name: "mnist", split: "train" } },
+    validation: { dataset: { name: "mnist", split: "test" } },
+    optimizer,
+    batchSize: 100,
+    iterations: 10000,
+    evaluateEvery: 600,
+    trainEvaluationSamples: 60000,
+    seed: 1,
+  });
+  for (;;) {
+    const state = (await (await fetch(`${url}/v1/training-jobs/${job.id}`)).json()) as Job;
+    if (state.status === "succeeded" || state.status === "failed") {
+      const seconds = (performance.now() - started) / 1000;
+      if (state.status === "failed") throw new Error(`job failed: ${JSON.stringify(state.error)}`);
+      const last = state.history[state.history.length - 1];
+      return {
+        seconds,
+        train: last.trainAccuracy!,
+        test: last.validationAccuracy!,
+        itPerSec: 10000 / seconds,
+      };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function numpyBaseline(): { seconds: number; trainAccuracy: number; testAccuracy: number } | null {
+  try {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      OPENBLAS_NUM_THREADS: "1",
+      OMP_NUM_THREADS: "1",
+    };
+    // These slow a current OpenBLAS down; unset for the baseline only (see the env notes).
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+    const out = execFileSync(
+      "python3",
+      [new URL("two_layer_net.py", import.meta.url).pathname, mnistDataDir()],
+      { env },
+    );
+    return JSON.parse(out.toString());
+  } catch (error) {
+    console.log(`numpy baseline unavailable: ${(error as Error).message.split("\n")[0]}`);
+    return null;
+  }
+}
+
+const fmt = (v: number, d = 4) => v.toFixed(d);
+const server = await startBenchServer();
+try {
+  const numpy = numpyBaseline();
+  const book = await train(server.url, 0.01, { type: "sgd", lr: 0.1 });
+  console.log(
+    "\nbook's TwoLayerNet (784-50-10 ReLU, std 0.01, SGD lr 0.1, batch 100, 10000 it, eval every 600)",
+  );
+  console.log(
+    `  service: ${fmt(book.seconds, 2)} s POST→succeeded, ${fmt(book.itPerSec, 0)} it/s, train ${fmt(book.train)}, test ${fmt(book.test)}`,
+  );
+  if (numpy) {
+    console.log(
+      `  numpy:   ${fmt(numpy.seconds, 2)} s, train ${fmt(numpy.trainAccuracy)}, test ${fmt(numpy.testAccuracy)}`,
+    );
+    console.log(
+      `  ratio:   ${fmt(book.seconds / numpy.seconds, 2)}× numpy's wall time (target ≤ 2.5×)`,
+    );
+  }
+  for (const [label, optimizer] of [
+    ["He + Adam lr 0.001", { type: "adam", lr: 0.001 }],
+    ["He + Momentum lr 0.1", { type: "momentum", lr: 0.1 }],
+  ] as const) {
+    const run = await train(server.url, "he", optimizer);
+    console.log(
+      `${label}: ${fmt(run.seconds, 2)} s, train ${fmt(run.train)}, test ${fmt(run.test)}`,
+    );
+  }
+} finally {
+  await server.stop();
+}

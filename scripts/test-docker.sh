@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Builds the image, runs it, and checks it from outside the container: /healthz, one forward
+# request, a non-root user, a graceful stop on SIGTERM. Where Docker Hub is unreachable the base
+# image comes from ../shared/tools/node-base-image.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+image=backprop-service:test
+name=backprop-test-$$
+base=node:20-bookworm-slim
+
+fail() { echo "test:docker FAILED: $*" >&2; docker logs "$name" 2>&1 | tail -20 >&2 || true; exit 1; }
+
+if ! docker info >/dev/null 2>&1 || ! docker image inspect "$base" >/dev/null 2>&1; then
+  if ! docker pull "$base" >/dev/null 2>&1; then
+    bash ../shared/tools/node-base-image.sh >/dev/null
+  fi
+fi
+# The official image ships Node's C headers (node-gyp builds better-sqlite3 against them); the
+# stand-in may not, so give it this machine's own, which match its node binary.
+if ! docker run --rm "$base" test -f /usr/local/include/node/node.h; then
+  headers=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")/include/node
+  [ -f "$headers/node.h" ] || headers=/usr/include/node
+  ctx=$(mktemp -d)
+  cp -r "$headers" "$ctx/node"
+  printf 'FROM %s\nCOPY node /usr/local/include/node\n' "$base" >"$ctx/Dockerfile"
+  docker build -q -t "$base" "$ctx" >/dev/null
+  rm -rf "$ctx"
+fi
+
+docker build -t "$image" . >/tmp/backprop-docker-build.log 2>&1 || { tail -30 /tmp/backprop-docker-build.log; fail "docker build"; }
+trap 'docker rm -f "$name" >/dev/null 2>&1 || true' EXIT
+docker run -d --name "$name" -p 127.0.0.1::3000 "$image" >/dev/null
+port=$(docker port "$name" 3000/tcp | head -1 | sed 's/.*://')
+url=http://127.0.0.1:$port
+
+for _ in $(seq 1 50); do curl -fsS "$url/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fsS "$url/healthz" | grep -q '"ok"' || fail "/healthz"
+echo "ok: /healthz answers from outside the container"
+
+body='{"layers":[{"type":"affine","W":[[1,0],[0,1]],"b":[0.5,-0.5]},{"type":"relu"}],"x":[[1,2]]}'
+answer=$(curl -fsS -H 'content-type: application/json' -d "$body" "$url/v1/networks/forward")
+[ "$answer" = '{"out":[[1.5,1.5]]}' ] || fail "forward answered $answer"
+echo "ok: forward request answered $answer"
+
+uid=$(docker exec "$name" id -u)
+[ "$uid" != 0 ] || fail "the container runs as root"
+[ "$(docker inspect -f '{{.Config.User}}' "$image")" = node ] || fail "image user is not node"
+echo "ok: runs as uid $uid (node)"
+
+for _ in $(seq 1 40); do
+  [ "$(docker inspect -f '{{.State.Health.Status}}' "$name")" = healthy ] && break; sleep 0.5
+done
+[ "$(docker inspect -f '{{.State.Health.Status}}' "$name")" = healthy ] || fail "HEALTHCHECK never healthy"
+echo "ok: HEALTHCHECK reports healthy"
+
+start=$(date +%s)
+docker stop -t 10 "$name" >/dev/null
+took=$(($(date +%s) - start))
+code=$(docker inspect -f '{{.State.ExitCode}}' "$name")
+[ "$code" = 0 ] || fail "exit code $code after SIGTERM"
+[ "$took" -lt 10 ] || fail "took ${took}s to stop"
+echo "ok: SIGTERM stops it cleanly in ${took}s (exit 0)"
+docker rm "$name" >/dev/null
+echo "test:docker passed"

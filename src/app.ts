@@ -1,0 +1,57 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import { serializerCompiler } from "fastify-type-provider-zod";
+import type { Config } from "./config.js";
+import { validatorCompiler } from "./http/validation.js";
+import compute from "./plugins/compute.js";
+import docs from "./plugins/docs.js";
+import errors from "./plugins/errors.js";
+import metrics from "./plugins/metrics.js";
+import store from "./plugins/store.js";
+import training from "./plugins/training.js";
+import healthRoutes from "./routes/health.js";
+import datasetRoutes from "./routes/v1/datasets.js";
+import layerRoutes from "./routes/v1/layers.js";
+import modelRoutes from "./routes/v1/models.js";
+import networkRoutes from "./routes/v1/networks.js";
+import trainingJobRoutes from "./routes/v1/training-jobs.js";
+
+export interface AppOptions {
+  /** pino options, or false for silence (tests). */
+  logger?: boolean | Record<string, unknown>;
+}
+
+/** Builds the whole application; it never listens (server.ts does, tests use inject/supertest). */
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? {
+      level: config.logLevel,
+      redact: ["req.headers.authorization", "req.headers.cookie"],
+    },
+    bodyLimit: config.bodyLimit,
+    requestIdHeader: "x-request-id",
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // JSON only: anything else is a 415, not a string handed to the validators.
+  app.removeContentTypeParser("text/plain");
+  app.decorate("accepting", true);
+  app.addHook("onSend", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+
+  await app.register(errors);
+  await app.register(metrics);
+  await app.register(docs);
+  await app.register(compute, { config });
+  await app.register(store, { config });
+  await app.register(training, { config });
+  await app.register(healthRoutes);
+  await app.register(layerRoutes, { config });
+  await app.register(networkRoutes, { config });
+  await app.register(modelRoutes, { config });
+  await app.register(trainingJobRoutes, { config });
+  await app.register(datasetRoutes);
+  return app;
+}

@@ -1,0 +1,59 @@
+import type { LabelledData } from "./evaluation.js";
+import type { Network } from "./network.js";
+import type { Optimizer } from "./optimizers/optimizer.js";
+import type { Rng } from "./rng.js";
+import { allocate, type Tensor } from "./tensor.js";
+import { addWeightDecayGrad, weightDecayLoss } from "./weight-decay.js";
+
+export interface TrainerOptions {
+  batchSize: number;
+  /** λ of L2 weight decay; 0 turns it off. */
+  weightDecay: number;
+}
+
+/**
+ * The loop body of the book's train_neuralnet.py: a random minibatch (drawn with replacement, like
+ * np.random.choice), forward with loss, backward without the unused input gradient, weight decay,
+ * one optimizer update. Batch buffers are allocated once, so steps do not allocate them again.
+ */
+export class Trainer {
+  private readonly indices: Int32Array;
+  private readonly x: Tensor;
+  private readonly t: Tensor;
+
+  constructor(
+    readonly network: Network,
+    readonly optimizer: Optimizer,
+    readonly rng: Rng,
+    readonly data: LabelledData,
+    readonly options: TrainerOptions,
+  ) {
+    const { batchSize } = options;
+    this.indices = new Int32Array(batchSize);
+    this.x = {
+      shape: [batchSize, data.inputSize],
+      data: allocate(network.dtype, batchSize * data.inputSize),
+    };
+    this.t = { shape: [batchSize], data: allocate(network.dtype, batchSize) };
+  }
+
+  /** One update; returns the minibatch loss, weight decay included. */
+  step(): number {
+    const { data, indices, x, t, network, options } = this;
+    this.rng.fillIndices(indices, data.count);
+    const width = data.inputSize;
+    for (let i = 0; i < indices.length; i++) {
+      const row = indices[i];
+      x.data.set(data.x.subarray(row * width, (row + 1) * width), i * width);
+      t.data[i] = data.labels[row];
+    }
+    const params = network.parameters();
+    const lambda = options.weightDecay;
+    // The decay term is taken before the update, on the weights that produced this loss.
+    const loss = network.loss(x, t).loss + (lambda > 0 ? weightDecayLoss(params, lambda) : 0);
+    network.backward({ dloss: 1, needDx: false });
+    if (lambda > 0) addWeightDecayGrad(params, lambda);
+    this.optimizer.step();
+    return loss;
+  }
+}

@@ -1,0 +1,198 @@
+import { endianness } from "node:os";
+import type { Limits } from "../config.js";
+import { allocate, type DType, type FloatArray, sizeOf, type Tensor } from "../core/tensor.js";
+
+/**
+ * The three wire forms of a tensor (API.md, "Tensors") to and from the core's typed tensors.
+ * Limits on rank and element count are checked before anything is allocated.
+ */
+export type TensorEncoding = "nested" | "flat" | "base64";
+
+/** A decoded request tensor that remembers the form it came in, so answers can mirror it. */
+export interface WireTensor extends Tensor {
+  readonly encoding: TensorEncoding;
+}
+
+export interface FlatTensor {
+  shape: number[];
+  data: number[];
+}
+export interface Base64Tensor {
+  shape: number[];
+  dtype: DType;
+  base64: string;
+}
+export type EncodedTensor = unknown[] | FlatTensor | Base64Tensor;
+
+/** A tensor that cannot be decoded; `path` is relative to the tensor's own field. */
+export class TensorFormatError extends Error {
+  constructor(
+    readonly path: (string | number)[],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+// Binary tensors are little-endian on the wire and typed arrays use the host's order.
+if (endianness() !== "LE") throw new Error("this service needs a little-endian host");
+
+const BYTES: Record<DType, number> = { float32: 4, float64: 8 };
+
+function checkShape(shape: readonly number[], limits: Limits, path: (string | number)[]): number {
+  if (shape.length > limits.maxTensorRank) {
+    throw new TensorFormatError(
+      path,
+      `rank ${shape.length} exceeds the limit of ${limits.maxTensorRank}`,
+    );
+  }
+  const size = sizeOf(shape);
+  if (size > limits.maxTensorElements) {
+    throw new TensorFormatError(
+      path,
+      `${size} elements exceed the limit of ${limits.maxTensorElements}`,
+    );
+  }
+  return size;
+}
+
+function nestedShape(value: unknown[], limits: Limits): number[] {
+  const shape: number[] = [];
+  let level: unknown = value;
+  while (Array.isArray(level)) {
+    if (shape.length === limits.maxTensorRank) {
+      throw new TensorFormatError(
+        [],
+        `nesting deeper than the rank limit of ${limits.maxTensorRank}`,
+      );
+    }
+    if (level.length === 0) throw new TensorFormatError([], "empty arrays have no shape");
+    shape.push(level.length);
+    level = level[0];
+  }
+  return shape;
+}
+
+function decodeNested(value: unknown[], limits: Limits): Tensor {
+  const shape = nestedShape(value, limits);
+  const data = allocate("float64", checkShape(shape, limits, []));
+  let offset = 0;
+  const path: number[] = [];
+  const fill = (level: unknown, depth: number): void => {
+    if (depth === shape.length) {
+      if (typeof level !== "number" || !Number.isFinite(level)) {
+        throw new TensorFormatError([...path], `expected a finite number, got ${describe(level)}`);
+      }
+      data[offset++] = level;
+      return;
+    }
+    if (!Array.isArray(level) || level.length !== shape[depth]) {
+      throw new TensorFormatError(
+        [...path],
+        `not rectangular: expected an array of ${shape[depth]}, got ${describe(level)}`,
+      );
+    }
+    for (let i = 0; i < level.length; i++) {
+      path.push(i);
+      fill(level[i], depth + 1);
+      path.pop();
+    }
+  };
+  fill(value, 0);
+  return { shape, data };
+}
+
+function decodeFlat(value: FlatTensor, limits: Limits): Tensor {
+  const size = checkShape(value.shape, limits, ["shape"]);
+  if (value.data.length !== size) {
+    throw new TensorFormatError(
+      ["data"],
+      `holds ${value.data.length} numbers but shape [${value.shape.join(", ")}] needs ${size}`,
+    );
+  }
+  return { shape: value.shape, data: Float64Array.from(value.data) };
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function decodeBase64(value: Base64Tensor, limits: Limits): Tensor {
+  const size = checkShape(value.shape, limits, ["shape"]);
+  const text = value.base64;
+  if (text.length % 4 !== 0 || !BASE64.test(text)) {
+    throw new TensorFormatError(["base64"], "is not valid base64 (RFC 4648, padded)");
+  }
+  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  const bytes = (text.length / 4) * 3 - padding;
+  const expected = size * BYTES[value.dtype];
+  if (bytes !== expected) {
+    throw new TensorFormatError(
+      ["base64"],
+      `holds ${bytes} bytes but shape [${value.shape.join(", ")}] of ${value.dtype} needs ${expected}`,
+    );
+  }
+  // Decode into a fresh, aligned buffer of our own so it can be transferred to a worker.
+  const data = allocate(value.dtype, size);
+  Buffer.from(data.buffer).write(text, "base64");
+  const bad = data.findIndex((v) => !Number.isFinite(v));
+  if (bad !== -1) {
+    throw new TensorFormatError(["base64"], `element ${bad} is ${data[bad]}, not a finite number`);
+  }
+  return { shape: value.shape, data };
+}
+
+export function decodeTensor(value: EncodedTensor, limits: Limits): WireTensor {
+  if (Array.isArray(value)) return { ...decodeNested(value, limits), encoding: "nested" };
+  if ("base64" in value) return { ...decodeBase64(value, limits), encoding: "base64" };
+  return { ...decodeFlat(value, limits), encoding: "flat" };
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === "number") return String(value);
+  return value === null ? "null" : typeof value;
+}
+
+/**
+ * The shortest decimal that reads back as the same float32, as a JS number: JSON then prints
+ * `0.1`, not `0.10000000149011612`. Six digits never name two float32 values, so the loop starts
+ * there (a shorter decimal that round-trips is also the nearest six-digit one).
+ */
+export function shortestFloat32(v: number): number {
+  for (let digits = 6; digits < 9; digits++) {
+    const candidate = Number(v.toPrecision(digits));
+    if (Math.fround(candidate) === v) return candidate;
+  }
+  return Number(v.toPrecision(9));
+}
+
+function toNumbers(data: FloatArray): number[] {
+  const out = new Array<number>(data.length);
+  if (data instanceof Float32Array) {
+    for (let i = 0; i < data.length; i++) out[i] = shortestFloat32(data[i]);
+  } else {
+    for (let i = 0; i < data.length; i++) out[i] = data[i];
+  }
+  return out;
+}
+
+function nest(values: number[], shape: readonly number[]): unknown[] {
+  if (shape.length <= 1) return values;
+  const rows = shape[0];
+  const stride = values.length / rows;
+  const out = new Array<unknown>(rows);
+  for (let r = 0; r < rows; r++) {
+    out[r] = nest(values.slice(r * stride, (r + 1) * stride), shape.slice(1));
+  }
+  return out;
+}
+
+export function encodeTensor(t: Tensor, encoding: TensorEncoding): EncodedTensor {
+  const shape = [...t.shape];
+  if (encoding === "base64") {
+    const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    const dtype: DType = t.data instanceof Float32Array ? "float32" : "float64";
+    return { shape, dtype, base64: bytes.toString("base64") };
+  }
+  const values = toNumbers(t.data);
+  return encoding === "flat" ? { shape, data: values } : nest(values, shape);
+}

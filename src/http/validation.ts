@@ -1,0 +1,20 @@
+import type { FastifySchemaCompiler } from "fastify";
+import type { z } from "zod";
+import { type FieldError, formatPath, validationFailed } from "./problem.js";
+
+export function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
+  return issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+}
+
+/**
+ * Zod validation for every part of a request, failing with one problem that lists each bad field
+ * as `layers[0].W` rather than the JSON-pointer `/layers/0/W` of the generic type provider.
+ */
+export const validatorCompiler: FastifySchemaCompiler<z.ZodType> =
+  ({ schema }) =>
+  (data) => {
+    const result = schema.safeParse(data);
+    return result.success
+      ? { value: result.data }
+      : { error: validationFailed(fieldErrors(result.error.issues)) };
+  };

@@ -1,0 +1,58 @@
+import type { FastifyError, FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+import { isResponseSerializationError } from "fastify-type-provider-zod";
+import { type Problem, ProblemError, problem, validationFailed } from "../http/problem.js";
+import { InvalidCursorError } from "../store/repository.js";
+import { SubmissionError } from "../training/submission.js";
+
+const PROBLEM_JSON = "application/problem+json; charset=utf-8";
+
+/** Fastify's own client errors (by their code) and the domain's client errors, as problems. */
+function fromFastify(error: FastifyError): ProblemError | undefined {
+  if (error instanceof SubmissionError) {
+    return validationFailed([{ path: error.path, message: error.message }]);
+  }
+  if (error instanceof InvalidCursorError) {
+    return validationFailed([
+      { path: "cursor", message: "is not a cursor this service handed out" },
+    ]);
+  }
+  switch (error.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new ProblemError(413, "PAYLOAD_TOO_LARGE", error.message);
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new ProblemError(415, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json");
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return new ProblemError(400, "INVALID_JSON", error.message);
+  }
+  if (error instanceof SyntaxError) return new ProblemError(400, "INVALID_JSON", error.message);
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500 && !isResponseSerializationError(error)) {
+    return new ProblemError(status, "BAD_REQUEST", error.message);
+  }
+  return undefined;
+}
+
+/** One error handler: every error leaves as problem+json; a 5xx shows the request id, no stack. */
+export default fp(async function errors(app: FastifyInstance) {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const known = error instanceof ProblemError ? error : fromFastify(error);
+    let body: Problem;
+    if (known) {
+      body = known.toProblem();
+      reply.headers(known.headers);
+      if (known.status >= 500) request.log.warn({ code: known.code }, known.message);
+    } else {
+      request.log.error({ err: error }, "unhandled error");
+      body = problem(500, "INTERNAL", `internal error; quote request id ${request.id}`);
+    }
+    if (body.status >= 500) body.requestId = String(request.id);
+    return reply.status(body.status).type(PROBLEM_JSON).send(body);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const body = problem(404, "NOT_FOUND", `no route ${request.method} ${request.url}`);
+    return reply.status(404).type(PROBLEM_JSON).send(body);
+  });
+});

@@ -1,0 +1,62 @@
+import { Piscina } from "piscina";
+import type * as worker from "./compute-worker.js";
+import { buffersOf } from "./tasks.js";
+import { workerUrl } from "./worker-url.js";
+
+type WorkerApi = typeof worker;
+export type TaskName = keyof WorkerApi;
+
+export class QueueFullError extends Error {
+  override name = "QueueFullError";
+}
+
+export interface PoolOptions {
+  threads: number;
+  maxQueue: number;
+}
+
+/** The bounded Piscina pool behind every stateless computation; typed by the worker's exports. */
+export class ComputePool {
+  readonly piscina: Piscina;
+
+  constructor({ threads, maxQueue }: PoolOptions) {
+    this.piscina = new Piscina({
+      filename: workerUrl("compute-worker").href,
+      minThreads: threads,
+      maxThreads: threads,
+      maxQueue,
+      idleTimeout: 60_000,
+    });
+  }
+
+  /** Runs a worker export; the task's typed arrays are transferred, so the caller gives them up. */
+  async run<K extends TaskName>(
+    name: K,
+    task: Parameters<WorkerApi[K]>[0],
+    signal?: AbortSignal,
+  ): Promise<ReturnType<WorkerApi[K]>> {
+    if (this.piscina.queueSize >= this.piscina.options.maxQueue && this.piscina.idleThreads === 0) {
+      throw new QueueFullError("the compute queue is full");
+    }
+    try {
+      return await this.piscina.run(task, { name, signal, transferList: buffersOf(task) });
+    } catch (error) {
+      if (error instanceof Error && error.message === "Task queue is at limit") {
+        throw new QueueFullError("the compute queue is full");
+      }
+      throw error;
+    }
+  }
+
+  get queueSize(): number {
+    return this.piscina.queueSize;
+  }
+
+  get utilization(): number {
+    return this.piscina.utilization;
+  }
+
+  close(): Promise<void> {
+    return this.piscina.close();
+  }
+}

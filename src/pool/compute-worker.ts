@@ -1,0 +1,187 @@
+/**
+ * The worker thread entry of the compute pool: plain data in, one core call, plain data out, with
+ * every result buffer moved back to the main thread rather than copied.
+ */
+import { move, transferableSymbol, valueSymbol } from "piscina";
+import { NonFiniteError, ShapeError } from "../core/errors.js";
+import {
+  argmaxRows,
+  type Evaluation,
+  evaluate as evaluateNetwork,
+  labelIndices,
+} from "../core/evaluation.js";
+import { gradientCheck as checkGradients } from "../core/gradient-check.js";
+import { initLayers } from "../core/init.js";
+import { softmax } from "../core/layers/softmax-with-loss.js";
+import { type LayerSpec, Network } from "../core/network.js";
+import { Rng } from "../core/rng.js";
+import { cast, type DType, sizeOf, type Tensor } from "../core/tensor.js";
+import { DatasetError, loadDataset } from "../datasets/catalog.js";
+import {
+  type BackwardResult,
+  buffersOf,
+  type ComputeTask,
+  type CreateModelTask,
+  type EvaluateTask,
+  type ForwardResult,
+  type ParameterCheck,
+  type PredictResult,
+  type TaskOutcome,
+} from "./tasks.js";
+
+function moved<T>(value: T): T {
+  return move({ [transferableSymbol]: buffersOf(value), [valueSymbol]: value } as never) as T;
+}
+
+/** Runs `work`, turning the caller's mistakes into values and moving the result's buffers. */
+function outcome<T>(work: () => T): TaskOutcome<T> {
+  try {
+    return moved({ ok: true, value: work() });
+  } catch (error) {
+    if (error instanceof ShapeError) {
+      return { ok: false, failure: { kind: "shape", message: error.message, path: error.path } };
+    }
+    if (error instanceof DatasetError) {
+      const path = `dataset.${error.field}`;
+      return { ok: false, failure: { kind: "shape", message: error.message, path } };
+    }
+    if (error instanceof NonFiniteError) {
+      const { message, layer, layerType } = error;
+      return { ok: false, failure: { kind: "nonFinite", message, layer, layerType } };
+    }
+    throw error;
+  }
+}
+
+function prepare(task: ComputeTask) {
+  const network = Network.fromSpecs(task.layers, task.dtype);
+  const x = cast(task.x, task.dtype);
+  const t = task.t && cast(task.t, task.dtype);
+  network.checkShapes(x.shape, t?.shape);
+  return { network, x, t };
+}
+
+export function forward(task: ComputeTask): TaskOutcome<ForwardResult> {
+  return outcome(() => {
+    const { network, x, t } = prepare(task);
+    if (t && network.hasLoss) return network.loss(x, t);
+    return { out: network.forward(x) };
+  });
+}
+
+export function backward(task: ComputeTask): TaskOutcome<BackwardResult> {
+  return outcome(() => {
+    const { network, x, t } = prepare(task);
+    let result: ForwardResult;
+    let dx: Tensor | null;
+    if (network.hasLoss) {
+      if (!t)
+        throw new ShapeError(
+          "a network ending in softmaxWithLoss needs labels",
+          null,
+          null,
+          null,
+          "t",
+        );
+      const dloss = typeof task.dout === "number" ? task.dout : 1;
+      result = network.loss(x, t);
+      dx = network.backward({ dloss, needDx: true });
+    } else {
+      if (task.dout === undefined || typeof task.dout === "number") {
+        throw new ShapeError(
+          "a network without a loss layer needs a dout tensor",
+          null,
+          null,
+          null,
+          "dout",
+        );
+      }
+      result = { out: network.forward(x) };
+      dx = network.backward({ dout: cast(task.dout, task.dtype), needDx: true });
+    }
+    const grads = network.layers.map((layer) =>
+      layer.params.length === 2 ? { W: layer.params[0].grad, b: layer.params[1].grad } : null,
+    );
+    return { ...result, dx: dx!, grads };
+  });
+}
+
+export function gradientCheck(task: ComputeTask): TaskOutcome<ParameterCheck[]> {
+  return outcome(() => {
+    const { network, x, t } = prepare(task);
+    if (!t) throw new ShapeError("a gradient check needs labels", null, null, null, "t");
+    return checkGradients(network, x, t, task.epsilon);
+  });
+}
+
+export function createModel(task: CreateModelTask): TaskOutcome<{ layers: LayerSpec[] }> {
+  return outcome(() => {
+    if ("architecture" in task) {
+      return { layers: initLayers(task.architecture, task.dtype, new Rng(task.seed)) };
+    }
+    // Built only to validate the layers; the stored copy is cast to the model's dtype.
+    Network.fromSpecs(task.layers, task.dtype);
+    const layers = task.layers.map(
+      (layer): LayerSpec =>
+        layer.type === "affine"
+          ? {
+              type: "affine",
+              W: plain(cast(layer.W, task.dtype)),
+              b: plain(cast(layer.b, task.dtype)),
+            }
+          : { type: layer.type },
+    );
+    return { layers };
+  });
+}
+
+/** Probabilities and argmax labels; a model without a loss layer gets a softmax of its scores. */
+export function predict(task: {
+  dtype: DType;
+  layers: LayerSpec[];
+  x: Tensor;
+}): TaskOutcome<PredictResult> {
+  return outcome(() => {
+    const { network, x } = prepare(task);
+    const out = network.forward(x);
+    const probabilities = network.hasLoss ? out : softmax(out);
+    const labels = Array.from(argmaxRows(probabilities));
+    return { probabilities, labels: x.shape.length === 1 ? labels[0] : labels };
+  });
+}
+
+export function evaluate(task: EvaluateTask): TaskOutcome<Evaluation> {
+  return outcome(() => {
+    const network = Network.fromSpecs(task.layers, task.dtype);
+    if (!network.hasLoss) {
+      throw new ShapeError(
+        "evaluation needs a model ending in softmaxWithLoss",
+        null,
+        null,
+        null,
+        "layers",
+      );
+    }
+    if ("dataset" in task) {
+      const { name, split, limit } = task.dataset;
+      const data = loadDataset(name, split, limit);
+      network.checkShapes([data.count, data.inputSize], [data.count]);
+      return evaluateNetwork(network, data);
+    }
+    const x = cast(task.x, task.dtype);
+    const t = cast(task.t, task.dtype);
+    network.checkShapes(x.shape, t.shape);
+    const count = x.shape.length === 1 ? 1 : x.shape[0];
+    const labels = labelIndices(t);
+    return evaluateNetwork(network, {
+      x: x.data,
+      labels,
+      count,
+      inputSize: sizeOf(x.shape) / count,
+    });
+  });
+}
+
+function plain(t: Tensor): Tensor {
+  return { shape: [...t.shape], data: t.data };
+}

@@ -1,0 +1,60 @@
+import type { MessagePort } from "node:worker_threads";
+import type { LayerSpec } from "../core/network.js";
+import type { OptimizerConfig } from "../core/optimizers/index.js";
+import type { DType, Tensor } from "../core/tensor.js";
+import type { Checkpoint, HistoryEntry } from "../store/repository.js";
+
+export type DataRef =
+  | { dataset: { name: string; split: string; limit?: number } }
+  | { x: Tensor; t: Tensor };
+
+/** Values of the shared control word a running job polls between iterations. */
+export const CONTROL = { run: 0, cancel: 1, stop: 2 } as const;
+
+export interface TrainingTask {
+  jobId: string;
+  dtype: DType;
+  layers: LayerSpec[];
+  optimizer: OptimizerConfig;
+  batchSize: number;
+  iterations: number;
+  weightDecay: number;
+  evaluateEvery: number;
+  trainEvaluationSamples: number;
+  seed: number;
+  data: DataRef;
+  validation?: DataRef;
+  /** Resume from here instead of the model's parameters. */
+  checkpoint?: Checkpoint;
+  checkpointEveryMs: number;
+  progressEveryMs: number;
+  /** Messages to the main thread (TrainingMessage). */
+  port: MessagePort;
+  /** Int32Array over a SharedArrayBuffer: CONTROL.run, cancel or stop. */
+  control: Int32Array;
+}
+
+export type TrainingMessage =
+  | { type: "progress"; iteration: number; loss: number; samplesPerSecond: number }
+  | { type: "evaluation"; entry: HistoryEntry }
+  | { type: "checkpoint"; checkpoint: Checkpoint };
+
+export type TrainingResult =
+  | {
+      /** completed: all iterations; cancelled: asked to stop and keep what it learned. */
+      status: "completed" | "cancelled";
+      layers: LayerSpec[];
+      iteration: number;
+      loss: number | null;
+      history: HistoryEntry[];
+      samplesPerSecond: number;
+    }
+  /** Stopped for a shutdown; the last checkpoint (just sent) resumes it. */
+  | { status: "interrupted"; iteration: number }
+  | {
+      status: "diverged";
+      iteration: number;
+      lastFiniteLoss: number | null;
+      history: HistoryEntry[];
+    }
+  | { status: "invalid"; message: string };

@@ -1,0 +1,169 @@
+/**
+ * The worker thread entry of a training job: builds the network and optimizer, runs the Trainer,
+ * reports progress and evaluations over a MessagePort, checkpoints, and polls a shared control
+ * word for cancel or stop between iterations.
+ */
+import { NonFiniteError, ShapeError } from "../core/errors.js";
+import { evaluate, type LabelledData, labelIndices } from "../core/evaluation.js";
+import { type LayerSpec, Network } from "../core/network.js";
+import { createOptimizer } from "../core/optimizers/index.js";
+import { Rng, type RngState } from "../core/rng.js";
+import { cast, clone, sizeOf } from "../core/tensor.js";
+import { Trainer } from "../core/trainer.js";
+import { DatasetError, loadDataset } from "../datasets/catalog.js";
+import type { Checkpoint, HistoryEntry } from "../store/repository.js";
+import {
+  CONTROL,
+  type DataRef,
+  type TrainingMessage,
+  type TrainingResult,
+  type TrainingTask,
+} from "./training-tasks.js";
+
+function resolveData(ref: DataRef, network: Network): LabelledData {
+  if ("dataset" in ref) {
+    const { name, split, limit } = ref.dataset;
+    return loadDataset(name, split, limit);
+  }
+  const x = cast(ref.x, network.dtype);
+  const count = x.shape[0];
+  return { x: x.data, labels: labelIndices(ref.t), count, inputSize: sizeOf(x.shape) / count };
+}
+
+function firstRows(data: LabelledData, count: number): LabelledData {
+  if (count >= data.count) return data;
+  return {
+    x: data.x.subarray(0, count * data.inputSize),
+    labels: Array.prototype.slice.call(data.labels, 0, count) as number[],
+    count,
+    inputSize: data.inputSize,
+  };
+}
+
+/** The trained layers as specs, with copies of their parameters. */
+function snapshotLayers(network: Network): LayerSpec[] {
+  return network.layers.map((layer): LayerSpec => {
+    if (layer.type !== "affine") return { type: layer.type };
+    const [W, b] = layer.params;
+    return { type: "affine", W: clone(W.value), b: clone(b.value) };
+  });
+}
+
+export default function train(task: TrainingTask): TrainingResult {
+  try {
+    return run(task);
+  } finally {
+    // The last message on the port: the main thread waits for it before the final status.
+    task.port.postMessage({ type: "done" });
+  }
+}
+
+function run(task: TrainingTask): TrainingResult {
+  const post = (message: TrainingMessage, transfer: ArrayBuffer[] = []) =>
+    task.port.postMessage(message, transfer);
+  const network = Network.fromSpecs(task.layers, task.dtype);
+  let data: LabelledData;
+  let validation: LabelledData | undefined;
+  try {
+    data = resolveData(task.data, network);
+    network.checkShapes([data.count, data.inputSize], [data.count]);
+    validation = task.validation && resolveData(task.validation, network);
+    if (validation)
+      network.checkShapes([validation.count, validation.inputSize], [validation.count]);
+  } catch (error) {
+    if (error instanceof DatasetError || error instanceof ShapeError) {
+      return { status: "invalid", message: error.message };
+    }
+    throw error;
+  }
+  const params = network.parameters();
+  const optimizer = createOptimizer(task.optimizer, params);
+  let rng = new Rng(task.seed);
+  let iteration = 0;
+  let history: HistoryEntry[] = [];
+  let loss: number | null = null;
+  if (task.checkpoint) {
+    const saved = task.checkpoint;
+    saved.parameters.forEach((values, i) => {
+      params[i].value.data.set(values);
+    });
+    optimizer.importState(saved.optimizerState);
+    rng = Rng.fromState(saved.rngState as RngState);
+    iteration = saved.iteration;
+    history = [...saved.history];
+    loss = saved.loss;
+  }
+  const trainer = new Trainer(network, optimizer, rng, data, task);
+  const trainSample = firstRows(data, task.trainEvaluationSamples);
+
+  const checkpoint = () => {
+    const saved: Checkpoint = {
+      jobId: task.jobId,
+      iteration,
+      parameters: params.map((p) => p.value.data.slice()),
+      optimizerState: optimizer.exportState(),
+      rngState: rng.getState(),
+      history: [...history],
+      loss,
+    };
+    post({ type: "checkpoint", checkpoint: saved });
+  };
+
+  const started = performance.now();
+  const startIteration = iteration;
+  let lastProgress = started;
+  let lastCheckpoint = started;
+  const samplesPerSecond = () =>
+    ((iteration - startIteration) * task.batchSize * 1000) /
+    Math.max(1, performance.now() - started);
+
+  while (iteration < task.iterations) {
+    const control = Atomics.load(task.control, 0);
+    if (control === CONTROL.stop) {
+      checkpoint();
+      return { status: "interrupted", iteration };
+    }
+    if (control === CONTROL.cancel) break;
+    let stepLoss: number;
+    try {
+      stepLoss = trainer.step();
+    } catch (error) {
+      if (error instanceof NonFiniteError)
+        return { status: "diverged", iteration: iteration + 1, lastFiniteLoss: loss, history };
+      throw error;
+    }
+    if (!Number.isFinite(stepLoss))
+      return { status: "diverged", iteration: iteration + 1, lastFiniteLoss: loss, history };
+    loss = stepLoss;
+    iteration++;
+
+    const now = performance.now();
+    if (iteration % task.evaluateEvery === 0 || iteration === task.iterations) {
+      const entry: HistoryEntry = {
+        iteration,
+        loss,
+        trainAccuracy: evaluate(network, trainSample).accuracy,
+      };
+      if (validation) entry.validationAccuracy = evaluate(network, validation).accuracy;
+      history.push(entry);
+      post({ type: "evaluation", entry });
+      checkpoint();
+      lastCheckpoint = now;
+    } else if (now - lastCheckpoint >= task.checkpointEveryMs) {
+      checkpoint();
+      lastCheckpoint = now;
+    }
+    if (now - lastProgress >= task.progressEveryMs || iteration === task.iterations) {
+      post({ type: "progress", iteration, loss, samplesPerSecond: samplesPerSecond() });
+      lastProgress = now;
+    }
+  }
+  return {
+    status: iteration >= task.iterations ? "completed" : "cancelled",
+    layers: snapshotLayers(network),
+    iteration,
+    loss,
+    history,
+    samplesPerSecond: samplesPerSecond(),
+  };
+}

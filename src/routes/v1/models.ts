@@ -1,0 +1,198 @@
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import type { Config } from "../../config.js";
+import { listDatasets } from "../../datasets/catalog.js";
+import { notFound, validationFailed } from "../../http/problem.js";
+import { tenantOf } from "../../http/tenant.js";
+import { encodeTensor } from "../../http/tensor-codec.js";
+import { modelSummary } from "../../models/summary.js";
+import {
+  createModelBody,
+  EvaluateResponse,
+  evaluateBody,
+  IdParams,
+  ModelPage,
+  ModelParameters,
+  ModelSummary,
+  PageQuery,
+  ParametersQuery,
+  PredictResponse,
+  predictBody,
+} from "../../schemas/models.js";
+import { ProblemSchema, problemResponses } from "../../schemas/problem.js";
+
+export default async function modelRoutes(app: FastifyInstance, { config }: { config: Config }) {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const { models } = app.store;
+  const tags = ["models"];
+
+  const find = (id: string, tenant: string | null) => {
+    const model = models.get(id, tenant);
+    if (!model) throw notFound("model", id);
+    return model;
+  };
+
+  routes.post(
+    "/v1/models",
+    {
+      schema: {
+        summary: "Register a model from an architecture (seeded init) or from explicit layers",
+        tags,
+        body: createModelBody(config.limits),
+        response: { 201: ModelSummary, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const created = await app.compute(reply, "createModel", body);
+      const model = models.create({
+        tenant: tenantOf(request),
+        name: body.name ?? null,
+        dtype: body.dtype,
+        layers: created.layers,
+        origin:
+          "architecture" in body
+            ? { kind: "architecture", architecture: body.architecture, seed: body.seed }
+            : { kind: "layers" },
+      });
+      reply.status(201).header("location", `/v1/models/${model.id}`);
+      return modelSummary(model);
+    },
+  );
+
+  routes.get(
+    "/v1/models",
+    {
+      schema: {
+        summary: "Models, newest first",
+        tags,
+        querystring: PageQuery,
+        response: { 200: ModelPage },
+      },
+    },
+    async (request) => {
+      const page = models.list({ tenant: tenantOf(request), ...request.query });
+      return { items: page.items.map(modelSummary), nextCursor: page.nextCursor };
+    },
+  );
+
+  routes.get(
+    "/v1/models/:id",
+    {
+      schema: {
+        summary: "A model's summary",
+        tags,
+        params: IdParams,
+        response: { 200: ModelSummary, 404: ProblemSchema },
+      },
+    },
+    async (request) => {
+      const model = models.getSummary(request.params.id, tenantOf(request));
+      if (!model) throw notFound("model", request.params.id);
+      return modelSummary(model);
+    },
+  );
+
+  routes.get(
+    "/v1/models/:id/parameters",
+    {
+      schema: {
+        summary: "Every W and b: a body that POST /v1/models and /v1/networks/* accept as is",
+        tags,
+        params: IdParams,
+        querystring: ParametersQuery,
+        response: { 200: ModelParameters, 404: ProblemSchema },
+      },
+    },
+    async (request) => {
+      const model = find(request.params.id, tenantOf(request));
+      const { encoding } = request.query;
+      return {
+        dtype: model.dtype,
+        layers: model.layers.map((layer) =>
+          layer.type === "affine"
+            ? {
+                type: layer.type,
+                W: encodeTensor(layer.W, encoding),
+                b: encodeTensor(layer.b, encoding),
+              }
+            : { type: layer.type },
+        ),
+      };
+    },
+  );
+
+  routes.delete(
+    "/v1/models/:id",
+    {
+      schema: {
+        summary: "Delete a model",
+        tags,
+        params: IdParams,
+        response: { 204: z.null().meta({ description: "Deleted" }), 404: ProblemSchema },
+      },
+    },
+    async (request, reply) => {
+      if (!models.delete(request.params.id, tenantOf(request)))
+        throw notFound("model", request.params.id);
+      return reply.status(204).send(null);
+    },
+  );
+
+  routes.post(
+    "/v1/models/:id/predict",
+    {
+      schema: {
+        summary: "Class probabilities and labels for x",
+        tags,
+        params: IdParams,
+        body: predictBody(config.limits),
+        response: { 200: PredictResponse, 404: ProblemSchema, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const model = find(request.params.id, tenantOf(request));
+      const { x, outputEncoding = x.encoding } = request.body;
+      const result = await app.compute(reply, "predict", {
+        dtype: model.dtype,
+        layers: model.layers,
+        x,
+      });
+      return {
+        probabilities: encodeTensor(result.probabilities, outputEncoding),
+        labels: result.labels,
+      };
+    },
+  );
+
+  routes.post(
+    "/v1/models/:id/evaluate",
+    {
+      schema: {
+        summary: "Loss and accuracy on labelled data or a built-in dataset",
+        tags,
+        params: IdParams,
+        body: evaluateBody(config.limits),
+        response: { 200: EvaluateResponse, 404: ProblemSchema, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const model = find(request.params.id, tenantOf(request));
+      const body = request.body;
+      if ("dataset" in body) {
+        const known = listDatasets().find((d) => d.name === body.dataset.name);
+        if (!known) {
+          throw validationFailed([
+            { path: "dataset.name", message: `unknown dataset "${body.dataset.name}"` },
+          ]);
+        }
+      }
+      return app.compute(reply, "evaluate", {
+        dtype: model.dtype,
+        layers: model.layers,
+        ...body,
+      });
+    },
+  );
+}

@@ -1,0 +1,244 @@
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Config } from "../../config.js";
+import { resolveOptimizerConfig } from "../../core/optimizers/index.js";
+import { notFound, ProblemError, validationFailed } from "../../http/problem.js";
+import { tenantOf } from "../../http/tenant.js";
+import { inputOutputSizes } from "../../models/summary.js";
+import { ProblemSchema, problemResponses } from "../../schemas/problem.js";
+import {
+  IdParams,
+  JobPage,
+  JobSchema,
+  PageQuery,
+  trainingJobBody,
+} from "../../schemas/training-jobs.js";
+import type { JobRecord, JobSummaryRecord, ModelRecord } from "../../store/repository.js";
+import { type StoredTrainingRequest, storeData } from "../../training/job-request.js";
+import { describeData } from "../../training/submission.js";
+import { isFinished, type JobEvent } from "../../training/training-manager.js";
+
+/** A job as the API shows it: optional fields absent rather than null. */
+export function jobView(job: JobRecord | JobSummaryRecord) {
+  return {
+    id: job.id,
+    status: job.status,
+    progress: job.progress,
+    loss: job.loss,
+    history: job.history,
+    modelId: job.modelId,
+    resultModelId: job.resultModelId ?? undefined,
+    error: job.error ?? undefined,
+    createdAt: job.createdAt,
+    startedAt: job.startedAt ?? undefined,
+    finishedAt: job.finishedAt ?? undefined,
+    samplesPerSecond: job.samplesPerSecond ?? undefined,
+  };
+}
+
+export default async function trainingJobRoutes(
+  app: FastifyInstance,
+  { config }: { config: Config },
+) {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const { jobs, models } = app.store;
+  const tags = ["training jobs"];
+
+  routes.post(
+    "/v1/training-jobs",
+    {
+      schema: {
+        summary: "Start training a model (a new model is the result; the starting model is kept)",
+        tags,
+        body: trainingJobBody(config),
+        response: { 202: JobSchema, 404: ProblemSchema, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const tenant = tenantOf(request);
+      let model: ModelRecord | undefined;
+      if (body.modelId !== undefined) {
+        model = models.get(body.modelId, tenant);
+        if (!model) throw notFound("model", body.modelId);
+      }
+      const layers = model?.layers ?? (await app.compute(reply, "createModel", body.model!)).layers;
+      const sizes = inputOutputSizes(layers);
+      if (sizes === null || layers[layers.length - 1].type !== "softmaxWithLoss") {
+        throw validationFailed([
+          {
+            path: body.modelId ? "modelId" : "model",
+            message: "training needs affine layers and a final softmaxWithLoss",
+          },
+        ]);
+      }
+      const train = describeData(body.data, "data", sizes.outputSize);
+      const validation =
+        body.validation && describeData(body.validation, "validation", sizes.outputSize);
+      for (const [path, info] of [
+        ["data", train],
+        ["validation", validation],
+      ] as const) {
+        if (info && info.inputSize !== sizes.inputSize) {
+          throw validationFailed([
+            {
+              path,
+              message: `the data has ${info.inputSize} inputs per sample but the model's inputSize is ${sizes.inputSize}`,
+            },
+          ]);
+        }
+      }
+      const iterations =
+        body.iterations ?? Math.ceil(body.epochs! * Math.max(train.count / body.batchSize, 1));
+      if (iterations > config.training.maxIterations) {
+        throw validationFailed([
+          {
+            path: "epochs",
+            message: `amount to ${iterations} iterations, over the limit of ${config.training.maxIterations}`,
+          },
+        ]);
+      }
+      if (!model) {
+        const spec = body.model!;
+        model = models.create({
+          tenant,
+          name: spec.name ?? null,
+          dtype: spec.dtype,
+          layers,
+          origin:
+            "architecture" in spec
+              ? { kind: "architecture", architecture: spec.architecture, seed: spec.seed }
+              : { kind: "layers" },
+        });
+      }
+      const stored: StoredTrainingRequest = {
+        optimizer: resolveOptimizerConfig(body.optimizer),
+        batchSize: body.batchSize,
+        iterations,
+        trainSize: train.count,
+        weightDecay: body.weightDecay,
+        evaluateEvery: body.evaluateEvery,
+        trainEvaluationSamples: body.trainEvaluationSamples,
+        seed: body.seed,
+        data: storeData(body.data),
+        ...(body.validation ? { validation: storeData(body.validation) } : {}),
+      };
+      const job = jobs.create({
+        tenant,
+        request: stored,
+        modelId: model.id,
+        progress: { iteration: 0, iterations, epoch: 0, fraction: 0 },
+      });
+      app.training.submit(job);
+      reply.status(202).header("location", `/v1/training-jobs/${job.id}`);
+      return jobView(job);
+    },
+  );
+
+  routes.get(
+    "/v1/training-jobs",
+    {
+      schema: {
+        summary: "Training jobs, newest first",
+        tags,
+        querystring: PageQuery,
+        response: { 200: JobPage },
+      },
+    },
+    async (request) => {
+      const page = jobs.list({ tenant: tenantOf(request), ...request.query });
+      return { items: page.items.map(jobView), nextCursor: page.nextCursor };
+    },
+  );
+
+  const find = (id: string, tenant: string | null) => {
+    const job = jobs.get(id, tenant);
+    if (!job) throw notFound("training job", id);
+    return job;
+  };
+
+  routes.get(
+    "/v1/training-jobs/:id",
+    {
+      schema: {
+        summary: "A training job",
+        tags,
+        params: IdParams,
+        response: { 200: JobSchema, 404: ProblemSchema },
+      },
+    },
+    async (request) => jobView(find(request.params.id, tenantOf(request))),
+  );
+
+  routes.post(
+    "/v1/training-jobs/:id/cancel",
+    {
+      schema: {
+        summary: "Cancel a job; a running job keeps what it learned as its result model",
+        tags,
+        params: IdParams,
+        response: { 202: JobSchema, 404: ProblemSchema, 409: ProblemSchema },
+      },
+    },
+    async (request, reply) => {
+      const before = find(request.params.id, tenantOf(request));
+      if (isFinished(before)) {
+        throw new ProblemError(
+          409,
+          "ALREADY_FINISHED",
+          `training job ${before.id} already ended ${before.status}`,
+        );
+      }
+      const job = app.training.cancel(before.id, tenantOf(request)) ?? before;
+      return reply.status(202).send(jobView(job));
+    },
+  );
+
+  routes.get(
+    "/v1/training-jobs/:id/events",
+    {
+      schema: {
+        summary: "Server-Sent Events: progress, evaluation, and a final status",
+        tags,
+        params: IdParams,
+        response: { 404: ProblemSchema },
+      },
+    },
+    async (request, reply) => {
+      const job = find(request.params.id, tenantOf(request));
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        connection: "keep-alive",
+        "x-request-id": String(request.id),
+      });
+      const send = ({ event, data }: JobEvent) =>
+        raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      const end = (status: JobRecord) => {
+        send({
+          event: "status",
+          data: { status: status.status, resultModelId: status.resultModelId, error: status.error },
+        });
+        raw.end();
+      };
+      if (isFinished(job)) return end(job);
+      const unsubscribe = app.training.subscribe(job.id, (event) => {
+        send(event);
+        if (
+          event.event === "status" &&
+          ["succeeded", "failed", "cancelled"].includes(event.data.status)
+        ) {
+          unsubscribe();
+          raw.end();
+        }
+      });
+      raw.on("close", unsubscribe);
+      send({
+        event: "progress",
+        data: { ...job.progress, loss: job.loss, samplesPerSecond: job.samplesPerSecond ?? 0 },
+      });
+    },
+  );
+}

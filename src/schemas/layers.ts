@@ -1,0 +1,35 @@
+import { z } from "zod";
+import type { Limits } from "../config.js";
+import { computeFields, Grad, layerSpec, TensorOut } from "./layer-spec.js";
+import { tensorIn } from "./tensor.js";
+
+export function layerSchemas(limits: Limits) {
+  const layer = layerSpec(limits);
+  const fields = computeFields(limits);
+  return {
+    forwardBody: z.strictObject({ layer, ...fields }),
+    backwardBody: z.strictObject({
+      layer,
+      ...fields,
+      dout: z
+        .union([z.number(), tensorIn(limits)])
+        .optional()
+        .meta({
+          description:
+            "Gradient of the output; required except for softmaxWithLoss, where it is a scalar (default 1)",
+        }),
+    }),
+  };
+}
+
+export const LayerForwardResponse = z.object({
+  out: TensorOut,
+  loss: z.number().optional(),
+});
+
+export const LayerBackwardResponse = z.object({
+  out: TensorOut,
+  dx: TensorOut,
+  grads: Grad.optional().meta({ description: "dW and db, for affine layers" }),
+  loss: z.number().optional(),
+});

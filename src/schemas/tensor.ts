@@ -1,0 +1,40 @@
+import { z } from "zod";
+import type { Limits } from "../config.js";
+import { DTYPES } from "../core/tensor.js";
+import { decodeTensor, TensorFormatError, type WireTensor } from "../http/tensor-codec.js";
+
+export const DType = z.enum(DTYPES).meta({ description: "Arithmetic type of the request" });
+export const Encoding = z
+  .enum(["nested", "flat", "base64"])
+  .meta({ description: "Form of the tensors in the answer; by default the form of `x`" });
+
+const Shape = z.array(z.int().min(1)).min(1).meta({ description: "Dimensions, outermost first" });
+
+const NestedTensor = z.array(z.unknown()).meta({
+  title: "NestedTensor",
+  description: "Rectangular nested arrays of finite numbers, e.g. [[0.1, 0.2], [0.3, 0.4]]",
+});
+const FlatTensor = z
+  .strictObject({ shape: Shape, data: z.array(z.number()) })
+  .meta({ title: "FlatTensor", description: "Row-major numbers with their shape" });
+const Base64Tensor = z
+  .strictObject({ shape: Shape, dtype: DType, base64: z.string() })
+  .meta({ title: "Base64Tensor", description: "Little-endian IEEE 754 bytes, base64 (RFC 4648)" });
+
+/** The wire forms of a tensor, written in answers. */
+export const TensorOut = z.union([NestedTensor, FlatTensor, Base64Tensor], {
+  error: "expected a tensor: nested arrays, {shape, data} or {shape, dtype, base64}",
+});
+
+/** A request tensor in any wire form, decoded to a typed tensor within `limits`. */
+export function tensorIn(limits: Limits) {
+  return TensorOut.transform((value, ctx): WireTensor => {
+    try {
+      return decodeTensor(value, limits);
+    } catch (error) {
+      if (!(error instanceof TensorFormatError)) throw error;
+      ctx.issues.push({ code: "custom", message: error.message, input: value, path: error.path });
+      return z.NEVER;
+    }
+  });
+}

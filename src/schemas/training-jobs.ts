@@ -1,0 +1,113 @@
+import { z } from "zod";
+import type { Config } from "../config.js";
+import { createModelBody, DatasetRef, IdParams, PageQuery } from "./models.js";
+import { tensorIn } from "./tensor.js";
+
+export { IdParams, PageQuery };
+
+const unit = z.number().min(0).lt(1);
+
+export const OptimizerSchema = z
+  .strictObject({
+    type: z.enum(["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]),
+    lr: z.number().positive().optional(),
+    momentum: unit.optional(),
+    decay: unit.optional(),
+    beta1: unit.optional(),
+    beta2: unit.optional(),
+  })
+  .meta({
+    description:
+      "The book's optimizers and defaults: SGD lr 0.01; Momentum/Nesterov momentum 0.9; AdaGrad; RMSprop decay 0.99; Adam lr 0.001, beta1 0.9, beta2 0.999",
+  });
+
+export function trainingJobBody(config: Config) {
+  const { limits, training } = config;
+  const data = z.union(
+    [
+      z.strictObject({ dataset: DatasetRef }),
+      z.strictObject({ x: tensorIn(limits), t: tensorIn(limits) }),
+    ],
+    { error: "expected {dataset: {name, split, limit?}} or {x, t}" },
+  );
+  return z
+    .strictObject({
+      modelId: z.string().min(1).max(100).optional(),
+      model: createModelBody(limits)
+        .optional()
+        .meta({ description: "A POST /v1/models body, instead of modelId" }),
+      data,
+      validation: data.optional(),
+      optimizer: OptimizerSchema.default({ type: "sgd" }),
+      batchSize: z.int().min(1).max(training.maxBatchSize).default(100),
+      iterations: z.int().min(1).max(training.maxIterations).optional(),
+      epochs: z.number().positive().optional(),
+      weightDecay: z.number().min(0).default(0),
+      evaluateEvery: z.int().min(1).default(600),
+      trainEvaluationSamples: z.int().min(1).default(10_000).meta({
+        description: "Train accuracy is measured on the first this many training samples",
+      }),
+      seed: z
+        .int()
+        .min(0)
+        .max(2 ** 32 - 1)
+        .default(0),
+    })
+    .superRefine((body, ctx) => {
+      if ((body.modelId === undefined) === (body.model === undefined)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["modelId"],
+          message: "give exactly one of modelId and model",
+        });
+      }
+      if ((body.iterations === undefined) === (body.epochs === undefined)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["iterations"],
+          message: "give exactly one of iterations and epochs",
+        });
+      }
+      for (const key of ["data", "validation"] as const) {
+        const ref = body[key];
+        if (ref && "dataset" in ref && (ref.dataset.limit ?? 0) > training.maxDatasetSamples) {
+          ctx.addIssue({
+            code: "custom",
+            path: [key, "dataset", "limit"],
+            message: `must be at most ${training.maxDatasetSamples}`,
+          });
+        }
+      }
+    });
+}
+
+const HistoryEntry = z.object({
+  iteration: z.int(),
+  loss: z.number(),
+  trainAccuracy: z.number().optional(),
+  validationAccuracy: z.number().optional(),
+});
+
+export const JobSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]),
+    progress: z.object({
+      iteration: z.int(),
+      iterations: z.int(),
+      epoch: z.number(),
+      fraction: z.number(),
+    }),
+    loss: z.number().nullable(),
+    history: z.array(HistoryEntry),
+    modelId: z.string(),
+    resultModelId: z.string().optional(),
+    error: z.unknown().optional(),
+    createdAt: z.string(),
+    startedAt: z.string().optional(),
+    finishedAt: z.string().optional(),
+    samplesPerSecond: z.number().optional(),
+  })
+  .meta({ id: "TrainingJob" });
+
+export const JobPage = z.object({ items: z.array(JobSchema), nextCursor: z.string().nullable() });

@@ -1,0 +1,44 @@
+import type { Limits } from "../config.js";
+import type { LayerSpec } from "../core/network.js";
+import type { OptimizerConfig } from "../core/optimizers/index.js";
+import type { DType, Tensor } from "../core/tensor.js";
+import { type Base64Tensor, decodeTensor, encodeTensor } from "../http/tensor-codec.js";
+import type { DataRef } from "../pool/training-tasks.js";
+
+type StoredData =
+  | { dataset: { name: string; split: string; limit?: number } }
+  | { x: Base64Tensor; t: Base64Tensor };
+
+/**
+ * A training job's request as the store keeps it: defaults resolved, iterations counted, and any
+ * inline tensors as base64, so a job can be resumed exactly from the store alone.
+ */
+export interface StoredTrainingRequest {
+  optimizer: OptimizerConfig;
+  batchSize: number;
+  iterations: number;
+  /** Samples in the training data, for epochs. */
+  trainSize: number;
+  weightDecay: number;
+  evaluateEvery: number;
+  trainEvaluationSamples: number;
+  seed: number;
+  data: StoredData;
+  validation?: StoredData;
+}
+
+export function storeData(ref: DataRef): StoredData {
+  if ("dataset" in ref) return { dataset: ref.dataset };
+  return {
+    x: encodeTensor(ref.x, "base64") as Base64Tensor,
+    t: encodeTensor(ref.t, "base64") as Base64Tensor,
+  };
+}
+
+export function loadData(stored: StoredData, limits: Limits): DataRef {
+  if ("dataset" in stored) return stored;
+  const plain = (t: Tensor): Tensor => ({ shape: t.shape, data: t.data });
+  return { x: plain(decodeTensor(stored.x, limits)), t: plain(decodeTensor(stored.t, limits)) };
+}
+
+export type { DType, LayerSpec };

@@ -1,0 +1,314 @@
+import { EventEmitter } from "node:events";
+import { MessageChannel } from "node:worker_threads";
+import type { FastifyBaseLogger } from "fastify";
+import { Piscina } from "piscina";
+import type { Config } from "../config.js";
+import type { LayerSpec } from "../core/network.js";
+import {
+  CONTROL,
+  type TrainingMessage,
+  type TrainingResult,
+  type TrainingTask,
+} from "../pool/training-tasks.js";
+import { workerUrl } from "../pool/worker-url.js";
+import type { JobPatch, JobRecord, ModelRecord, Store } from "../store/repository.js";
+import { loadData, type StoredTrainingRequest } from "./job-request.js";
+
+export type JobEvent =
+  | {
+      event: "progress";
+      data: {
+        iteration: number;
+        iterations: number;
+        epoch: number;
+        fraction: number;
+        loss: number | null;
+        samplesPerSecond: number;
+      };
+    }
+  | {
+      event: "evaluation";
+      data: {
+        iteration: number;
+        loss: number;
+        trainAccuracy?: number;
+        validationAccuracy?: number;
+      };
+    }
+  | {
+      event: "status";
+      data: { status: JobRecord["status"]; resultModelId: string | null; error: unknown };
+    };
+
+interface RunningJob {
+  control: Int32Array;
+  done: Promise<void>;
+}
+
+const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
+export const isFinished = (job: JobRecord) => FINISHED.has(job.status);
+
+/**
+ * Runs training jobs in order, `concurrency` at a time, each in a worker thread of its own pool;
+ * keeps the store current (progress, history, checkpoints) and tells subscribers as it goes.
+ * On start it resumes jobs a crash left running, from their last checkpoint.
+ */
+export class TrainingManager {
+  private readonly pool: Piscina;
+  private readonly queue: JobRecord[] = [];
+  private readonly running = new Map<string, RunningJob>();
+  private readonly events = new EventEmitter().setMaxListeners(0);
+  private closing = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly config: Config,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    this.pool = new Piscina({
+      filename: workerUrl("training-worker").href,
+      minThreads: 0,
+      maxThreads: config.training.concurrency,
+      idleTimeout: 10_000,
+    });
+  }
+
+  /** Resumes what a previous process left running, then what it left queued, oldest first. */
+  start(): void {
+    const left = this.store.jobs.findByStatus(["running", "queued"]);
+    for (const job of left) {
+      if (job.status === "running")
+        this.log.info(
+          { jobId: job.id, iteration: job.progress.iteration },
+          "resuming training job",
+        );
+    }
+    this.queue.push(
+      ...left.filter((j) => j.status === "running"),
+      ...left.filter((j) => j.status === "queued"),
+    );
+    this.pump();
+  }
+
+  submit(job: JobRecord): void {
+    this.queue.push(job);
+    this.pump();
+  }
+
+  subscribe(jobId: string, listener: (event: JobEvent) => void): () => void {
+    this.events.on(jobId, listener);
+    return () => this.events.off(jobId, listener);
+  }
+
+  /** Cancels a queued job at once; a running one stops at its next iteration and keeps its model. */
+  cancel(id: string, tenant: string | null): JobRecord | undefined {
+    const job = this.store.jobs.requestCancel(id, tenant);
+    if (!job || isFinished(job)) return job;
+    const queued = this.queue.findIndex((j) => j.id === id);
+    if (queued !== -1) {
+      this.queue.splice(queued, 1);
+      return this.finish(id, { status: "cancelled", finishedAt: new Date().toISOString() });
+    }
+    const running = this.running.get(id);
+    if (running) Atomics.store(running.control, 0, CONTROL.cancel);
+    return job;
+  }
+
+  get activeJobs(): number {
+    return this.running.size;
+  }
+
+  get queuedJobs(): number {
+    return this.queue.length;
+  }
+
+  /** Stops running jobs at a checkpoint (they stay `running` and resume at the next start). */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const job of this.running.values()) Atomics.store(job.control, 0, CONTROL.stop);
+    await Promise.allSettled([...this.running.values()].map((j) => j.done));
+    await this.pool.close();
+  }
+
+  private pump(): void {
+    while (
+      !this.closing &&
+      this.running.size < this.config.training.concurrency &&
+      this.queue.length > 0
+    ) {
+      const job = this.queue.shift()!;
+      const control = new Int32Array(new SharedArrayBuffer(4));
+      const done = this.run(job, control)
+        .catch((error: unknown) => {
+          this.log.error({ err: error, jobId: job.id }, "training job crashed");
+          this.finish(job.id, {
+            status: "failed",
+            error: { message: "the training worker crashed", detail: String(error) },
+            finishedAt: new Date().toISOString(),
+          });
+        })
+        .finally(() => {
+          this.running.delete(job.id);
+          this.pump();
+        });
+      this.running.set(job.id, { control, done });
+    }
+  }
+
+  private finish(id: string, patch: JobPatch): JobRecord | undefined {
+    const job = this.store.jobs.update(id, patch);
+    if (job)
+      this.emit(job.id, {
+        event: "status",
+        data: { status: job.status, resultModelId: job.resultModelId, error: job.error },
+      });
+    return job;
+  }
+
+  private emit(jobId: string, event: JobEvent): void {
+    this.events.emit(jobId, event);
+  }
+
+  private async run(job: JobRecord, control: Int32Array): Promise<void> {
+    const { jobs, models } = this.store;
+    const request = job.request as StoredTrainingRequest;
+    const model = models.get(job.modelId, job.tenant);
+    const now = () => new Date().toISOString();
+    if (!model) {
+      this.finish(job.id, {
+        status: "failed",
+        error: { message: `starting model ${job.modelId} no longer exists` },
+        finishedAt: now(),
+      });
+      return;
+    }
+    const checkpoint = jobs.loadCheckpoint(job.id);
+    const started = jobs.update(job.id, { status: "running", startedAt: job.startedAt ?? now() })!;
+    this.emit(job.id, {
+      event: "status",
+      data: { status: "running", resultModelId: null, error: null },
+    });
+
+    const channel = new MessageChannel();
+    let lastMessage: () => void = () => {};
+    const drained = new Promise<void>((resolve) => {
+      lastMessage = resolve;
+    });
+    channel.port1.on("message", (message: TrainingMessage | { type: "done" }) => {
+      if (message.type === "done") lastMessage();
+      else this.onMessage(started, message);
+    });
+    const task: TrainingTask = {
+      jobId: job.id,
+      dtype: model.dtype,
+      layers: model.layers as LayerSpec[],
+      optimizer: request.optimizer,
+      batchSize: request.batchSize,
+      iterations: request.iterations,
+      weightDecay: request.weightDecay,
+      evaluateEvery: request.evaluateEvery,
+      trainEvaluationSamples: request.trainEvaluationSamples,
+      seed: request.seed,
+      data: loadData(request.data, this.config.limits),
+      validation: request.validation && loadData(request.validation, this.config.limits),
+      checkpoint,
+      checkpointEveryMs: this.config.training.checkpointEveryMs,
+      progressEveryMs: 500,
+      port: channel.port2 as never,
+      control,
+    };
+    let result: TrainingResult;
+    try {
+      result = await this.pool.run(task, { transferList: [channel.port2 as never] });
+      // The worker's messages travel on their own port: take them all before the final status.
+      await Promise.race([drained, new Promise((r) => setTimeout(r, 5_000))]);
+    } finally {
+      channel.port1.close();
+    }
+    this.complete(started, model, result);
+  }
+
+  private progressOf(job: JobRecord, iteration: number) {
+    const { batchSize, iterations, trainSize } = job.request as StoredTrainingRequest;
+    return {
+      iteration,
+      iterations,
+      epoch: (iteration * batchSize) / trainSize,
+      fraction: iteration / iterations,
+    };
+  }
+
+  private onMessage(job: JobRecord, message: TrainingMessage): void {
+    const { jobs } = this.store;
+    switch (message.type) {
+      case "checkpoint":
+        jobs.saveCheckpoint(message.checkpoint);
+        return;
+      case "evaluation":
+        jobs.appendHistory(job.id, [message.entry]);
+        this.emit(job.id, { event: "evaluation", data: message.entry });
+        return;
+      case "progress": {
+        const { iteration, loss, samplesPerSecond } = message;
+        const progress = this.progressOf(job, iteration);
+        jobs.update(job.id, { progress, loss, samplesPerSecond });
+        this.emit(job.id, { event: "progress", data: { ...progress, loss, samplesPerSecond } });
+      }
+    }
+  }
+
+  private complete(job: JobRecord, source: ModelRecord, result: TrainingResult): void {
+    const finishedAt = new Date().toISOString();
+    switch (result.status) {
+      case "interrupted":
+        this.log.info(
+          { jobId: job.id, iteration: result.iteration },
+          "training job checkpointed for shutdown",
+        );
+        return;
+      case "invalid":
+        this.finish(job.id, { status: "failed", error: { message: result.message }, finishedAt });
+        return;
+      case "diverged":
+        this.finish(job.id, {
+          status: "failed",
+          error: {
+            message: `training diverged: the loss became non-finite at iteration ${result.iteration}`,
+            iteration: result.iteration,
+            lastFiniteLoss: result.lastFiniteLoss,
+          },
+          finishedAt,
+        });
+        return;
+    }
+    const request = job.request as StoredTrainingRequest;
+    const last = result.history[result.history.length - 1];
+    const { job: finished } = this.store.jobs.finishWithModel(
+      job.id,
+      {
+        status: result.status === "completed" ? "succeeded" : "cancelled",
+        finishedAt,
+        loss: result.loss,
+        samplesPerSecond: result.samplesPerSecond,
+        progress: this.progressOf(job, result.iteration),
+      },
+      {
+        tenant: job.tenant,
+        name: source.name ? `${source.name} (trained)` : null,
+        dtype: source.dtype,
+        layers: result.layers,
+        origin: {
+          kind: "training",
+          jobId: job.id,
+          sourceModelId: source.id,
+          dataset: "dataset" in request.data ? request.data.dataset : { inline: true },
+          metrics: last ?? { iteration: result.iteration, loss: result.loss },
+        },
+      },
+    );
+    this.emit(job.id, {
+      event: "status",
+      data: { status: finished.status, resultModelId: finished.resultModelId, error: null },
+    });
+  }
+}

@@ -1,0 +1,39 @@
+/** Small helpers for building request bodies in tests. */
+
+/** A deterministic generator for test data (mulberry32), so no test depends on Math.random. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomMatrix(
+  rows: number,
+  cols: number,
+  random: () => number,
+  scale = 1,
+): number[][] {
+  return Array.from({ length: rows }, () =>
+    Array.from({ length: cols }, () => (random() * 2 - 1) * scale),
+  );
+}
+
+export function base64Tensor(
+  shape: number[],
+  values: ArrayLike<number>,
+  dtype: "float32" | "float64" = "float32",
+) {
+  const data = dtype === "float32" ? Float32Array.from(values) : Float64Array.from(values);
+  return { shape, dtype, base64: Buffer.from(data.buffer).toString("base64") };
+}
+
+export function decodeBase64(t: { dtype: string; base64: string }): number[] {
+  const bytes = Buffer.from(t.base64, "base64");
+  const copy = new Uint8Array(bytes).buffer;
+  return Array.from(t.dtype === "float32" ? new Float32Array(copy) : new Float64Array(copy));
+}

@@ -1,0 +1,94 @@
+import { describe, expect, it } from "vitest";
+import { mnistJob, parameterBits, waitForJob } from "../helpers/jobs.js";
+import { startServer } from "../helpers/server-process.js";
+
+async function postJson(url: string, body: unknown) {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as Record<string, unknown> & { id: string },
+  };
+}
+
+describe("crash safety, with a real server process", () => {
+  it("resumes a job after kill -9 and ends with the bits of an uninterrupted run", async () => {
+    const env = { CHECKPOINT_INTERVAL_MS: "200", POOL_THREADS: "1" };
+    const job = mnistJob({
+      iterations: 400,
+      evaluateEvery: 100,
+      optimizer: { type: "momentum", lr: 0.05 },
+    });
+    const first = await startServer(env);
+    const created = await postJson(`${first.url}/v1/training-jobs`, job);
+    expect(created.status).toBe(202);
+    const model = await postJson(`${first.url}/v1/models`, {
+      name: "kept",
+      layers: [{ type: "relu" }],
+    });
+    await waitForJob(first.url, created.body.id, (j) => j.progress.iteration >= 150, 60_000);
+    first.child.kill("SIGKILL");
+    expect((await first.exited).signal).toBe("SIGKILL");
+
+    const second = await startServer({ ...env, DATA_DIR: first.dataDir });
+    try {
+      const resumed = await waitForJob(second.url, created.body.id);
+      expect(resumed.status).toBe("succeeded");
+      expect(second.output()).toContain("resuming training job");
+      const models = await (await fetch(`${second.url}/v1/models/${model.body.id}`)).json();
+      expect(models).toMatchObject({ name: "kept" });
+
+      const again = await postJson(`${second.url}/v1/training-jobs`, job);
+      const uninterrupted = await waitForJob(second.url, again.body.id);
+      expect(await parameterBits(second.url, resumed.resultModelId)).toBe(
+        await parameterBits(second.url, uninterrupted.resultModelId),
+      );
+      expect(resumed.history).toEqual(uninterrupted.history);
+    } finally {
+      second.child.kill("SIGTERM");
+      await second.exited;
+    }
+  });
+
+  it("keeps every model and job across a restart, and checkpoints running jobs on SIGTERM", async () => {
+    const first = await startServer({ POOL_THREADS: "1" });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++)
+      ids.push(
+        (await postJson(`${first.url}/v1/models`, { name: `m${i}`, layers: [{ type: "sigmoid" }] }))
+          .body.id,
+      );
+    const done = await postJson(
+      `${first.url}/v1/training-jobs`,
+      mnistJob({ iterations: 10, evaluateEvery: 10 }),
+    );
+    await waitForJob(first.url, done.body.id);
+    const long = await postJson(
+      `${first.url}/v1/training-jobs`,
+      mnistJob({ iterations: 1500, evaluateEvery: 500 }),
+    );
+    await waitForJob(first.url, long.body.id, (j) => j.progress.iteration > 10);
+    const listBefore = await (await fetch(`${first.url}/v1/models?limit=100`)).json();
+    first.child.kill("SIGTERM");
+    expect((await first.exited).code).toBe(0);
+
+    const second = await startServer({ POOL_THREADS: "1", DATA_DIR: first.dataDir });
+    try {
+      const listAfter = await (await fetch(`${second.url}/v1/models?limit=100`)).json();
+      expect(listAfter).toEqual(listBefore);
+      const finished = (await (
+        await fetch(`${second.url}/v1/training-jobs/${done.body.id}`)
+      ).json()) as { status: string };
+      expect(finished.status).toBe("succeeded");
+      const resumed = await waitForJob(second.url, long.body.id, undefined, 120_000);
+      expect(resumed.status).toBe("succeeded");
+      expect(resumed.progress.iteration).toBe(1500);
+    } finally {
+      second.child.kill("SIGTERM");
+      await second.exited;
+    }
+  });
+});

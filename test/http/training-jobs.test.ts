@@ -1,0 +1,284 @@
+import type { FastifyInstance } from "fastify";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { testApp } from "../helpers/app.js";
+import { mnistJob, parameterBits, twoLayerNet, waitForJob } from "../helpers/jobs.js";
+import { tempDir } from "../helpers/temp.js";
+
+let app: FastifyInstance;
+beforeAll(async () => {
+  app = await testApp({ DATA_DIR: tempDir(), MAX_TRAINING_ITERATIONS: "100000" });
+});
+afterAll(() => app.close());
+
+const post = (url: string, body: unknown) =>
+  request(app.server)
+    .post(url)
+    .send(body as object);
+
+describe("a short real MNIST job", () => {
+  it("trains well above chance, records history, and leaves the starting model alone", async () => {
+    const start = (await post("/v1/models", twoLayerNet())).body;
+    const before = await parameterBits(app.server, start.id);
+    const res = await post(
+      "/v1/training-jobs",
+      mnistJob({ model: undefined, modelId: start.id, iterations: 300 }),
+    );
+    expect(res.status).toBe(202);
+    expect(res.headers.location).toBe(`/v1/training-jobs/${res.body.id}`);
+    expect(res.body.status).toMatch(/queued|running/);
+    const job = await waitForJob(app.server, res.body.id);
+    expect(job.status).toBe("succeeded");
+    expect(job.progress).toMatchObject({ iteration: 300, iterations: 300, fraction: 1, epoch: 15 });
+    expect(job.history.map((h: { iteration: number }) => h.iteration)).toEqual([100, 200, 300]);
+    const last = job.history[2];
+    expect(last.validationAccuracy).toBeGreaterThan(0.75);
+    expect(last.trainAccuracy).toBeGreaterThan(0.75);
+    expect(job.samplesPerSecond).toBeGreaterThan(0);
+    expect(job.startedAt <= job.finishedAt).toBe(true);
+
+    const result = (await request(app.server).get(`/v1/models/${job.resultModelId}`)).body;
+    expect(result.origin).toMatchObject({
+      kind: "training",
+      jobId: job.id,
+      sourceModelId: start.id,
+    });
+    expect(await parameterBits(app.server, start.id)).toBe(before);
+    const evaluation = await post(`/v1/models/${job.resultModelId}/evaluate`, {
+      dataset: { name: "mnist", split: "test", limit: 500 },
+    });
+    expect(evaluation.body.accuracy).toBeCloseTo(last.validationAccuracy, 10);
+  });
+});
+
+describe("determinism", () => {
+  it("gives the same trained bits for the same request, whatever the concurrency", async () => {
+    const body = mnistJob({
+      iterations: 60,
+      evaluateEvery: 30,
+      optimizer: { type: "adam" },
+      weightDecay: 0.01,
+    });
+    const first = (await post("/v1/training-jobs", body)).body;
+    const second = (await post("/v1/training-jobs", body)).body;
+    const other = await testApp({
+      DATA_DIR: tempDir(),
+      TRAINING_CONCURRENCY: "2",
+      POOL_THREADS: "2",
+    });
+    try {
+      const third = (await request(other.server).post("/v1/training-jobs").send(body)).body;
+      const jobs = [
+        await waitForJob(app.server, first.id),
+        await waitForJob(app.server, second.id),
+      ];
+      const elsewhere = await waitForJob(other.server, third.id);
+      const bits = await parameterBits(app.server, jobs[0].resultModelId);
+      expect(await parameterBits(app.server, jobs[1].resultModelId)).toBe(bits);
+      expect(await parameterBits(other.server, elsewhere.resultModelId)).toBe(bits);
+      expect(jobs[1].history).toEqual(jobs[0].history);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe("events", () => {
+  it("streams progress and evaluations in order, then a final status", async () => {
+    const job = (await post("/v1/training-jobs", mnistJob({ iterations: 150, evaluateEvery: 50 })))
+      .body;
+    const res = await request(app.server)
+      .get(`/v1/training-jobs/${job.id}/events`)
+      .buffer(true)
+      .parse((r, done) => {
+        let text = "";
+        r.on("data", (chunk: Buffer) => {
+          text += chunk;
+        });
+        r.on("end", () => done(null, text));
+      });
+    expect(res.headers["content-type"]).toMatch(/^text\/event-stream/);
+    const events = (res.body as string)
+      .trim()
+      .split("\n\n")
+      .map((block) => {
+        const [event, data] = block.split("\n");
+        return {
+          event: event.replace("event: ", ""),
+          data: JSON.parse(data.replace("data: ", "")),
+        };
+      });
+    const last = events[events.length - 1];
+    expect(last).toEqual({
+      event: "status",
+      data: expect.objectContaining({ status: "succeeded" }),
+    });
+    expect(events.filter((e) => e.event === "status").slice(-1)).toEqual([last]);
+    const evaluations = events.filter((e) => e.event === "evaluation").map((e) => e.data.iteration);
+    // The stream may begin after the first evaluation; from there on, each one in order.
+    expect(evaluations.length).toBeGreaterThan(0);
+    expect(evaluations).toEqual([50, 100, 150].slice(3 - evaluations.length));
+    const iterations = events.filter((e) => e.event === "progress").map((e) => e.data.iteration);
+    expect(iterations).toEqual([...iterations].sort((a, b) => a - b));
+  });
+
+  it("for a finished job sends the final status at once", async () => {
+    const job = (await post("/v1/training-jobs", mnistJob({ iterations: 5, evaluateEvery: 5 })))
+      .body;
+    await waitForJob(app.server, job.id);
+    const res = await request(app.server).get(`/v1/training-jobs/${job.id}/events`);
+    expect(res.text).toMatch(/^event: status\ndata: \{"status":"succeeded"/);
+  });
+});
+
+describe("cancel", () => {
+  it("stops a running job, which keeps what it learned as its result model", async () => {
+    const job = (
+      await post("/v1/training-jobs", mnistJob({ iterations: 100000, evaluateEvery: 1000 }))
+    ).body;
+    await waitForJob(app.server, job.id, (j) => j.progress.iteration > 20);
+    const res = await post(`/v1/training-jobs/${job.id}/cancel`, {});
+    expect(res.status).toBe(202);
+    const ended = await waitForJob(app.server, job.id);
+    expect(ended.status).toBe("cancelled");
+    expect(ended.progress.iteration).toBeGreaterThan(20);
+    expect(ended.progress.iteration).toBeLessThan(100000);
+    expect(ended.resultModelId).toBeDefined();
+    expect(await parameterBits(app.server, ended.resultModelId)).not.toBe(
+      await parameterBits(app.server, ended.modelId),
+    );
+    expect((await post(`/v1/training-jobs/${job.id}/cancel`, {})).status).toBe(409);
+  });
+});
+
+describe("divergence", () => {
+  it("ends failed with the iteration and last finite loss, saving no model", async () => {
+    const count = async () =>
+      (await request(app.server).get("/v1/models?limit=100")).body.items.length;
+    const job = (
+      await post(
+        "/v1/training-jobs",
+        mnistJob({ optimizer: { type: "sgd", lr: 1e30 }, iterations: 500 }),
+      )
+    ).body;
+    const modelsBefore = await count();
+    const ended = await waitForJob(app.server, job.id);
+    expect(ended.status).toBe("failed");
+    expect(ended.error.message).toMatch(/diverged/);
+    expect(ended.error.iteration).toBeGreaterThan(0);
+    expect(ended.error).toHaveProperty("lastFiniteLoss");
+    expect(ended.resultModelId).toBeUndefined();
+    expect(await count()).toBe(modelsBefore);
+  });
+});
+
+describe("bad training requests", () => {
+  it("answers 404 for an unknown model or job", async () => {
+    expect(
+      (await post("/v1/training-jobs", mnistJob({ model: undefined, modelId: "nope" }))).status,
+    ).toBe(404);
+    expect((await request(app.server).get("/v1/training-jobs/nope")).status).toBe(404);
+    expect((await post("/v1/training-jobs/nope/cancel", {})).status).toBe(404);
+  });
+
+  it("names both sizes when the architecture does not fit the data", async () => {
+    const res = await post(
+      "/v1/training-jobs",
+      mnistJob({ model: { architecture: { ...twoLayerNet().architecture, inputSize: 100 } } }),
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0]).toEqual({
+      path: "data",
+      message: expect.stringMatching(/784.*100/),
+    });
+  });
+
+  it("bounds iterations, batch size and dataset limits", async () => {
+    const over = await post(
+      "/v1/training-jobs",
+      mnistJob({ iterations: 100001, batchSize: 100000 }),
+    );
+    expect(over.status).toBe(400);
+    expect(over.body.errors.map((e: { path: string }) => e.path).sort()).toEqual([
+      "batchSize",
+      "iterations",
+    ]);
+    const limit = await post(
+      "/v1/training-jobs",
+      mnistJob({ data: { dataset: { name: "mnist", split: "train", limit: 70000 } } }),
+    );
+    expect(limit.body.errors[0].path).toBe("data.dataset.limit");
+  });
+
+  it("rejects inline data whose labels do not fit", async () => {
+    const model = {
+      architecture: {
+        inputSize: 2,
+        hiddenSizes: [3],
+        outputSize: 2,
+        activation: "relu",
+        weightInit: "he",
+      },
+    };
+    const mismatched = await post("/v1/training-jobs", {
+      model,
+      data: {
+        x: [
+          [1, 2],
+          [3, 4],
+        ],
+        t: [0],
+      },
+      iterations: 5,
+    });
+    expect(mismatched.status).toBe(400);
+    expect(mismatched.body.errors[0].path).toBe("data.t");
+    const outOfRange = await post("/v1/training-jobs", {
+      model,
+      data: {
+        x: [
+          [1, 2],
+          [3, 4],
+        ],
+        t: [0, 2],
+      },
+      iterations: 5,
+    });
+    expect(outOfRange.body.errors[0]).toEqual({
+      path: "data.t[1]",
+      message: expect.stringMatching(/label 2/),
+    });
+  });
+
+  it("trains on inline data", async () => {
+    const model = {
+      architecture: {
+        inputSize: 2,
+        hiddenSizes: [4],
+        outputSize: 2,
+        activation: "sigmoid",
+        weightInit: "xavier",
+      },
+    };
+    const x = [
+      [0, 1],
+      [1, 0],
+      [0.1, 0.9],
+      [0.9, 0.1],
+    ];
+    const res = await post("/v1/training-jobs", {
+      model,
+      data: { x, t: [0, 1, 0, 1] },
+      optimizer: { type: "adam", lr: 0.05 },
+      batchSize: 4,
+      iterations: 200,
+      evaluateEvery: 100,
+    });
+    expect(res.status).toBe(202);
+    const job = await waitForJob(app.server, res.body.id);
+    expect(job.status).toBe("succeeded");
+    expect(job.history[1].trainAccuracy).toBe(1);
+    const predicted = await post(`/v1/models/${job.resultModelId}/predict`, { x });
+    expect(predicted.body.labels).toEqual([0, 1, 0, 1]);
+  });
+});
