@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { serializerCompiler } from "fastify-type-provider-zod";
 import type { Config } from "./config.js";
 import { validatorCompiler } from "./http/validation.js";
+import auth from "./plugins/auth.js";
 import compute from "./plugins/compute.js";
 import docs from "./plugins/docs.js";
 import errors from "./plugins/errors.js";
@@ -42,6 +43,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   });
 
   await app.register(errors);
+  await app.register(auth, { config });
   await app.register(metrics);
   await app.register(docs);
   await app.register(compute, { config });

@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { z } from "zod";
+import { type ApiKey, parseApiKeys } from "./http/api-keys.js";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max);
@@ -22,6 +24,12 @@ const EnvSchema = z.object({
   MAX_TRAINING_ITERATIONS: int(1).default(1_000_000),
   MAX_BATCH_SIZE: int(1).default(10_000),
   MAX_DATASET_SAMPLES: int(1).default(60_000),
+  WORKER_HEAP_MB: int(16).default(512),
+  API_KEYS: z.string().optional(),
+  API_KEYS_FILE: z.string().optional(),
+  METRICS_KEY: z.string().min(16).optional(),
+  RATE_LIMIT_PER_MINUTE: int(1).default(6000),
+  MAX_PENDING_JOBS_PER_TENANT: int(1).default(8),
 });
 
 export interface Limits {
@@ -34,7 +42,14 @@ export interface Config {
   host: string;
   logLevel: z.infer<typeof EnvSchema>["LOG_LEVEL"];
   dataDir: string;
-  pool: { threads: number; maxQueue: number };
+  pool: { threads: number; maxQueue: number; heapMb: number };
+  auth: {
+    /** Empty: the service runs open. */
+    keys: ApiKey[];
+    metricsKey: string | null;
+    rateLimitPerMinute: number;
+    maxPendingJobsPerTenant: number;
+  };
   bodyLimit: number;
   limits: Limits;
   requestTimeoutMs: number;
@@ -67,7 +82,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
     dataDir: e.DATA_DIR,
-    pool: { threads: e.POOL_THREADS, maxQueue: e.POOL_MAX_QUEUE },
+    pool: { threads: e.POOL_THREADS, maxQueue: e.POOL_MAX_QUEUE, heapMb: e.WORKER_HEAP_MB },
+    auth: {
+      keys: [
+        ...(e.API_KEYS ? keysFrom(e.API_KEYS, "API_KEYS") : []),
+        ...(e.API_KEYS_FILE ? keysFrom(readKeysFile(e.API_KEYS_FILE), e.API_KEYS_FILE) : []),
+      ],
+      metricsKey: e.METRICS_KEY ?? null,
+      rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      maxPendingJobsPerTenant: e.MAX_PENDING_JOBS_PER_TENANT,
+    },
     bodyLimit: e.BODY_LIMIT_BYTES,
     limits: { maxTensorElements: e.MAX_TENSOR_ELEMENTS, maxTensorRank: e.MAX_TENSOR_RANK },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
@@ -80,4 +104,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxDatasetSamples: e.MAX_DATASET_SAMPLES,
     },
   };
+}
+
+function keysFrom(text: string, source: string): ApiKey[] {
+  try {
+    return parseApiKeys(text, source);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+}
+
+function readKeysFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`API_KEYS_FILE ${path} cannot be read: ${(error as Error).message}`);
+  }
 }

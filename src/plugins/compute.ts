@@ -104,6 +104,13 @@ export default fp(
           throw new ProblemError(499, "CLIENT_CLOSED", "the client closed the connection");
         }
         timer({ outcome: "crashed" });
+        if ((error as { code?: string }).code === "ERR_WORKER_OUT_OF_MEMORY") {
+          throw new ProblemError(
+            500,
+            "WORKER_OUT_OF_MEMORY",
+            `the computation outgrew a worker's heap (WORKER_HEAP_MB=${config.pool.heapMb}); the worker was replaced`,
+          );
+        }
         throw error;
       } finally {
         clearTimeout(deadline);

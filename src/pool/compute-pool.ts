@@ -13,19 +13,22 @@ export class QueueFullError extends Error {
 export interface PoolOptions {
   threads: number;
   maxQueue: number;
+  /** Old-generation heap of each worker; a worker past it dies and is replaced. */
+  heapMb: number;
 }
 
 /** The bounded Piscina pool behind every stateless computation; typed by the worker's exports. */
 export class ComputePool {
   readonly piscina: Piscina;
 
-  constructor({ threads, maxQueue }: PoolOptions) {
+  constructor({ threads, maxQueue, heapMb }: PoolOptions) {
     this.piscina = new Piscina({
       filename: workerUrl("compute-worker").href,
       minThreads: threads,
       maxThreads: threads,
       maxQueue,
       idleTimeout: 60_000,
+      resourceLimits: { maxOldGenerationSizeMb: heapMb },
     });
   }
 

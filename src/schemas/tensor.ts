@@ -22,9 +22,11 @@ const Base64Tensor = z
   .meta({ title: "Base64Tensor", description: "Little-endian IEEE 754 bytes, base64 (RFC 4648)" });
 
 /** The wire forms of a tensor, written in answers. */
-export const TensorOut = z.union([NestedTensor, FlatTensor, Base64Tensor], {
-  error: "expected a tensor: nested arrays, {shape, data} or {shape, dtype, base64}",
-});
+export const TensorOut = z
+  .union([NestedTensor, FlatTensor, Base64Tensor], {
+    error: "expected a tensor: nested arrays, {shape, data} or {shape, dtype, base64}",
+  })
+  .meta({ id: "Tensor" });
 
 /** A request tensor in any wire form, decoded to a typed tensor within `limits`. */
 export function tensorIn(limits: Limits) {

@@ -7,19 +7,24 @@ export { IdParams, PageQuery };
 
 const unit = z.number().min(0).lt(1);
 
-export const OptimizerSchema = z
-  .strictObject({
-    type: z.enum(["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]),
-    lr: z.number().positive().optional(),
+const lr = z.number().positive().optional();
+const optimizer = <T extends string, S extends z.ZodRawShape>(type: T, description: string, shape: S) =>
+  z.strictObject({ type: z.literal(type), lr, ...shape }).meta({ description });
+
+/** One object per optimizer, each with only the hyperparameters it reads. */
+export const OptimizerSchema = z.discriminatedUnion("type", [
+  optimizer("sgd", "SGD: W -= lr·g (lr 0.01)", {}),
+  optimizer("momentum", "Momentum (lr 0.01, momentum 0.9)", { momentum: unit.optional() }),
+  optimizer("nesterov", "Nesterov, as the book writes it (lr 0.01, momentum 0.9)", {
     momentum: unit.optional(),
-    decay: unit.optional(),
+  }),
+  optimizer("adagrad", "AdaGrad (lr 0.01, eps 1e-7)", {}),
+  optimizer("rmsprop", "RMSprop (lr 0.01, decay 0.99, eps 1e-7)", { decay: unit.optional() }),
+  optimizer("adam", "Adam with the book's bias correction (lr 0.001, beta1 0.9, beta2 0.999)", {
     beta1: unit.optional(),
     beta2: unit.optional(),
-  })
-  .meta({
-    description:
-      "The book's optimizers and defaults: SGD lr 0.01; Momentum/Nesterov momentum 0.9; AdaGrad; RMSprop decay 0.99; Adam lr 0.001, beta1 0.9, beta2 0.999",
-  });
+  }),
+]);
 
 export function trainingJobBody(config: Config) {
   const { limits, training } = config;

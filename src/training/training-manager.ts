@@ -41,6 +41,7 @@ export type JobEvent =
     };
 
 interface RunningJob {
+  tenant: string | null;
   control: Int32Array;
   done: Promise<void>;
 }
@@ -70,6 +71,7 @@ export class TrainingManager {
       minThreads: 0,
       maxThreads: config.training.concurrency,
       idleTimeout: 10_000,
+      resourceLimits: { maxOldGenerationSizeMb: config.pool.heapMb },
     });
   }
 
@@ -114,6 +116,12 @@ export class TrainingManager {
     return job;
   }
 
+  /** Jobs of a tenant that are queued or running here. */
+  pendingFor(tenant: string | null): number {
+    const running = [...this.running.values()].filter((j) => j.tenant === tenant).length;
+    return running + this.queue.filter((j) => j.tenant === tenant).length;
+  }
+
   get activeJobs(): number {
     return this.running.size;
   }
@@ -151,7 +159,7 @@ export class TrainingManager {
           this.running.delete(job.id);
           this.pump();
         });
-      this.running.set(job.id, { control, done });
+      this.running.set(job.id, { tenant: job.tenant, control, done });
     }
   }
 

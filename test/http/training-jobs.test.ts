@@ -210,6 +210,13 @@ describe("bad training requests", () => {
     expect(limit.body.errors[0].path).toBe("data.dataset.limit");
   });
 
+  it("rejects a hyperparameter the optimizer does not read", async () => {
+    const res = await post("/v1/training-jobs", mnistJob({ optimizer: { type: "adam", momentum: 0.5 } }));
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].path).toBe("optimizer");
+    expect(res.body.errors[0].message).toMatch(/momentum/);
+  });
+
   it("rejects inline data whose labels do not fit", async () => {
     const model = {
       architecture: {

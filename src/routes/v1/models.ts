@@ -4,7 +4,6 @@ import { z } from "zod";
 import type { Config } from "../../config.js";
 import { listDatasets } from "../../datasets/catalog.js";
 import { notFound, validationFailed } from "../../http/problem.js";
-import { tenantOf } from "../../http/tenant.js";
 import { encodeTensor } from "../../http/tensor-codec.js";
 import { modelSummary } from "../../models/summary.js";
 import {
@@ -47,7 +46,7 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
       const body = request.body;
       const created = await app.compute(reply, "createModel", body);
       const model = models.create({
-        tenant: tenantOf(request),
+        tenant: request.tenant,
         name: body.name ?? null,
         dtype: body.dtype,
         layers: created.layers,
@@ -72,7 +71,7 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
       },
     },
     async (request) => {
-      const page = models.list({ tenant: tenantOf(request), ...request.query });
+      const page = models.list({ tenant: request.tenant, ...request.query });
       return { items: page.items.map(modelSummary), nextCursor: page.nextCursor };
     },
   );
@@ -88,7 +87,7 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
       },
     },
     async (request) => {
-      const model = models.getSummary(request.params.id, tenantOf(request));
+      const model = models.getSummary(request.params.id, request.tenant);
       if (!model) throw notFound("model", request.params.id);
       return modelSummary(model);
     },
@@ -106,7 +105,7 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
       },
     },
     async (request) => {
-      const model = find(request.params.id, tenantOf(request));
+      const model = find(request.params.id, request.tenant);
       const { encoding } = request.query;
       return {
         dtype: model.dtype,
@@ -134,7 +133,7 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
       },
     },
     async (request, reply) => {
-      if (!models.delete(request.params.id, tenantOf(request)))
+      if (!models.delete(request.params.id, request.tenant))
         throw notFound("model", request.params.id);
       return reply.status(204).send(null);
     },
@@ -152,7 +151,7 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
       },
     },
     async (request, reply) => {
-      const model = find(request.params.id, tenantOf(request));
+      const model = find(request.params.id, request.tenant);
       const { x, outputEncoding = x.encoding } = request.body;
       const result = await app.compute(reply, "predict", {
         dtype: model.dtype,
@@ -178,7 +177,7 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
       },
     },
     async (request, reply) => {
-      const model = find(request.params.id, tenantOf(request));
+      const model = find(request.params.id, request.tenant);
       const body = request.body;
       if ("dataset" in body) {
         const known = listDatasets().find((d) => d.name === body.dataset.name);

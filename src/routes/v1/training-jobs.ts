@@ -3,7 +3,6 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Config } from "../../config.js";
 import { resolveOptimizerConfig } from "../../core/optimizers/index.js";
 import { notFound, ProblemError, validationFailed } from "../../http/problem.js";
-import { tenantOf } from "../../http/tenant.js";
 import { inputOutputSizes } from "../../models/summary.js";
 import { ProblemSchema, problemResponses } from "../../schemas/problem.js";
 import {
@@ -56,7 +55,13 @@ export default async function trainingJobRoutes(
     },
     async (request, reply) => {
       const body = request.body;
-      const tenant = tenantOf(request);
+      const tenant = request.tenant;
+      const limit = config.auth.maxPendingJobsPerTenant;
+      if (app.training.pendingFor(tenant) >= limit) {
+        throw new ProblemError(429, "TOO_MANY_JOBS", `${limit} training jobs are already queued or running`, undefined, {
+          "retry-after": "60",
+        });
+      }
       let model: ModelRecord | undefined;
       if (body.modelId !== undefined) {
         model = models.get(body.modelId, tenant);
@@ -146,7 +151,7 @@ export default async function trainingJobRoutes(
       },
     },
     async (request) => {
-      const page = jobs.list({ tenant: tenantOf(request), ...request.query });
+      const page = jobs.list({ tenant: request.tenant, ...request.query });
       return { items: page.items.map(jobView), nextCursor: page.nextCursor };
     },
   );
@@ -167,7 +172,7 @@ export default async function trainingJobRoutes(
         response: { 200: JobSchema, 404: ProblemSchema },
       },
     },
-    async (request) => jobView(find(request.params.id, tenantOf(request))),
+    async (request) => jobView(find(request.params.id, request.tenant)),
   );
 
   routes.post(
@@ -181,7 +186,7 @@ export default async function trainingJobRoutes(
       },
     },
     async (request, reply) => {
-      const before = find(request.params.id, tenantOf(request));
+      const before = find(request.params.id, request.tenant);
       if (isFinished(before)) {
         throw new ProblemError(
           409,
@@ -189,7 +194,7 @@ export default async function trainingJobRoutes(
           `training job ${before.id} already ended ${before.status}`,
         );
       }
-      const job = app.training.cancel(before.id, tenantOf(request)) ?? before;
+      const job = app.training.cancel(before.id, request.tenant) ?? before;
       return reply.status(202).send(jobView(job));
     },
   );
@@ -205,7 +210,7 @@ export default async function trainingJobRoutes(
       },
     },
     async (request, reply) => {
-      const job = find(request.params.id, tenantOf(request));
+      const job = find(request.params.id, request.tenant);
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
