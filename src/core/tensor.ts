@@ -36,7 +36,11 @@ export function zerosLike(t: Tensor): Tensor {
 }
 
 /** A tensor from numbers (tests, small constants); the values are rounded into `dtype`. */
-export function fromValues(shape: readonly number[], values: ArrayLike<number>, dtype: DType): Tensor {
+export function fromValues(
+  shape: readonly number[],
+  values: ArrayLike<number>,
+  dtype: DType,
+): Tensor {
   if (values.length !== sizeOf(shape)) {
     throw new RangeError(`${values.length} values do not fill shape ${shapeToString(shape)}`);
   }
@@ -72,4 +76,29 @@ export function firstNonFinite(data: FloatArray): number {
     if (!Number.isFinite(data[i])) return i;
   }
   return -1;
+}
+
+/** A copy with its own data. */
+export function clone(t: Tensor): Tensor {
+  return { shape: [...t.shape], data: t.data.slice() };
+}
+
+/**
+ * A tensor of `shape` over `previous`'s data when that has the same dtype and length (its stale
+ * contents are to be overwritten), else over new zeroed data. Layers use it to keep one buffer per
+ * output across calls with the same batch shape.
+ */
+export function reuseOrAllocate(
+  previous: Tensor | null,
+  shape: readonly number[],
+  dtype: DType,
+): Tensor {
+  if (previous !== null && dtypeOf(previous.data) === dtype) {
+    if (previous.data.length === sizeOf(shape)) {
+      return sameShape(previous.shape, shape)
+        ? previous
+        : { shape: [...shape], data: previous.data };
+    }
+  }
+  return zeros(shape, dtype);
 }

@@ -1,0 +1,158 @@
+import { ShapeError } from "../errors.js";
+import type { Parameter } from "../parameter.js";
+import {
+  dtypeOf,
+  type FloatArray,
+  reuseOrAllocate,
+  sameShape,
+  sizeOf,
+  type Tensor,
+  zerosLike,
+} from "../tensor.js";
+
+/** Keeps log away from 0, as the book's cross_entropy_error does. */
+const DELTA = 1e-7;
+
+/**
+ * y = exp(x - max) / Σ exp(x - max) over each row of `classes` values. Subtracting the row max keeps
+ * every exp in (0, 1], and the max itself gives exp(0) = 1, so 1 <= Σ <= classes: no overflow and
+ * no division by 0 for any finite x. `exps` (float64, at least `classes` long) holds one row so
+ * float32 outputs are rounded once.
+ */
+function softmaxRows(x: FloatArray, y: FloatArray, classes: number, exps: Float64Array): void {
+  for (let row = 0; row < x.length; row += classes) {
+    let max = -Infinity;
+    for (let j = 0; j < classes; j++) if (x[row + j] > max) max = x[row + j];
+    let sum = 0;
+    for (let j = 0; j < classes; j++) {
+      exps[j] = Math.exp(x[row + j] - max);
+      sum += exps[j];
+    }
+    for (let j = 0; j < classes; j++) y[row + j] = exps[j] / sum;
+  }
+}
+
+/** Softmax over the last axis of x (any rank >= 1), as a new tensor of x's dtype. */
+export function softmax(x: Tensor): Tensor {
+  const classes = x.shape[x.shape.length - 1];
+  const y = zerosLike(x);
+  softmaxRows(x.data, y.data, classes, new Float64Array(classes));
+  return y;
+}
+
+/** How `t` encodes the labels: one-hot rows (any weights), or one class index per row. */
+export type LabelKind = "oneHot" | "indices";
+
+/**
+ * `t` with the scores' shape [N, C] is one-hot; shape [N] holds class indices. Anything else is a
+ * ShapeError on "t".
+ */
+export function labelKind(scores: readonly number[], t: readonly number[]): LabelKind {
+  if (sameShape(scores, t)) return "oneHot";
+  if (t.length === 1 && t[0] === scores[0]) return "indices";
+  throw new ShapeError(
+    "t must be one-hot with the scores' shape, or class indices of shape [N]",
+    null,
+    scores,
+    t,
+    "t",
+  );
+}
+
+/** Class indices must be integers in [0, classes). */
+export function checkLabelValues(t: Tensor, kind: LabelKind, classes: number): void {
+  if (kind === "oneHot") return;
+  for (let i = 0; i < t.data.length; i++) {
+    const label = t.data[i];
+    if (!Number.isInteger(label) || label < 0 || label >= classes) {
+      throw new ShapeError(
+        `t[${i}] is ${label}, not a class index in 0..${classes - 1}`,
+        null,
+        null,
+        null,
+        "t",
+      );
+    }
+  }
+}
+
+/**
+ * Softmax followed by the cross-entropy error (book, ch. 5.6.3). `forward` gives the
+ * probabilities y, `loss(t)` the batch mean of -Σ t·log(y + 1e-7) (that is -log(y[t] + 1e-7) for
+ * indices), `backward(dout)` is dout·(y - t)/N. Buffers: as for Layer; `t` is kept by reference
+ * until the next forward.
+ */
+export class SoftmaxWithLoss {
+  readonly type = "softmaxWithLoss";
+  readonly params: readonly Parameter[] = [];
+  /** Softmax of the last forward's scores. */
+  private y: Tensor | null = null;
+  /** Labels of the last loss, with their kind. */
+  private t: Tensor | null = null;
+  private kind: LabelKind = "oneHot";
+  private dx: Tensor | null = null;
+  /** One row of exponentials in float64, so float32 outputs are rounded once. */
+  private exps = new Float64Array(0);
+
+  /** Scores are [N, C]; the probabilities have the same shape. */
+  outputShape(inputShape: readonly number[], index?: number): number[] {
+    if (inputShape.length !== 2) {
+      throw new ShapeError(
+        "softmaxWithLoss takes scores [N, classes]",
+        index ?? null,
+        [inputShape[0] ?? 1, sizeOf(inputShape.slice(1))],
+        inputShape,
+        "x",
+      );
+    }
+    return [...inputShape];
+  }
+
+  forward(x: Tensor): Tensor {
+    const [, classes] = this.outputShape(x.shape);
+    this.y = reuseOrAllocate(this.y, x.shape, dtypeOf(x.data));
+    this.t = null;
+    if (this.exps.length < classes) this.exps = new Float64Array(classes);
+    softmaxRows(x.data, this.y.data, classes, this.exps);
+    return this.y;
+  }
+
+  // L = -(1/N) Σ_i Σ_j t_ij · log(y_ij + δ)
+  loss(t: Tensor): number {
+    if (this.y === null) throw new Error("softmaxWithLoss: loss called before forward");
+    const [n, classes] = this.y.shape;
+    const kind = labelKind(this.y.shape, t.shape);
+    checkLabelValues(t, kind, classes);
+    this.t = t;
+    this.kind = kind;
+    const y = this.y.data;
+    const ts = t.data;
+    let sum = 0;
+    if (kind === "indices") {
+      for (let i = 0; i < n; i++) sum += Math.log(y[i * classes + ts[i]] + DELTA);
+    } else {
+      for (let k = 0; k < y.length; k++) if (ts[k] !== 0) sum += ts[k] * Math.log(y[k] + DELTA);
+    }
+    return -sum / n;
+  }
+
+  // dx = dout · (y - t) / N
+  backward(dout = 1): Tensor {
+    if (this.y === null || this.t === null) {
+      throw new Error("softmaxWithLoss: backward needs forward and loss(t) first");
+    }
+    const [n, classes] = this.y.shape;
+    this.dx = reuseOrAllocate(this.dx, this.y.shape, dtypeOf(this.y.data));
+    const scale = dout / n;
+    const y = this.y.data;
+    const ts = this.t.data;
+    const dx = this.dx.data;
+    if (this.kind === "indices") {
+      for (let k = 0; k < y.length; k++) dx[k] = scale * y[k];
+      for (let i = 0; i < n; i++) dx[i * classes + ts[i]] = scale * (y[i * classes + ts[i]] - 1);
+    } else {
+      for (let k = 0; k < y.length; k++) dx[k] = scale * (y[k] - ts[k]);
+    }
+    return this.dx;
+  }
+}
