@@ -1,28 +1,33 @@
-# Build stage: compiles TypeScript and the better-sqlite3 addon; dev dependencies stay here.
-FROM node:20-bookworm-slim AS build
+# Tools to compile the better-sqlite3 addon; node-gyp builds against the headers the node image
+# ships instead of downloading them.
+FROM node:20-bookworm-slim AS toolchain
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
-WORKDIR /app
-# node-gyp builds against the headers the node image ships instead of downloading them.
 ENV npm_config_nodedir=/usr/local
+WORKDIR /app
 COPY package.json package-lock.json ./
+
+# Production dependencies only: what the runtime image gets.
+FROM toolchain AS deps
+RUN npm ci --omit=dev --no-audit --no-fund
+
+# Everything, to compile TypeScript; none of it reaches the runtime image but dist/.
+FROM toolchain AS build
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund \
- && find dist -name '*.map' -delete
+RUN npm run build && find dist -name '*.map' -delete
 
-# Runtime stage: production dependencies and compiled JavaScript only, as the unprivileged `node`.
+# Runtime: compiled JavaScript and production dependencies, as the unprivileged `node`.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     PORT=3000 \
     HOST=0.0.0.0 \
     DATA_DIR=/data
 WORKDIR /app
-COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules ./node_modules
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 RUN mkdir -p /data && chown node:node /data
 USER node

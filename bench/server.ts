@@ -1,38 +1,69 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** Starts the built server (dist/server.js) on a free port with a fresh data directory. */
+/** A port nothing listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts the built server (dist/server.js) on a free port with a fresh data directory, and waits
+ * until /readyz answers 200. At LOG_LEVEL=warn (no per-request logs to slow it down) the server
+ * never says where it listens, so the port is chosen here.
+ */
 export async function startBenchServer(
   env: Record<string, string> = {},
-): Promise<{ url: string; stop: () => Promise<void> }> {
+): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+  const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, ["dist/server.js"], {
     cwd: new URL("..", import.meta.url).pathname,
     env: {
       ...process.env,
-      PORT: "0",
       HOST: "127.0.0.1",
       LOG_LEVEL: "warn",
       DATA_DIR: mkdtempSync(join(tmpdir(), "backprop-bench-")),
       ...env,
+      PORT: String(port),
     },
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "inherit", "inherit"],
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    let log = "";
-    child.stdout?.on("data", (chunk) => {
-      log += chunk;
-      const match = /listening at (http:\/\/127\.0\.0\.1:\d+)/i.exec(log);
-      if (match) resolve(match[1]);
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${log}`)));
+  const url = `http://127.0.0.1:${port}`;
+  let exited: number | null | undefined;
+  child.once("exit", (code) => {
+    exited = code;
   });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited !== undefined) throw new Error(`server exited with ${exited} while starting`);
+    const ready = await fetch(`${url}/readyz`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (ready) break;
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error("server did not become ready in 30 s");
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
   return {
     url,
+    pid: child.pid!,
     stop: async () => {
+      if (exited !== undefined) return;
+      const gone = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      await gone;
     },
   };
 }

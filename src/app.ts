@@ -5,7 +5,7 @@ import { validatorCompiler } from "./http/validation.js";
 import auth from "./plugins/auth.js";
 import compute from "./plugins/compute.js";
 import docs from "./plugins/docs.js";
-import errors from "./plugins/errors.js";
+import errors, { sendError } from "./plugins/errors.js";
 import metrics from "./plugins/metrics.js";
 import store from "./plugins/store.js";
 import training from "./plugins/training.js";
@@ -32,6 +32,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     requestIdHeader: "x-request-id",
     return503OnClosing: true,
     forceCloseConnections: "idle",
+    frameworkErrors: sendError,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

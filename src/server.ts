@@ -1,5 +1,11 @@
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { StoreOpenError } from "./store/sqlite-store.js";
+
+/** The service cannot listen on its address (taken, not allowed): an operator's problem. */
+class ListenError extends Error {
+  override name = "ListenError";
+}
 
 /** Loads config, listens, and on SIGTERM/SIGINT drains: readiness fails, work in flight finishes. */
 async function main(): Promise<void> {
@@ -26,11 +32,20 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   process.once("SIGINT", () => void shutdown("SIGINT"));
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    throw new ListenError(
+      `cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
 }
 
 main().catch((error: unknown) => {
-  const message = error instanceof ConfigError ? error.message : error;
-  console.error(message);
+  // What the operator must fix (configuration, DATA_DIR, the port) is one line; a bug keeps its stack.
+  const operator =
+    error instanceof ConfigError || error instanceof StoreOpenError || error instanceof ListenError;
+  console.error(operator ? `cannot start: ${error.message}` : error);
   process.exit(1);
 });

@@ -24,7 +24,9 @@ export function parseApiKeys(text: string, source: string): ApiKey[] {
       throw new Error(`${source}: each entry must be tenant:key with a tenant of [A-Za-z0-9._-]`);
     }
     if (key.length < 8 || /\s/.test(key)) {
-      throw new Error(`${source}: the key of tenant ${tenant} must be 8 or more non-space characters`);
+      throw new Error(
+        `${source}: the key of tenant ${tenant} must be 8 or more non-space characters`,
+      );
     }
     keys.push({ tenant, key });
   }

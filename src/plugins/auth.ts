@@ -1,6 +1,6 @@
+import rateLimit from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import rateLimit from "@fastify/rate-limit";
 import type { Config } from "../config.js";
 import { keyring } from "../http/api-keys.js";
 import { ProblemError } from "../http/problem.js";
@@ -17,7 +17,16 @@ const unauthorized = (detail: string) =>
     "www-authenticate": 'Bearer realm="backprop"',
   });
 
-const isApi = (request: FastifyRequest) => request.url.startsWith("/v1/") || request.url === "/v1";
+/**
+ * The route the router matched, not the raw request target: `GET http://host/v1/models` and
+ * `GET /%761/models` reach /v1/models too, and must not pass as something else.
+ */
+const routeOf = (request: FastifyRequest) => request.routeOptions.url ?? request.url;
+
+const isApi = (request: FastifyRequest) => {
+  const route = routeOf(request);
+  return route.startsWith("/v1/") || route === "/v1";
+};
 
 /**
  * Bearer API keys per tenant on every /v1 route (and on /metrics when METRICS_KEY is set),
@@ -35,7 +44,7 @@ export default fp(
 
     app.addHook("onRequest", async (request) => {
       const bearer = /^Bearer (\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
-      if (metrics && request.url.startsWith("/metrics")) {
+      if (metrics && routeOf(request).startsWith("/metrics")) {
         if (!bearer || !metrics(bearer)) throw unauthorized("/metrics needs the metrics key");
         return;
       }

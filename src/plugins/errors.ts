@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { isResponseSerializationError } from "fastify-type-provider-zod";
 import { type Problem, ProblemError, problem, validationFailed } from "../http/problem.js";
@@ -18,6 +18,10 @@ function fromFastify(error: FastifyError): ProblemError | undefined {
     ]);
   }
   switch (error.code) {
+    case "FST_ERR_BAD_URL":
+      return new ProblemError(400, "BAD_URL", error.message);
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return new ProblemError(414, "URI_TOO_LONG", error.message);
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return new ProblemError(413, "PAYLOAD_TOO_LARGE", error.message);
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
@@ -34,22 +38,28 @@ function fromFastify(error: FastifyError): ProblemError | undefined {
   return undefined;
 }
 
-/** One error handler: every error leaves as problem+json; a 5xx shows the request id, no stack. */
+/** Every error leaves as problem+json; a 5xx shows the request id, no stack. */
+export function sendError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const known = error instanceof ProblemError ? error : fromFastify(error);
+  let body: Problem;
+  if (known) {
+    body = known.toProblem();
+    reply.headers(known.headers);
+    if (known.status >= 500) request.log.warn({ code: known.code }, known.message);
+  } else {
+    request.log.error({ err: error }, "unhandled error");
+    body = problem(500, "INTERNAL", `internal error; quote request id ${request.id}`);
+  }
+  if (body.status >= 500) body.requestId = String(request.id);
+  return reply.status(body.status).type(PROBLEM_JSON).send(body);
+}
+
+/**
+ * One error handler for the routes. Errors Fastify meets before routing (a path that does not
+ * percent-decode, an over-long id) bypass it: buildApp passes `sendError` as `frameworkErrors`.
+ */
 export default fp(async function errors(app: FastifyInstance) {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const known = error instanceof ProblemError ? error : fromFastify(error);
-    let body: Problem;
-    if (known) {
-      body = known.toProblem();
-      reply.headers(known.headers);
-      if (known.status >= 500) request.log.warn({ code: known.code }, known.message);
-    } else {
-      request.log.error({ err: error }, "unhandled error");
-      body = problem(500, "INTERNAL", `internal error; quote request id ${request.id}`);
-    }
-    if (body.status >= 500) body.requestId = String(request.id);
-    return reply.status(body.status).type(PROBLEM_JSON).send(body);
-  });
+  app.setErrorHandler(sendError);
 
   app.setNotFoundHandler((request, reply) => {
     const body = problem(404, "NOT_FOUND", `no route ${request.method} ${request.url}`);

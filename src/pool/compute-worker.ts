@@ -15,7 +15,7 @@ import { initLayers } from "../core/init.js";
 import { softmax } from "../core/layers/softmax-with-loss.js";
 import { type LayerSpec, Network } from "../core/network.js";
 import { Rng } from "../core/rng.js";
-import { cast, type DType, sizeOf, type Tensor } from "../core/tensor.js";
+import { cast, type DType, reshape, sizeOf, type Tensor } from "../core/tensor.js";
 import { DatasetError, loadDataset } from "../datasets/catalog.js";
 import {
   type BackwardResult,
@@ -26,8 +26,16 @@ import {
   type ForwardResult,
   type ParameterCheck,
   type PredictResult,
+  type TaskFailure,
   type TaskOutcome,
 } from "./tasks.js";
+
+/** A failure this file finds in a core result, carried out of `outcome` like the core's errors. */
+class FailedTask extends Error {
+  constructor(readonly failure: TaskFailure) {
+    super(failure.message);
+  }
+}
 
 function moved<T>(value: T): T {
   return move({ [transferableSymbol]: buffersOf(value), [valueSymbol]: value } as never) as T;
@@ -38,6 +46,7 @@ function outcome<T>(work: () => T): TaskOutcome<T> {
   try {
     return moved({ ok: true, value: work() });
   } catch (error) {
+    if (error instanceof FailedTask) return { ok: false, failure: error.failure };
     if (error instanceof ShapeError) {
       return { ok: false, failure: { kind: "shape", message: error.message, path: error.path } };
     }
@@ -110,7 +119,21 @@ export function gradientCheck(task: ComputeTask): TaskOutcome<ParameterCheck[]> 
   return outcome(() => {
     const { network, x, t } = prepare(task);
     if (!t) throw new ShapeError("a gradient check needs labels", null, null, null, "t");
-    return checkGradients(network, x, t, task.epsilon);
+    const report = checkGradients(network, x, t, task.epsilon);
+    // (f(v + h) - f(v - h)) / 2h is 0/0 where h is lost next to v (1e20 + 1e-4 === 1e20), and
+    // overflows where 2h is tiny; such a difference is not a number the answer can carry.
+    const bad = report.find(
+      (p) => ![p.maxAbsDiff, p.meanAbsDiff, p.maxRelError].every(Number.isFinite),
+    );
+    if (bad) {
+      throw new FailedTask({
+        kind: "nonFinite",
+        layer: bad.layer,
+        layerType: "affine",
+        message: `layer ${bad.layer} (affine): the central differences of ${bad.name} are not finite; epsilon ${task.epsilon} is too small for the size of its values`,
+      });
+    }
+    return report;
   });
 }
 
@@ -172,7 +195,9 @@ export function evaluate(task: EvaluateTask): TaskOutcome<Evaluation> {
     const t = cast(task.t, task.dtype);
     network.checkShapes(x.shape, t.shape);
     const count = x.shape.length === 1 ? 1 : x.shape[0];
-    const labels = labelIndices(t);
+    // A 1-D x is one sample, so a t of [classes] (not [1]) is its one-hot row, not indices.
+    const oneRow = x.shape.length === 1 && t.shape.length === 1 && t.shape[0] > 1;
+    const labels = labelIndices(oneRow ? reshape(t, [1, t.shape[0]]) : t);
     return evaluateNetwork(network, {
       x: x.data,
       labels,

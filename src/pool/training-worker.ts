@@ -124,27 +124,35 @@ function run(task: TrainingTask): TrainingResult {
       return { status: "interrupted", iteration };
     }
     if (control === CONTROL.cancel) break;
+    const next = iteration + 1;
     let stepLoss: number;
+    let entry: HistoryEntry | undefined;
     try {
       stepLoss = trainer.step();
+      if (
+        Number.isFinite(stepLoss) &&
+        (next % task.evaluateEvery === 0 || next === task.iterations)
+      ) {
+        // Rows outside the minibatch (the train sample, the validation data) can overflow too.
+        entry = {
+          iteration: next,
+          loss: stepLoss,
+          trainAccuracy: evaluate(network, trainSample).accuracy,
+        };
+        if (validation) entry.validationAccuracy = evaluate(network, validation).accuracy;
+      }
     } catch (error) {
       if (error instanceof NonFiniteError)
-        return { status: "diverged", iteration: iteration + 1, lastFiniteLoss: loss, history };
+        return { status: "diverged", iteration: next, lastFiniteLoss: loss, history };
       throw error;
     }
     if (!Number.isFinite(stepLoss))
-      return { status: "diverged", iteration: iteration + 1, lastFiniteLoss: loss, history };
+      return { status: "diverged", iteration: next, lastFiniteLoss: loss, history };
     loss = stepLoss;
-    iteration++;
+    iteration = next;
 
     const now = performance.now();
-    if (iteration % task.evaluateEvery === 0 || iteration === task.iterations) {
-      const entry: HistoryEntry = {
-        iteration,
-        loss,
-        trainAccuracy: evaluate(network, trainSample).accuracy,
-      };
-      if (validation) entry.validationAccuracy = evaluate(network, validation).accuracy;
+    if (entry) {
       history.push(entry);
       post({ type: "evaluation", entry });
       checkpoint();

@@ -8,8 +8,11 @@ export { IdParams, PageQuery };
 const unit = z.number().min(0).lt(1);
 
 const lr = z.number().positive().optional();
-const optimizer = <T extends string, S extends z.ZodRawShape>(type: T, description: string, shape: S) =>
-  z.strictObject({ type: z.literal(type), lr, ...shape }).meta({ description });
+const optimizer = <T extends string, S extends z.ZodRawShape>(
+  type: T,
+  description: string,
+  shape: S,
+) => z.strictObject({ type: z.literal(type), lr, ...shape }).meta({ description });
 
 /** One object per optimizer, each with only the hyperparameters it reads. */
 export const OptimizerSchema = z.discriminatedUnion("type", [

@@ -10,6 +10,14 @@ import { SqliteModelRepository } from "./sqlite-models.js";
 export const DATABASE_FILE = "backprop.db";
 
 /**
+ * The store in DATA_DIR cannot be opened: a missing, read-only or full directory, or a database
+ * this version cannot use. An operator's problem, reported as one line naming the place.
+ */
+export class StoreOpenError extends Error {
+  override name = "StoreOpenError";
+}
+
+/**
  * Opens (creating if need be) the embedded store in `dataDir`. One connection per process: the
  * service's writes are small and serial, and WAL lets readers run beside the writer.
  */
@@ -21,7 +29,7 @@ export function openStore(dataDir: string): Store {
     mkdirSync(dir, { recursive: true });
     accessSync(dir, constants.W_OK);
   } catch (err) {
-    throw new Error(`data directory ${dir} is not writable: ${(err as Error).message}`, {
+    throw new StoreOpenError(`data directory ${dir} is not writable: ${(err as Error).message}`, {
       cause: err,
     });
   }
@@ -30,7 +38,9 @@ export function openStore(dataDir: string): Store {
   try {
     db = new Database(file);
   } catch (err) {
-    throw new Error(`cannot open the store ${file}: ${(err as Error).message}`, { cause: err });
+    throw new StoreOpenError(`cannot open the store ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   try {
     // WAL: readers do not block the writer. FULL: a committed job or model survives power loss,
@@ -43,7 +53,10 @@ export function openStore(dataDir: string): Store {
     migrate(db);
   } catch (err) {
     db.close();
-    throw err;
+    // e.g. SQLITE_FULL on a full disk, which by itself names no file.
+    throw new StoreOpenError(`cannot set up the store ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const models = new SqliteModelRepository(db);
   const jobs = new SqliteJobRepository(db, models);

@@ -78,13 +78,6 @@ export class TrainingManager {
   /** Resumes what a previous process left running, then what it left queued, oldest first. */
   start(): void {
     const left = this.store.jobs.findByStatus(["running", "queued"]);
-    for (const job of left) {
-      if (job.status === "running")
-        this.log.info(
-          { jobId: job.id, iteration: job.progress.iteration },
-          "resuming training job",
-        );
-    }
     this.queue.push(
       ...left.filter((j) => j.status === "running"),
       ...left.filter((j) => j.status === "queued"),
@@ -191,7 +184,26 @@ export class TrainingManager {
       return;
     }
     const checkpoint = jobs.loadCheckpoint(job.id);
-    const started = jobs.update(job.id, { status: "running", startedAt: job.startedAt ?? now() })!;
+    if (job.status === "running") {
+      this.log.info(
+        { jobId: job.id, iteration: checkpoint?.iteration ?? 0 },
+        "resuming training job",
+      );
+    }
+    // The work restarts at the checkpoint, and so does what the job shows: progress and history
+    // stored after it (up to a crash) are redone, not kept twice or run backwards.
+    const resumed: JobPatch = checkpoint
+      ? {
+          progress: this.progressOf(job, checkpoint.iteration),
+          loss: checkpoint.loss,
+          history: checkpoint.history,
+        }
+      : {};
+    const started = jobs.update(job.id, {
+      status: "running",
+      startedAt: job.startedAt ?? now(),
+      ...resumed,
+    })!;
     this.emit(job.id, {
       event: "status",
       data: { status: "running", resultModelId: null, error: null },

@@ -54,3 +54,41 @@ export async function startServer(env: Record<string, string> = {}): Promise<Ser
   });
   return { child, url, dataDir, exited, output: () => log };
 }
+
+export interface FailedStart {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the compiled server where it is expected not to start, and returns how it ended. */
+export function startServerExpectingFailure(
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<FailedStart> {
+  const child = spawn(process.execPath, ["dist/server.js"], {
+    cwd: new URL("../..", import.meta.url).pathname,
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`server still running after ${timeoutMs} ms:\n${stdout}${stderr}`));
+    }, timeoutMs);
+    // "close", not "exit": it comes after the last chunk of output.
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}

@@ -1,3 +1,5 @@
+import { get } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,17 +23,47 @@ afterAll(() => app.close());
 
 const as = (key: string) => ({
   get: (url: string) => request(app.server).get(url).set("authorization", `Bearer ${key}`),
-  post: (url: string, body: object = {}) => request(app.server).post(url).set("authorization", `Bearer ${key}`).send(body),
+  post: (url: string, body: object = {}) =>
+    request(app.server).post(url).set("authorization", `Bearer ${key}`).send(body),
 });
-const tinyModel = { layers: [{ type: "affine", W: [[1, 0], [0, 1]], b: [0, 0] }, { type: "softmaxWithLoss" }] };
+/** The status of a GET with a raw request target, as a proxy or a hand-made client sends it. */
+async function rawGet(target: string): Promise<number> {
+  if (!app.server.listening) await app.listen({ port: 0, host: "127.0.0.1" });
+  const { port } = app.server.address() as AddressInfo;
+  return new Promise((resolve, reject) => {
+    get({ host: "127.0.0.1", port, path: target }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on("error", reject);
+  });
+}
+
+const tinyModel = {
+  layers: [
+    {
+      type: "affine",
+      W: [
+        [1, 0],
+        [0, 1],
+      ],
+      b: [0, 0],
+    },
+    { type: "softmaxWithLoss" },
+  ],
+};
 
 describe("authentication", () => {
   it("refuses /v1 without a key, with WWW-Authenticate, before reading the body", async () => {
-    const none = await request(app.server).post("/v1/layers/forward").send({ layer: { type: "relu" }, x: [1] });
+    const none = await request(app.server)
+      .post("/v1/layers/forward")
+      .send({ layer: { type: "relu" }, x: [1] });
     expect(none.status).toBe(401);
     expect(none.body.code).toBe("UNAUTHORIZED");
     expect(none.headers["www-authenticate"]).toBe('Bearer realm="backprop"');
-    const wrong = await as("not-a-key-at-all").post("/v1/layers/forward", { layer: { type: "relu" }, x: [1] });
+    const wrong = await as("not-a-key-at-all").post("/v1/layers/forward", {
+      layer: { type: "relu" },
+      x: [1],
+    });
     expect(wrong.status).toBe(401);
     // A body far over the limit is never read: the answer is 401, not 413.
     const huge = await request(app.server)
@@ -56,6 +88,16 @@ describe("authentication", () => {
     expect((await as("metrics-key-0123456789").get("/metrics")).status).toBe(200);
   });
 
+  it("judges the route the router matched, not the raw request target", async () => {
+    // Each of these targets reaches the /v1/models or /metrics route.
+    for (const target of ["http://evil/v1/models", "/%761/models", "/v1/%6dodels"]) {
+      expect(await rawGet(target)).toBe(401);
+    }
+    for (const target of ["http://evil/metrics", "/%6detrics"]) {
+      expect(await rawGet(target)).toBe(401);
+    }
+  });
+
   it("rejects malformed key lists at start", () => {
     expect(() => loadConfig({ API_KEYS: "alice" })).toThrow(/tenant:key/);
     expect(() => loadConfig({ API_KEYS: "alice:short" })).toThrow(/8 or more/);
@@ -70,8 +112,16 @@ describe("tenants", () => {
     for (const url of [`/v1/models/${model.id}`, `/v1/models/${model.id}/parameters`]) {
       expect((await as(BOB).get(url)).status).toBe(404);
     }
-    expect((await as(BOB).post(`/v1/models/${model.id}/predict`, { x: [[1, 2]] })).status).toBe(404);
-    expect((await request(app.server).delete(`/v1/models/${model.id}`).set("authorization", `Bearer ${BOB}`)).status).toBe(404);
+    expect((await as(BOB).post(`/v1/models/${model.id}/predict`, { x: [[1, 2]] })).status).toBe(
+      404,
+    );
+    expect(
+      (
+        await request(app.server)
+          .delete(`/v1/models/${model.id}`)
+          .set("authorization", `Bearer ${BOB}`)
+      ).status,
+    ).toBe(404);
     const bobs = (await as(BOB).get("/v1/models")).body.items.map((m: { id: string }) => m.id);
     expect(bobs).not.toContain(model.id);
     const alices = (await as(ALICE).get("/v1/models")).body.items.map((m: { id: string }) => m.id);
@@ -79,14 +129,29 @@ describe("tenants", () => {
   });
 
   it("never see each other's jobs, and each has a cap on pending jobs", async () => {
-    const body = { model: tinyModel, data: { x: [[1, 0], [0, 1]], t: [0, 1] }, batchSize: 2, iterations: 200000, evaluateEvery: 100000 };
+    const body = {
+      model: tinyModel,
+      data: {
+        x: [
+          [1, 0],
+          [0, 1],
+        ],
+        t: [0, 1],
+      },
+      batchSize: 2,
+      iterations: 200000,
+      evaluateEvery: 100000,
+    };
     const job = await as(ALICE).post("/v1/training-jobs", body);
     expect(job.status).toBe(202);
     const second = await as(ALICE).post("/v1/training-jobs", body);
     expect(second.status).toBe(429);
     expect(second.body.code).toBe("TOO_MANY_JOBS");
     expect(second.headers["retry-after"]).toBeDefined();
-    for (const url of [`/v1/training-jobs/${job.body.id}`, `/v1/training-jobs/${job.body.id}/events`]) {
+    for (const url of [
+      `/v1/training-jobs/${job.body.id}`,
+      `/v1/training-jobs/${job.body.id}/events`,
+    ]) {
       expect((await as(BOB).get(url)).status).toBe(404);
     }
     expect((await as(BOB).post(`/v1/training-jobs/${job.body.id}/cancel`)).status).toBe(404);

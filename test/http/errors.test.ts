@@ -173,6 +173,17 @@ describe("protocol errors", () => {
     expectProblem(await request(app.server).get("/v1/nothing"), 404, "NOT_FOUND");
   });
 
+  it("a path that does not percent-decode is a 400 problem, before any route", async () => {
+    for (const url of ["/v1/models/%ZZ", "/v1/training-jobs/%/cancel", "/v1/models/%E0%A4%A"]) {
+      expectProblem(await request(app.server).get(url), 400, "BAD_URL");
+    }
+  });
+
+  it("an id longer than the router takes is a 414 problem", async () => {
+    const res = await request(app.server).get(`/v1/models/${"x".repeat(101)}`);
+    expectProblem(res, 414, "URI_TOO_LONG");
+  });
+
   it("a wrong content type is 415", async () => {
     const res = await request(app.server)
       .post("/v1/layers/forward")

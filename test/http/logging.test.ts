@@ -23,11 +23,16 @@ describe("logs", () => {
         .post("/v1/layers/forward")
         .set("authorization", "Bearer s3cret-key")
         .send({ layer: { type: "relu" }, x: [[123.456789, -987.654321]] });
-      await request(app.server).post("/v1/layers/forward").send({ layer: { type: "relu" }, x: [[Number.NaN]] });
+      await request(app.server)
+        .post("/v1/layers/forward")
+        .send({ layer: { type: "relu" }, x: [[Number.NaN]] });
     } finally {
       await app.close();
     }
-    const lines = text.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const requestLines = lines.filter((l) => l.req || l.res);
     expect(requestLines.length).toBeGreaterThanOrEqual(4);
     for (const line of requestLines) expect(line.reqId).toEqual(expect.any(String));

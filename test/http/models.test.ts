@@ -150,6 +150,15 @@ describe("models from layers, export and reuse", () => {
     expect(res.body.accuracy).toBe(0.5);
   });
 
+  it("reads the one-hot t of a single 1-D sample as one-hot, as predict does", async () => {
+    const model = (await post("/v1/models", { layers, dtype: "float64" })).body;
+    const oneHot = await post(`/v1/models/${model.id}/evaluate`, { x: [0, 0, 9], t: [0, 0, 1] });
+    const index = await post(`/v1/models/${model.id}/evaluate`, { x: [0, 0, 9], t: [2] });
+    expect(oneHot.status).toBe(200);
+    expect(oneHot.body).toEqual(index.body);
+    expect(oneHot.body).toMatchObject({ accuracy: 1, count: 1 });
+  });
+
   it("evaluates on a built-in dataset", async () => {
     const model = (await post("/v1/models", twoLayerNet())).body;
     const res = await post(`/v1/models/${model.id}/evaluate`, {

@@ -165,4 +165,17 @@ describe("POST /v1/networks/gradient-check", () => {
       expect(p.maxRelError).toBeLessThan(1e-4);
     }
   });
+
+  it("is a 422 naming the layer, not a 500, when epsilon is lost next to the parameters", async () => {
+    // 1e20 + 1e-4 === 1e20: the central difference would be 0/0.
+    const res = await post("/v1/networks/gradient-check", {
+      layers: [{ type: "affine", W: [[1e20]], b: [1e20] }, { type: "softmaxWithLoss" }],
+      x: [1],
+      t: [0],
+    });
+    expect(res.status).toBe(422);
+    expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ code: "NON_FINITE_RESULT", errors: [{ path: "layers[0]" }] });
+    expect(res.body.detail).toMatch(/layer 0 \(affine\).*epsilon/);
+  });
 });

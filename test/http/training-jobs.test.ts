@@ -170,6 +170,29 @@ describe("divergence", () => {
     expect(ended.resultModelId).toBeUndefined();
     expect(await count()).toBe(modelsBefore);
   });
+
+  it("counts an overflow while evaluating as divergence, not as a crashed worker", async () => {
+    // The minibatch trains finely; the validation rows overflow float32 in x·W (1e38·10).
+    const res = await post("/v1/training-jobs", {
+      model: {
+        layers: [{ type: "affine", W: [[10, 10]], b: [0, 0] }, { type: "softmaxWithLoss" }],
+      },
+      data: { x: [[1], [-1]], t: [0, 1] },
+      validation: { x: [[1e38]], t: [0] },
+      batchSize: 2,
+      iterations: 3,
+      evaluateEvery: 1,
+    });
+    expect(res.status).toBe(202);
+    const ended = await waitForJob(app.server, res.body.id);
+    expect(ended.status).toBe("failed");
+    expect(ended.error).toMatchObject({
+      message: expect.stringMatching(/diverged/),
+      iteration: 1,
+      lastFiniteLoss: null,
+    });
+    expect(ended.resultModelId).toBeUndefined();
+  });
 });
 
 describe("bad training requests", () => {
@@ -211,7 +234,10 @@ describe("bad training requests", () => {
   });
 
   it("rejects a hyperparameter the optimizer does not read", async () => {
-    const res = await post("/v1/training-jobs", mnistJob({ optimizer: { type: "adam", momentum: 0.5 } }));
+    const res = await post(
+      "/v1/training-jobs",
+      mnistJob({ optimizer: { type: "adam", momentum: 0.5 } }),
+    );
     expect(res.status).toBe(400);
     expect(res.body.errors[0].path).toBe("optimizer");
     expect(res.body.errors[0].message).toMatch(/momentum/);

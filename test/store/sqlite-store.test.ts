@@ -4,7 +4,7 @@ import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { fromBlob, toBlob } from "../../src/store/blob.js";
 import { MIGRATIONS, migrate } from "../../src/store/migrations.js";
-import { DATABASE_FILE, openStore } from "../../src/store/sqlite-store.js";
+import { DATABASE_FILE, openStore, StoreOpenError } from "../../src/store/sqlite-store.js";
 import { awkward, sameBits, tempDir, twoLayerModel } from "./helpers.js";
 
 describe("sqlite store", () => {
@@ -96,6 +96,14 @@ describe("sqlite store", () => {
     writeFileSync(file, "not a directory");
     const dir = join(file, "sub");
     expect(() => openStore(dir)).toThrow(`data directory ${dir} is not writable: ENOTDIR`);
+  });
+
+  it("names the file when the database cannot be set up", () => {
+    const dir = tempDir();
+    const file = join(dir, DATABASE_FILE);
+    writeFileSync(file, "x".repeat(4096));
+    expect(() => openStore(dir)).toThrow(StoreOpenError);
+    expect(() => openStore(dir)).toThrow(`cannot set up the store ${file}: file is not a database`);
   });
 });
 

@@ -58,9 +58,15 @@ export default async function trainingJobRoutes(
       const tenant = request.tenant;
       const limit = config.auth.maxPendingJobsPerTenant;
       if (app.training.pendingFor(tenant) >= limit) {
-        throw new ProblemError(429, "TOO_MANY_JOBS", `${limit} training jobs are already queued or running`, undefined, {
-          "retry-after": "60",
-        });
+        throw new ProblemError(
+          429,
+          "TOO_MANY_JOBS",
+          `${limit} training jobs are already queued or running`,
+          undefined,
+          {
+            "retry-after": "60",
+          },
+        );
       }
       let model: ModelRecord | undefined;
       if (body.modelId !== undefined) {
