@@ -14,7 +14,8 @@ async function postJson(url: string, body: unknown) {
   };
 }
 
-describe("crash safety, with a real server process", () => {
+// Real processes training on MNIST: minutes, not seconds, on a busy 2-core machine.
+describe("crash safety, with a real server process", { timeout: 240_000 }, () => {
   it("resumes a job after kill -9 and ends with the bits of an uninterrupted run", async () => {
     const env = { CHECKPOINT_INTERVAL_MS: "200", POOL_THREADS: "1" };
     const job = mnistJob({
