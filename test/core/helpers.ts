@@ -2,17 +2,8 @@ import type { LayerSpec } from "../../src/core/network.js";
 import { Network } from "../../src/core/network.js";
 import { allocate, type DType, sizeOf, type Tensor } from "../../src/core/tensor.js";
 
-/** mulberry32: a tiny seeded generator, so no test depends on Math.random. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The tests' one seeded generator (mulberry32), so no test depends on Math.random. */
+export { seeded as mulberry32 } from "../helpers/tensors.js";
 
 /**
  * Values uniform in ±[minAbs, scale]; minAbs > 0 keeps them away from 0 (ReLU's kink).
