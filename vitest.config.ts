@@ -5,5 +5,7 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     testTimeout: 120_000,
     hookTimeout: 30_000,
+    // As `npm start` runs: the relaxed-SIMD kernels are tested, not skipped.
+    poolOptions: { forks: { execArgv: ["--experimental-wasm-relaxed-simd"] } },
   },
 });

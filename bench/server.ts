@@ -25,18 +25,22 @@ export async function startBenchServer(
   env: Record<string, string> = {},
 ): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ["dist/server.js"], {
-    cwd: new URL("..", import.meta.url).pathname,
-    env: {
-      ...process.env,
-      HOST: "127.0.0.1",
-      LOG_LEVEL: "warn",
-      DATA_DIR: mkdtempSync(join(tmpdir(), "backprop-bench-")),
-      ...env,
-      PORT: String(port),
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ["--experimental-wasm-relaxed-simd", "dist/server.js"],
+    {
+      cwd: new URL("..", import.meta.url).pathname,
+      env: {
+        ...process.env,
+        HOST: "127.0.0.1",
+        LOG_LEVEL: "warn",
+        DATA_DIR: mkdtempSync(join(tmpdir(), "backprop-bench-")),
+        ...env,
+        PORT: String(port),
+      },
+      stdio: ["ignore", "inherit", "inherit"],
     },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+  );
   const url = `http://127.0.0.1:${port}`;
   let exited: number | null | undefined;
   child.once("exit", (code) => {

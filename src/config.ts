@@ -1,6 +1,12 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { z } from "zod";
+import {
+  bestKernelPath,
+  KERNEL_PATHS,
+  type KernelPath,
+  supportsPath,
+} from "./core/kernels/index.js";
 import { type ApiKey, parseApiKeys } from "./http/api-keys.js";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -25,6 +31,8 @@ const EnvSchema = z.object({
   MAX_BATCH_SIZE: int(1).default(10_000),
   MAX_DATASET_SAMPLES: int(1).default(60_000),
   WORKER_HEAP_MB: int(16).default(512),
+  WORKER_ARENA_MB: int(16, 4096).default(1024),
+  KERNELS: z.enum(["auto", ...KERNEL_PATHS]).default("auto"),
   API_KEYS: z.string().optional(),
   API_KEYS_FILE: z.string().optional(),
   METRICS_KEY: z.string().min(16).optional(),
@@ -42,7 +50,14 @@ export interface Config {
   host: string;
   logLevel: z.infer<typeof EnvSchema>["LOG_LEVEL"];
   dataDir: string;
-  pool: { threads: number; maxQueue: number; heapMb: number };
+  pool: {
+    threads: number;
+    maxQueue: number;
+    heapMb: number;
+    /** What every worker computes with, and the most memory its WebAssembly arena takes. */
+    kernels: KernelPath;
+    arenaMb: number;
+  };
   auth: {
     /** Empty: the service runs open. */
     keys: ApiKey[];
@@ -82,7 +97,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
     dataDir: e.DATA_DIR,
-    pool: { threads: e.POOL_THREADS, maxQueue: e.POOL_MAX_QUEUE, heapMb: e.WORKER_HEAP_MB },
+    pool: {
+      threads: e.POOL_THREADS,
+      maxQueue: e.POOL_MAX_QUEUE,
+      heapMb: e.WORKER_HEAP_MB,
+      kernels: kernelPath(e.KERNELS),
+      arenaMb: e.WORKER_ARENA_MB,
+    },
     auth: {
       keys: [
         ...(e.API_KEYS ? keysFrom(e.API_KEYS, "API_KEYS") : []),
@@ -104,6 +125,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxDatasetSamples: e.MAX_DATASET_SAMPLES,
     },
   };
+}
+
+/** `auto` is the fastest path this runtime runs; a path it cannot run is a configuration error. */
+function kernelPath(wanted: KernelPath | "auto"): KernelPath {
+  if (wanted === "auto") return bestKernelPath();
+  if (!supportsPath(wanted)) {
+    throw new ConfigError(
+      `invalid configuration: KERNELS: ${wanted} is not supported by this runtime` +
+        (wanted === "relaxed-simd" ? " (start node with --experimental-wasm-relaxed-simd)" : ""),
+    );
+  }
+  return wanted;
 }
 
 function keysFrom(text: string, source: string): ApiKey[] {

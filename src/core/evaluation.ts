@@ -1,5 +1,5 @@
 import type { Network } from "./network.js";
-import { allocate, dtypeOf, type FloatArray, type Tensor } from "./tensor.js";
+import { allocate, type FloatArray, type Tensor } from "./tensor.js";
 
 /** Index of the largest value of each row of a [rows, cols] tensor (first one on ties). */
 export function argmaxRows(t: Tensor): Int32Array {
@@ -33,24 +33,31 @@ export interface Evaluation {
   count: number;
 }
 
+/** Rows per forward pass of `evaluate`. */
+export const EVALUATION_CHUNK = 1000;
+
 /**
  * Mean loss and accuracy of a network ending in softmaxWithLoss over a whole data set, in chunks
- * so that memory stays bounded; rows are cast into the network's dtype chunk by chunk.
+ * so that memory stays bounded: each chunk's rows are copied (cast into the network's dtype) into
+ * one buffer allocated once, where the kernels want them.
  */
-export function evaluate(network: Network, data: LabelledData, chunk = 1000): Evaluation {
+export function evaluate(
+  network: Network,
+  data: LabelledData,
+  chunk = EVALUATION_CHUNK,
+): Evaluation {
   const dtype = network.dtype;
+  const width = data.inputSize;
+  const size = Math.min(chunk, data.count);
+  const xs = allocate(dtype, size * width);
+  const ts = allocate(dtype, size);
   let lossSum = 0;
   let correct = 0;
   for (let start = 0; start < data.count; start += chunk) {
     const rows = Math.min(chunk, data.count - start);
-    const slice = data.x.subarray(start * data.inputSize, (start + rows) * data.inputSize);
-    let values: FloatArray = slice;
-    if (dtypeOf(slice) !== dtype) {
-      values = allocate(dtype, slice.length);
-      values.set(slice);
-    }
-    const x: Tensor = { shape: [rows, data.inputSize], data: values };
-    const t: Tensor = { shape: [rows], data: allocate(dtype, rows) };
+    const x: Tensor = { shape: [rows, width], data: xs.subarray(0, rows * width) };
+    const t: Tensor = { shape: [rows], data: ts.subarray(0, rows) };
+    x.data.set(data.x.subarray(start * width, (start + rows) * width));
     for (let i = 0; i < rows; i++) t.data[i] = data.labels[start + i];
     const { out, loss } = network.loss(x, t);
     lossSum += loss * rows;

@@ -23,8 +23,25 @@ export function sizeOf(shape: readonly number[]): number {
   return n;
 }
 
+/** Where `allocate` takes memory from first; null when it has no room left. */
+export type Allocator = (dtype: DType, length: number) => FloatArray | null;
+
+let allocator: Allocator | null = null;
+
+/**
+ * Routes every allocation of the core (outputs, gradients, optimizer state, batches) to
+ * `next` (a worker's WebAssembly arena), or back to the JS heap with null.
+ */
+export function setAllocator(next: Allocator | null): void {
+  allocator = next;
+}
+
+/** Zeroed data, from the installed allocator when it has room, else from the JS heap. */
 export function allocate(dtype: DType, length: number): FloatArray {
-  return dtype === "float32" ? new Float32Array(length) : new Float64Array(length);
+  return (
+    allocator?.(dtype, length) ??
+    (dtype === "float32" ? new Float32Array(length) : new Float64Array(length))
+  );
 }
 
 export function zeros(shape: readonly number[], dtype: DType): Tensor {

@@ -1,6 +1,8 @@
 import { Piscina } from "piscina";
+import type { KernelPath } from "../core/kernels/index.js";
 import type * as worker from "./compute-worker.js";
 import { buffersOf } from "./tasks.js";
+import { workerOptions } from "./worker-arena.js";
 import { workerUrl } from "./worker-url.js";
 
 type WorkerApi = typeof worker;
@@ -15,13 +17,15 @@ export interface PoolOptions {
   maxQueue: number;
   /** Old-generation heap of each worker; a worker past it dies and is replaced. */
   heapMb: number;
+  kernels: KernelPath;
+  arenaMb: number;
 }
 
 /** The bounded Piscina pool behind every stateless computation; typed by the worker's exports. */
 export class ComputePool {
   readonly piscina: Piscina;
 
-  constructor({ threads, maxQueue, heapMb }: PoolOptions) {
+  constructor({ threads, maxQueue, heapMb, kernels, arenaMb }: PoolOptions) {
     this.piscina = new Piscina({
       filename: workerUrl("compute-worker").href,
       minThreads: threads,
@@ -29,6 +33,7 @@ export class ComputePool {
       maxQueue,
       idleTimeout: 60_000,
       resourceLimits: { maxOldGenerationSizeMb: heapMb },
+      workerData: workerOptions(kernels, arenaMb),
     });
   }
 

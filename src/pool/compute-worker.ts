@@ -6,6 +6,7 @@ import { move, transferableSymbol, valueSymbol } from "piscina";
 import { NonFiniteError, ShapeError } from "../core/errors.js";
 import {
   argmaxRows,
+  EVALUATION_CHUNK,
   type Evaluation,
   evaluate as evaluateNetwork,
   labelIndices,
@@ -15,7 +16,7 @@ import { initLayers } from "../core/init.js";
 import { softmax } from "../core/layers/softmax-with-loss.js";
 import { type LayerSpec, Network } from "../core/network.js";
 import { Rng } from "../core/rng.js";
-import { cast, type DType, reshape, sizeOf, type Tensor } from "../core/tensor.js";
+import { cast, type DType, fromValues, reshape, sizeOf, type Tensor } from "../core/tensor.js";
 import { DatasetError, loadDataset } from "../datasets/catalog.js";
 import {
   type BackwardResult,
@@ -29,6 +30,7 @@ import {
   type TaskFailure,
   type TaskOutcome,
 } from "./tasks.js";
+import { installWorkerKernels, outOfArena, workingSetBytes } from "./worker-arena.js";
 
 /** A failure this file finds in a core result, carried out of `outcome` like the core's errors. */
 class FailedTask extends Error {
@@ -41,10 +43,16 @@ function moved<T>(value: T): T {
   return move({ [transferableSymbol]: buffersOf(value), [valueSymbol]: value } as never) as T;
 }
 
-/** Runs `work`, turning the caller's mistakes into values and moving the result's buffers. */
+const arena = installWorkerKernels();
+
+/**
+ * Runs `work` on an empty arena, turning the caller's mistakes into values and moving the result's
+ * buffers (copied off the arena first).
+ */
 function outcome<T>(work: () => T): TaskOutcome<T> {
+  arena?.reset();
   try {
-    return moved({ ok: true, value: work() });
+    return moved({ ok: true, value: outOfArena(work(), arena) });
   } catch (error) {
     if (error instanceof FailedTask) return { ok: false, failure: error.failure };
     if (error instanceof ShapeError) {
@@ -62,10 +70,20 @@ function outcome<T>(work: () => T): TaskOutcome<T> {
   }
 }
 
+/** A copy of `t` in `dtype`, in the arena when there is one. */
+const local = (t: Tensor, dtype: DType) => fromValues(t.shape, t.data, dtype);
+
+/** Makes room in the arena for a network over x's rows. */
+function reserveFor(layers: readonly LayerSpec[], dtype: DType, xShape: readonly number[]): void {
+  const rows = xShape.length === 1 ? 1 : xShape[0];
+  arena?.reserve(workingSetBytes(layers, dtype, rows, sizeOf(xShape) / rows));
+}
+
 function prepare(task: ComputeTask) {
+  reserveFor(task.layers, task.dtype, task.x.shape);
   const network = Network.fromSpecs(task.layers, task.dtype);
-  const x = cast(task.x, task.dtype);
-  const t = task.t && cast(task.t, task.dtype);
+  const x = local(task.x, task.dtype);
+  const t = task.t && local(task.t, task.dtype);
   network.checkShapes(x.shape, t?.shape);
   return { network, x, t };
 }
@@ -106,7 +124,7 @@ export function backward(task: ComputeTask): TaskOutcome<BackwardResult> {
         );
       }
       result = { out: network.forward(x) };
-      dx = network.backward({ dout: cast(task.dout, task.dtype), needDx: true });
+      dx = network.backward({ dout: local(task.dout, task.dtype), needDx: true });
     }
     const grads = network.layers.map((layer) =>
       layer.params.length === 2 ? { W: layer.params[0].grad, b: layer.params[1].grad } : null,
@@ -175,6 +193,7 @@ export function predict(task: {
 
 export function evaluate(task: EvaluateTask): TaskOutcome<Evaluation> {
   return outcome(() => {
+    if ("x" in task) reserveFor(task.layers, task.dtype, task.x.shape);
     const network = Network.fromSpecs(task.layers, task.dtype);
     if (!network.hasLoss) {
       throw new ShapeError(
@@ -188,11 +207,12 @@ export function evaluate(task: EvaluateTask): TaskOutcome<Evaluation> {
     if ("dataset" in task) {
       const { name, split, limit } = task.dataset;
       const data = loadDataset(name, split, limit);
+      reserveFor(task.layers, task.dtype, [Math.min(data.count, EVALUATION_CHUNK), data.inputSize]);
       network.checkShapes([data.count, data.inputSize], [data.count]);
       return evaluateNetwork(network, data);
     }
-    const x = cast(task.x, task.dtype);
-    const t = cast(task.t, task.dtype);
+    const x = local(task.x, task.dtype);
+    const t = local(task.t, task.dtype);
     network.checkShapes(x.shape, t.shape);
     const count = x.shape.length === 1 ? 1 : x.shape[0];
     // A 1-D x is one sample, so a t of [classes] (not [1]) is its one-hot row, not indices.

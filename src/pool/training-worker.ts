@@ -4,7 +4,7 @@
  * word for cancel or stop between iterations.
  */
 import { NonFiniteError, ShapeError } from "../core/errors.js";
-import { evaluate, type LabelledData, labelIndices } from "../core/evaluation.js";
+import { EVALUATION_CHUNK, evaluate, type LabelledData, labelIndices } from "../core/evaluation.js";
 import { type LayerSpec, Network } from "../core/network.js";
 import { createOptimizer } from "../core/optimizers/index.js";
 import { Rng, type RngState } from "../core/rng.js";
@@ -19,13 +19,15 @@ import {
   type TrainingResult,
   type TrainingTask,
 } from "./training-tasks.js";
+import { installWorkerKernels, workingSetBytes } from "./worker-arena.js";
 
-function resolveData(ref: DataRef, network: Network): LabelledData {
+/** The rows as given: minibatches and evaluations copy them into the network's dtype. */
+function resolveData(ref: DataRef): LabelledData {
   if ("dataset" in ref) {
     const { name, split, limit } = ref.dataset;
     return loadDataset(name, split, limit);
   }
-  const x = cast(ref.x, network.dtype);
+  const { x } = ref;
   const count = x.shape[0];
   return { x: x.data, labels: labelIndices(ref.t), count, inputSize: sizeOf(x.shape) / count };
 }
@@ -49,6 +51,19 @@ function snapshotLayers(network: Network): LayerSpec[] {
   });
 }
 
+/**
+ * Accuracy over `data`, on a copy of the network whose buffers are freed afterwards: the
+ * training network keeps its own, and the arena does not grow with every evaluation.
+ */
+function accuracy(network: Network, data: LabelledData): number {
+  const mark = arena?.mark();
+  try {
+    return evaluate(Network.fromSpecs(network.specs(), network.dtype), data).accuracy;
+  } finally {
+    if (mark !== undefined) arena?.release(mark);
+  }
+}
+
 export default function train(task: TrainingTask): TrainingResult {
   try {
     return run(task);
@@ -58,16 +73,26 @@ export default function train(task: TrainingTask): TrainingResult {
   }
 }
 
+const arena = installWorkerKernels();
+
 function run(task: TrainingTask): TrainingResult {
   const post = (message: TrainingMessage, transfer: ArrayBuffer[] = []) =>
     task.port.postMessage(message, transfer);
+  // The job's tensors stay in the arena for its whole run: parameters, gradients, optimizer
+  // state, batch buffers, and (released after each) the evaluations' working sets.
+  arena?.reset();
+  const inputs = task.layers.flatMap((l) => (l.type === "affine" ? [l.W.shape[0]] : []))[0] ?? 0;
+  arena?.reserve(
+    workingSetBytes(task.layers, task.dtype, task.batchSize, inputs) +
+      workingSetBytes(task.layers, task.dtype, EVALUATION_CHUNK, inputs),
+  );
   const network = Network.fromSpecs(task.layers, task.dtype);
   let data: LabelledData;
   let validation: LabelledData | undefined;
   try {
-    data = resolveData(task.data, network);
+    data = resolveData(task.data);
     network.checkShapes([data.count, data.inputSize], [data.count]);
-    validation = task.validation && resolveData(task.validation, network);
+    validation = task.validation && resolveData(task.validation);
     if (validation)
       network.checkShapes([validation.count, validation.inputSize], [validation.count]);
   } catch (error) {
@@ -137,9 +162,9 @@ function run(task: TrainingTask): TrainingResult {
         entry = {
           iteration: next,
           loss: stepLoss,
-          trainAccuracy: evaluate(network, trainSample).accuracy,
+          trainAccuracy: accuracy(network, trainSample),
         };
-        if (validation) entry.validationAccuracy = evaluate(network, validation).accuracy;
+        if (validation) entry.validationAccuracy = accuracy(network, validation);
       }
     } catch (error) {
       if (error instanceof NonFiniteError)

@@ -10,6 +10,7 @@ import {
   type TrainingResult,
   type TrainingTask,
 } from "../pool/training-tasks.js";
+import { workerOptions } from "../pool/worker-arena.js";
 import { workerUrl } from "../pool/worker-url.js";
 import type { JobPatch, JobRecord, ModelRecord, Store } from "../store/repository.js";
 import { loadData, type StoredTrainingRequest } from "./job-request.js";
@@ -72,6 +73,7 @@ export class TrainingManager {
       maxThreads: config.training.concurrency,
       idleTimeout: 10_000,
       resourceLimits: { maxOldGenerationSizeMb: config.pool.heapMb },
+      workerData: workerOptions(config.pool.kernels, config.pool.arenaMb),
     });
   }
 

@@ -14,7 +14,7 @@ export interface ServerProcess {
 /** Starts the compiled server (dist/server.js) as a real process on a free port. */
 export async function startServer(env: Record<string, string> = {}): Promise<ServerProcess> {
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), "backprop-"));
-  const child = spawn(process.execPath, ["dist/server.js"], {
+  const child = spawn(process.execPath, ["--experimental-wasm-relaxed-simd", "dist/server.js"], {
     cwd: new URL("../..", import.meta.url).pathname,
     env: {
       ...process.env,
@@ -67,7 +67,7 @@ export function startServerExpectingFailure(
   env: Record<string, string>,
   timeoutMs = 20_000,
 ): Promise<FailedStart> {
-  const child = spawn(process.execPath, ["dist/server.js"], {
+  const child = spawn(process.execPath, ["--experimental-wasm-relaxed-simd", "dist/server.js"], {
     cwd: new URL("../..", import.meta.url).pathname,
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,0 +1,276 @@
+/**
+ * The products of ts-kernels.ts in WebAssembly SIMD, written in AssemblyScript. `npm run build`
+ * compiles this file twice: with relaxed SIMD, where each multiply-add is one fused
+ * `relaxed_madd`, and with plain SIMD (a multiply, then an add). One generic source serves both
+ * dtypes: T = f32 fills a 128-bit vector with 4 lanes, T = f64 with 2.
+ *
+ * The blocking is GotoBLAS's (see ts-kernels.ts): a KC-deep slab of B is packed into panels two
+ * vectors wide, an MC×KC block of A into MR-tall panels, and a 4-row × 2-vector register tile
+ * keeps its 8 sums in vector registers while `v128.load_splat` broadcasts each element of A.
+ * Operands are byte addresses in the memory the host imports and owns; strides are in elements;
+ * `scratch` is SCRATCH_BYTES of that memory, reserved by the host for the packed panels.
+ */
+
+/** Rows of A in a register tile. */
+const MR: i32 = 4;
+/** Bytes of B in a register tile's row: two vectors. */
+const NR_BYTES: i32 = 32;
+/** Depth of a packed slab. */
+const KC: i32 = 256;
+/** Rows of A per packed block. */
+const MC: i32 = 64;
+const PACKED_A_BYTES: i32 = MC * KC * 8;
+/** A packed KC×NC slab of B stays in the L2 cache. */
+const PACKED_B_BYTES: i32 = 512 * 1024;
+const EDGE_BYTES: i32 = MR * NR_BYTES;
+
+/** Bytes of scratch the host reserves for `scratch`. */
+export function scratchBytes(): i32 {
+  return PACKED_A_BYTES + PACKED_B_BYTES + EDGE_BYTES;
+}
+
+@inline
+function madd<T>(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return v128.relaxed_madd<T>(a, b, c);
+  return v128.add<T>(v128.mul<T>(a, b), c);
+}
+
+/**
+ * The register tile: C[MR × 2 vectors] = (accumulate ? C : 0) + Σ_p Ap[p]ᵀ · Bp[p], over the
+ * MR-tall panel `ap` and the two-vector-wide panel `bp`, both kc deep; `ldc` in bytes.
+ */
+@inline
+function tile<T>(kc: i32, ap: usize, bp: usize, c: usize, ldc: usize, accumulate: bool): void {
+  const s = sizeof<T>();
+  let c00 = v128.splat<T>(0);
+  let c01 = c00;
+  let c10 = c00;
+  let c11 = c00;
+  let c20 = c00;
+  let c21 = c00;
+  let c30 = c00;
+  let c31 = c00;
+  if (accumulate) {
+    c00 = v128.load(c);
+    c01 = v128.load(c, 16);
+    c10 = v128.load(c + ldc);
+    c11 = v128.load(c + ldc, 16);
+    c20 = v128.load(c + 2 * ldc);
+    c21 = v128.load(c + 2 * ldc, 16);
+    c30 = v128.load(c + 3 * ldc);
+    c31 = v128.load(c + 3 * ldc, 16);
+  }
+  const end = bp + <usize>kc * NR_BYTES;
+  while (bp < end) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load_splat<T>(ap);
+    c00 = madd<T>(a, b0, c00);
+    c01 = madd<T>(a, b1, c01);
+    a = v128.load_splat<T>(ap, s);
+    c10 = madd<T>(a, b0, c10);
+    c11 = madd<T>(a, b1, c11);
+    a = v128.load_splat<T>(ap, 2 * s);
+    c20 = madd<T>(a, b0, c20);
+    c21 = madd<T>(a, b1, c21);
+    a = v128.load_splat<T>(ap, 3 * s);
+    c30 = madd<T>(a, b0, c30);
+    c31 = madd<T>(a, b1, c31);
+    ap += <usize>MR * s;
+    bp += NR_BYTES;
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  v128.store(c + ldc, c10);
+  v128.store(c + ldc, c11, 16);
+  v128.store(c + 2 * ldc, c20);
+  v128.store(c + 2 * ldc, c21, 16);
+  v128.store(c + 3 * ldc, c30);
+  v128.store(c + 3 * ldc, c31, 16);
+}
+
+/** Copies the top-left rows×cols of one tile-sized region to another; strides in bytes. */
+function copyTile<T>(from: usize, fromRow: usize, to: usize, toRow: usize, rows: i32, cols: i32): void {
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < cols; j++) {
+      store<T>(to + <usize>j * sizeof<T>(), load<T>(from + <usize>j * sizeof<T>()));
+    }
+    from += fromRow;
+    to += toRow;
+  }
+}
+
+/**
+ * Packs B(pc..pc+kc, jc..jc+nc) into panels two vectors wide, each kc rows deep, zero-padded
+ * past column n (those sums are computed and never written out).
+ */
+function packB<T>(
+  b: usize,
+  bRow: i32,
+  bCol: i32,
+  pc: i32,
+  kc: i32,
+  jc: i32,
+  nc: i32,
+  n: i32,
+  dst: usize,
+): void {
+  const s = sizeof<T>();
+  const width = NR_BYTES / <i32>s;
+  for (let j = jc; j < jc + nc; j += width) {
+    if (bCol == 1 && j + width <= n) {
+      let from = b + <usize>(pc * bRow + j) * s;
+      for (let p = 0; p < kc; p++) {
+        v128.store(dst, v128.load(from));
+        v128.store(dst, v128.load(from, 16), 16);
+        from += <usize>bRow * s;
+        dst += NR_BYTES;
+      }
+    } else {
+      for (let p = pc; p < pc + kc; p++) {
+        for (let c = 0; c < width; c++) {
+          const inside = j + c < n;
+          store<T>(dst, inside ? load<T>(b + <usize>(p * bRow + (j + c) * bCol) * s) : <T>0);
+          dst += s;
+        }
+      }
+    }
+  }
+}
+
+/** Packs A(ic..ic+mc, pc..pc+kc) into MR-tall panels, each kc deep, zero-padded past row m. */
+function packA<T>(
+  a: usize,
+  aRow: i32,
+  aCol: i32,
+  ic: i32,
+  mc: i32,
+  pc: i32,
+  kc: i32,
+  m: i32,
+  dst: usize,
+): void {
+  const s = sizeof<T>();
+  for (let i = ic; i < ic + mc; i += MR) {
+    if (aRow == 1 && i + MR <= m) {
+      // A transposed: the MR rows of one column are adjacent.
+      let from = a + <usize>(i + pc * aCol) * s;
+      for (let p = 0; p < kc; p++) {
+        v128.store(dst, v128.load(from));
+        if (s == 8) v128.store(dst, v128.load(from, 16), 16);
+        from += <usize>aCol * s;
+        dst += <usize>MR * s;
+      }
+    } else {
+      for (let p = pc; p < pc + kc; p++) {
+        for (let r = 0; r < MR; r++) {
+          const inside = i + r < m;
+          store<T>(dst, inside ? load<T>(a + <usize>((i + r) * aRow + p * aCol) * s) : <T>0);
+          dst += s;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * C[m×n] = A·B with A(i, p) = a[i·aRow + p·aCol] (m×k) and B(p, j) = b[p·bRow + j·bCol] (k×n):
+ * the strides fold every transpose into the packing.
+ */
+function product<T>(
+  a: usize,
+  aRow: i32,
+  aCol: i32,
+  b: usize,
+  bRow: i32,
+  bCol: i32,
+  c: usize,
+  m: i32,
+  k: i32,
+  n: i32,
+  scratch: usize,
+): void {
+  const s = sizeof<T>();
+  const width = NR_BYTES / <i32>s;
+  const NC = PACKED_B_BYTES / (KC * <i32>s);
+  const packedA = scratch;
+  const packedB = scratch + PACKED_A_BYTES;
+  const edge = packedB + PACKED_B_BYTES;
+  const ldc = <usize>n * s;
+  if (k == 0) memory.fill(c, 0, <usize>m * ldc);
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      const accumulate = pc > 0;
+      packB<T>(b, bRow, bCol, pc, kc, jc, nc, n, packedB);
+      for (let ic = 0; ic < m; ic += MC) {
+        const mc = min(MC, m - ic);
+        packA<T>(a, aRow, aCol, ic, mc, pc, kc, m, packedA);
+        for (let jr = 0; jr < nc; jr += width) {
+          const bp = packedB + <usize>(jr * kc) * s;
+          const cols = min(width, nc - jr);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const ap = packedA + <usize>(ir * kc) * s;
+            const rows = min(MR, mc - ir);
+            const cp = c + (<usize>(ic + ir) * n + jc + jr) * s;
+            if (rows == MR && cols == width) {
+              tile<T>(kc, ap, bp, cp, ldc, accumulate);
+            } else {
+              if (accumulate) copyTile<T>(cp, ldc, edge, NR_BYTES, rows, cols);
+              tile<T>(kc, ap, bp, edge, NR_BYTES, accumulate);
+              copyTile<T>(edge, NR_BYTES, cp, ldc, rows, cols);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** out[n] = Σ_rows a[m×n], rows added in order. */
+function colSum<T>(a: usize, out: usize, m: i32, n: i32): void {
+  const s = sizeof<T>();
+  const lanes = 16 / <i32>s;
+  const row = <usize>n * s;
+  let j = 0;
+  for (; j + lanes <= n; j += lanes) {
+    let sum = v128.splat<T>(0);
+    let from = a + <usize>j * s;
+    for (let i = 0; i < m; i++, from += row) sum = v128.add<T>(sum, v128.load(from));
+    v128.store(out + <usize>j * s, sum);
+  }
+  for (; j < n; j++) {
+    let sum = <T>0;
+    let from = a + <usize>j * s;
+    for (let i = 0; i < m; i++, from += row) sum += load<T>(from);
+    store<T>(out + <usize>j * s, sum);
+  }
+}
+
+// The MatKernels interface, once per dtype (argument order as in kernels.ts).
+
+export function gemm_f32(a: usize, b: usize, out: usize, m: i32, k: i32, n: i32, scratch: usize): void {
+  product<f32>(a, k, 1, b, n, 1, out, m, k, n, scratch);
+}
+export function gemmNT_f32(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32, scratch: usize): void {
+  product<f32>(a, n, 1, b, 1, n, out, m, n, k, scratch);
+}
+export function gemmTN_f32(a: usize, b: usize, out: usize, m: i32, k: i32, n: i32, scratch: usize): void {
+  product<f32>(a, 1, k, b, n, 1, out, k, m, n, scratch);
+}
+export function colSum_f32(a: usize, out: usize, m: i32, n: i32): void {
+  colSum<f32>(a, out, m, n);
+}
+export function gemm_f64(a: usize, b: usize, out: usize, m: i32, k: i32, n: i32, scratch: usize): void {
+  product<f64>(a, k, 1, b, n, 1, out, m, k, n, scratch);
+}
+export function gemmNT_f64(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32, scratch: usize): void {
+  product<f64>(a, n, 1, b, 1, n, out, m, n, k, scratch);
+}
+export function gemmTN_f64(a: usize, b: usize, out: usize, m: i32, k: i32, n: i32, scratch: usize): void {
+  product<f64>(a, 1, k, b, n, 1, out, k, m, n, scratch);
+}
+export function colSum_f64(a: usize, out: usize, m: i32, n: i32): void {
+  colSum<f64>(a, out, m, n);
+}
