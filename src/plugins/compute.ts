@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import fp from "fastify-plugin";
 import { Gauge } from "prom-client";
 import type { Config } from "../config.js";
+import { KERNEL_PATHS } from "../core/kernels/index.js";
 import { ProblemError } from "../http/problem.js";
 import { ComputePool, QueueFullError, type TaskName } from "../pool/compute-pool.js";
 import type * as worker from "../pool/compute-worker.js";
@@ -60,6 +61,16 @@ export default fp(
         this.set(pool.utilization);
       },
     });
+
+    const { kernels, threads } = config.pool;
+    app.log.info({ kernels, threads }, `numeric kernels: ${kernels}, ${threads} worker threads`);
+    const kernelInfo = new Gauge({
+      name: "kernel_path_info",
+      help: "The numeric kernels every worker runs (relaxed-simd, simd or typescript): 1 for the one in use",
+      labelNames: ["path"] as const,
+      registers: [app.metrics.registry],
+    });
+    for (const path of KERNEL_PATHS) kernelInfo.set({ path }, path === kernels ? 1 : 0);
 
     const run: Compute = async (reply, name, task) => {
       const controller = new AbortController();

@@ -8,7 +8,7 @@ import { EVALUATION_CHUNK, evaluate, type LabelledData, labelIndices } from "../
 import { type LayerSpec, Network } from "../core/network.js";
 import { createOptimizer } from "../core/optimizers/index.js";
 import { Rng, type RngState } from "../core/rng.js";
-import { cast, clone, sizeOf } from "../core/tensor.js";
+import { clone, sizeOf } from "../core/tensor.js";
 import { Trainer } from "../core/trainer.js";
 import { DatasetError, loadDataset } from "../datasets/catalog.js";
 import type { Checkpoint, HistoryEntry } from "../store/repository.js";

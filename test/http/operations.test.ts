@@ -44,6 +44,9 @@ describe("operations", () => {
     expect(res.text).toContain("pool_queue_length");
     expect(res.text).toContain("pool_utilization_ratio");
     expect(res.text).toContain("nodejs_eventloop_lag_seconds");
+    // vitest runs node as `npm start` does, with relaxed SIMD on: the fastest path is chosen.
+    expect(res.text).toContain('kernel_path_info{path="relaxed-simd"} 1');
+    expect(res.text).toContain('kernel_path_info{path="typescript"} 0');
   });
 
   it("every answer carries a request id", async () => {

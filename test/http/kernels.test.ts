@@ -1,0 +1,87 @@
+import request from "supertest";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config.js";
+import { testApp } from "../helpers/app.js";
+import { startServerExpectingFailure } from "../helpers/server-process.js";
+import { seeded } from "../helpers/tensors.js";
+
+describe("KERNELS: the numeric kernels the workers run", () => {
+  it("defaults to the fastest path the runtime offers (relaxed SIMD under npm start's flag)", () => {
+    expect(loadConfig({}).pool.kernels).toBe("relaxed-simd");
+  });
+
+  it("takes a path by name", () => {
+    for (const path of ["relaxed-simd", "simd", "typescript"]) {
+      expect(loadConfig({ KERNELS: path }).pool.kernels).toBe(path);
+    }
+  });
+
+  it("rejects an unknown path, naming the variable", () => {
+    expect(() => loadConfig({ KERNELS: "avx512" })).toThrow(ConfigError);
+    expect(() => loadConfig({ KERNELS: "avx512" })).toThrow(/KERNELS/);
+  });
+
+  it("refuses to start on relaxed SIMD when node runs without its flag", async () => {
+    const run = await startServerExpectingFailure({ KERNELS: "relaxed-simd" }, 20_000, [
+      "dist/server.js",
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^cannot start: invalid configuration: KERNELS: relaxed-simd is not supported by this runtime \(start node with --experimental-wasm-relaxed-simd\)/,
+    );
+  });
+
+  describe("every path gives the same answers over HTTP", () => {
+    const apps = Promise.all(
+      ["typescript", "simd", "relaxed-simd"].map((KERNELS) => testApp({ KERNELS })),
+    );
+    afterAll(async () => {
+      for (const app of await apps) await app.close();
+    });
+
+    it("backward of a 30-20-5 network on a batch of 13, float32 and float64", async () => {
+      const random = seeded(7);
+      const values = (n: number) => Array.from({ length: n }, () => random() - 0.5);
+      const matrix = (rows: number, cols: number) =>
+        Array.from({ length: rows }, () => values(cols));
+      const body = (dtype: string) => ({
+        dtype,
+        layers: [
+          { type: "affine", W: matrix(30, 20), b: values(20) },
+          { type: "relu" },
+          { type: "affine", W: matrix(20, 5), b: values(5) },
+          { type: "softmaxWithLoss" },
+        ],
+        x: matrix(13, 30),
+        t: Array.from({ length: 13 }, (_, i) => i % 5),
+      });
+      for (const [dtype, tolerance] of [
+        ["float32", 1e-5],
+        ["float64", 1e-12],
+      ] as const) {
+        const answers = [];
+        const sent = body(dtype);
+        for (const app of await apps) {
+          const res = await request(app.server).post("/v1/networks/backward").send(sent);
+          expect(res.status).toBe(200);
+          answers.push(res.body);
+        }
+        const [reference, ...others] = answers;
+        for (const other of others) {
+          expect(other.loss).toBeCloseTo(reference.loss, 5);
+          const pairs: [number[], number[]][] = [
+            [other.dx.flat(), reference.dx.flat()],
+            [other.grads[0].W.flat(), reference.grads[0].W.flat()],
+            [other.grads[2].W.flat(), reference.grads[2].W.flat()],
+            [other.grads[2].b, reference.grads[2].b],
+          ];
+          for (const [got, want] of pairs) {
+            expect(got).toHaveLength(want.length);
+            const worst = Math.max(...got.map((v, i) => Math.abs(v - want[i])));
+            expect(worst).toBeLessThanOrEqual(tolerance);
+          }
+        }
+      }
+    });
+  });
+});
