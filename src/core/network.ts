@@ -1,4 +1,5 @@
 import { NonFiniteError, ShapeError } from "./errors.js";
+import { kernels } from "./kernels/index.js";
 import { Affine, checkAffineParams } from "./layers/affine.js";
 import type { Layer } from "./layers/layer.js";
 import { Relu } from "./layers/relu.js";
@@ -14,7 +15,6 @@ import {
   cast,
   clone,
   type DType,
-  firstNonFinite,
   fromValues,
   reshape,
   sameShape,
@@ -287,7 +287,7 @@ export class Network {
   }
 
   private checkFinite(t: Tensor, layer: number, phase: "forward" | "backward"): void {
-    if (firstNonFinite(t.data) !== -1) {
+    if (kernels.firstNonFinite(t.data) !== -1) {
       throw new NonFiniteError(layer, this.layers[layer].type, phase);
     }
   }

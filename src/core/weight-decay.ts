@@ -2,15 +2,13 @@
  * L2 weight decay (book ch. 6.4.2): the loss gains ½·λ·ΣW² over the weights, so each weight's
  * gradient gains λ·W. Biases are not decayed.
  */
+import { kernels } from "./kernels/index.js";
 import type { Parameter } from "./parameter.js";
 
 /** ∂L/∂W += λ·W for every weight; call after backward, before the optimizer step. */
 export function addWeightDecayGrad(params: readonly Parameter[], lambda: number): void {
   for (const p of params) {
-    if (p.role !== "weight") continue;
-    const W = p.value.data;
-    const dW = p.grad.data;
-    for (let i = 0; i < W.length; i++) dW[i] += lambda * W[i];
+    if (p.role === "weight") kernels.axpy(lambda, p.value.data, p.grad.data);
   }
 }
 

@@ -1,9 +1,10 @@
 import type { FloatArray } from "../tensor.js";
 
 /**
- * The matrix products behind Affine, over row-major typed arrays of one dtype. Every output is
- * overwritten, never accumulated into. A faster implementation (WebAssembly SIMD) can replace the
- * TypeScript one behind this interface.
+ * The array work of the core, over row-major typed arrays of one dtype: the matrix products
+ * behind Affine, and the elementwise loops of the hot path (bias, ReLU, the finiteness checks, SGD).
+ * Outputs are overwritten unless a method says it adds. The TypeScript implementation is the
+ * reference; the WebAssembly SIMD one replaces it in worker threads.
  */
 export interface MatKernels {
   /** out[m×n] = a[m×k] · b[k×n] */
@@ -14,4 +15,14 @@ export interface MatKernels {
   gemmTN(a: FloatArray, b: FloatArray, out: FloatArray, m: number, k: number, n: number): void;
   /** out[n] = Σ_rows a[m×n] (db = Σ dout) */
   colSum(a: FloatArray, out: FloatArray, m: number, n: number): void;
+  /** y += alpha·x, elementwise (SGD's step, weight decay's gradient) */
+  axpy(alpha: number, x: FloatArray, y: FloatArray): void;
+  /** out[m×n] += b[n] on every row (Affine's bias) */
+  addRowVector(out: FloatArray, b: FloatArray, m: number, n: number): void;
+  /** out = x where x > 0, else 0; NaN passes through, for the finiteness check to find */
+  relu(x: FloatArray, out: FloatArray): void;
+  /** dx = dout where out > 0, else 0 (out being ReLU's output) */
+  reluBackward(out: FloatArray, dout: FloatArray, dx: FloatArray): void;
+  /** Index of the first NaN or ±∞, or -1. */
+  firstNonFinite(a: FloatArray): number;
 }

@@ -1,4 +1,4 @@
-import type { FloatArray } from "../tensor.js";
+import { type FloatArray, firstNonFinite } from "../tensor.js";
 import type { MatKernels } from "./kernels.js";
 
 /**
@@ -216,4 +216,19 @@ export const tsKernels: MatKernels = {
     }
     for (let j = 0; j < n; j++) out[j] = sums[j];
   },
+  axpy(alpha, x, y) {
+    for (let i = 0; i < y.length; i++) y[i] += alpha * x[i];
+  },
+  addRowVector(out, b, m, n) {
+    for (let i = 0, o = 0; i < m; i++) {
+      for (let j = 0; j < n; j++, o++) out[o] += b[j];
+    }
+  },
+  relu(x, out) {
+    for (let i = 0; i < x.length; i++) out[i] = Math.max(x[i], 0);
+  },
+  reluBackward(out, dout, dx) {
+    for (let i = 0; i < dx.length; i++) dx[i] = out[i] > 0 ? dout[i] : 0;
+  },
+  firstNonFinite,
 };

@@ -4,30 +4,29 @@ import type { FloatArray } from "../tensor.js";
 import type { MatKernels } from "./kernels.js";
 import { tsKernels } from "./ts-kernels.js";
 
-/** The builds of assembly/matmul.ts: with relaxed SIMD's fused multiply-add, or plain SIMD. */
+/** The builds of assembly/kernels.ts: with relaxed SIMD's fused multiply-add, or plain SIMD. */
 export type WasmVariant = "relaxed-simd" | "simd";
 
-interface MatmulExports {
-  scratchBytes(): number;
-  gemm_f32: Product;
-  gemmNT_f32: Product;
-  gemmTN_f32: Product;
-  colSum_f32: ColSum;
-  gemm_f64: Product;
-  gemmNT_f64: Product;
-  gemmTN_f64: Product;
-  colSum_f64: ColSum;
+type Product = (a: number, b: number, out: number, d1: number, d2: number, d3: number) => void;
+
+/**
+ * The module's functions for one dtype (exported as `<name>_f32` and `<name>_f64`), over byte
+ * addresses in the arena; the products also take the scratch address, bound here.
+ */
+interface DtypeExports {
+  gemm: Product;
+  gemmNT: Product;
+  gemmTN: Product;
+  colSum(a: number, out: number, m: number, n: number): void;
+  axpy(alpha: number, x: number, y: number, n: number): void;
+  addRowVector(out: number, b: number, m: number, n: number): void;
+  relu(x: number, out: number, n: number): void;
+  reluBackward(out: number, dout: number, dx: number, n: number): void;
+  firstNonFinite(a: number, n: number): number;
 }
-type Product = (
-  a: number,
-  b: number,
-  out: number,
-  d1: number,
-  d2: number,
-  d3: number,
-  scratch: number,
-) => void;
-type ColSum = (a: number, out: number, m: number, n: number) => void;
+
+const PRODUCTS = ["gemm", "gemmNT", "gemmTN"] as const;
+const OTHERS = ["colSum", "axpy", "addRowVector", "relu", "reluBackward", "firstNonFinite"];
 
 /** The first page belongs to the module's own statics; the kernels' scratch follows it. */
 const STATICS = 65_536;
@@ -65,39 +64,70 @@ export interface WasmKernels {
 }
 
 /**
- * The products over a new arena of at most `maxBytes`. Operands that all lie in the arena go to
+ * The kernels over a new arena of at most `maxBytes`. Operands that all lie in the arena go to
  * WebAssembly without a copy; any other call (a view of the JS heap, or of an arena that has since
  * grown) takes the TypeScript kernels, so correctness never depends on where a tensor lives.
  */
 export function createWasmKernels(variant: WasmVariant, maxBytes: number): WasmKernels {
   const arena = new Arena(STATICS + RESERVED_SCRATCH, maxBytes);
-  const wasm = new WebAssembly.Instance(wasmModule(variant), { env: { memory: arena.memory } })
-    .exports as unknown as MatmulExports;
-  if (wasm.scratchBytes() > RESERVED_SCRATCH) {
-    throw new Error(`the kernels need ${wasm.scratchBytes()} bytes of scratch`);
+  const instance = new WebAssembly.Instance(wasmModule(variant), {
+    env: { memory: arena.memory },
+  });
+  const exported = instance.exports as Record<string, (...args: number[]) => number>;
+  if (exported.scratchBytes() > RESERVED_SCRATCH) {
+    throw new Error(`the kernels need ${exported.scratchBytes()} bytes of scratch`);
   }
-  const scratch = STATICS;
+  const forDtype = (suffix: string): DtypeExports => {
+    const fns: Record<string, unknown> = {};
+    for (const name of PRODUCTS) {
+      const product = exported[`${name}_${suffix}`];
+      fns[name] = (a: number, b: number, out: number, d1: number, d2: number, d3: number) =>
+        product(a, b, out, d1, d2, d3, STATICS);
+    }
+    for (const name of OTHERS) fns[name] = exported[`${name}_${suffix}`];
+    return fns as unknown as DtypeExports;
+  };
+  const f32 = forDtype("f32");
+  const f64 = forDtype("f64");
+  const wasm = (v: FloatArray) => (v instanceof Float32Array ? f32 : f64);
   const inArena = (...views: FloatArray[]) => views.every((v) => arena.owns(v));
-  const f32 = (v: FloatArray) => v instanceof Float32Array;
+
   const kernels: MatKernels = {
     gemm(a, b, out, m, k, n) {
       if (!inArena(a, b, out)) return tsKernels.gemm(a, b, out, m, k, n);
-      const run = f32(a) ? wasm.gemm_f32 : wasm.gemm_f64;
-      run(a.byteOffset, b.byteOffset, out.byteOffset, m, k, n, scratch);
+      wasm(a).gemm(a.byteOffset, b.byteOffset, out.byteOffset, m, k, n);
     },
     gemmNT(a, b, out, m, n, k) {
       if (!inArena(a, b, out)) return tsKernels.gemmNT(a, b, out, m, n, k);
-      const run = f32(a) ? wasm.gemmNT_f32 : wasm.gemmNT_f64;
-      run(a.byteOffset, b.byteOffset, out.byteOffset, m, n, k, scratch);
+      wasm(a).gemmNT(a.byteOffset, b.byteOffset, out.byteOffset, m, n, k);
     },
     gemmTN(a, b, out, m, k, n) {
       if (!inArena(a, b, out)) return tsKernels.gemmTN(a, b, out, m, k, n);
-      const run = f32(a) ? wasm.gemmTN_f32 : wasm.gemmTN_f64;
-      run(a.byteOffset, b.byteOffset, out.byteOffset, m, k, n, scratch);
+      wasm(a).gemmTN(a.byteOffset, b.byteOffset, out.byteOffset, m, k, n);
     },
     colSum(a, out, m, n) {
       if (!inArena(a, out)) return tsKernels.colSum(a, out, m, n);
-      (f32(a) ? wasm.colSum_f32 : wasm.colSum_f64)(a.byteOffset, out.byteOffset, m, n);
+      wasm(a).colSum(a.byteOffset, out.byteOffset, m, n);
+    },
+    axpy(alpha, x, y) {
+      if (!inArena(x, y)) return tsKernels.axpy(alpha, x, y);
+      wasm(x).axpy(alpha, x.byteOffset, y.byteOffset, y.length);
+    },
+    addRowVector(out, b, m, n) {
+      if (!inArena(out, b)) return tsKernels.addRowVector(out, b, m, n);
+      wasm(out).addRowVector(out.byteOffset, b.byteOffset, m, n);
+    },
+    relu(x, out) {
+      if (!inArena(x, out)) return tsKernels.relu(x, out);
+      wasm(x).relu(x.byteOffset, out.byteOffset, x.length);
+    },
+    reluBackward(out, dout, dx) {
+      if (!inArena(out, dout, dx)) return tsKernels.reluBackward(out, dout, dx);
+      wasm(out).reluBackward(out.byteOffset, dout.byteOffset, dx.byteOffset, dx.length);
+    },
+    firstNonFinite(a) {
+      if (!inArena(a)) return tsKernels.firstNonFinite(a);
+      return wasm(a).firstNonFinite(a.byteOffset, a.length);
     },
   };
   return { kernels, arena };

@@ -101,10 +101,7 @@ export class Affine implements Layer {
     this.out = reuseOrAllocate(this.out, [n, outputs], dtype);
     const out = this.out.data;
     kernels.gemm(xs, this.W.value.data, out, n, inputs, outputs);
-    const b = this.b.value.data;
-    for (let i = 0, o = 0; i < n; i++) {
-      for (let j = 0; j < outputs; j++, o++) out[o] += b[j];
-    }
+    kernels.addRowVector(out, this.b.value.data, n, outputs);
     return this.out;
   }
 

@@ -1,3 +1,4 @@
+import { kernels } from "../kernels/index.js";
 import type { Parameter } from "../parameter.js";
 import { dtypeOf, reuseOrAllocate, type Tensor } from "../tensor.js";
 import { checkDout, type Layer } from "./layer.js";
@@ -6,8 +7,7 @@ import { checkDout, type Layer } from "./layer.js";
 export class Relu implements Layer {
   readonly type = "relu";
   readonly params: readonly Parameter[] = [];
-  /** 1 where x <= 0: those inputs pass no gradient back (none at exactly 0 either). */
-  private mask = new Uint8Array(0);
+  /** The output, which also tells backward where x > 0 (no gradient passes at exactly 0). */
   private out: Tensor | null = null;
   private dx: Tensor | null = null;
 
@@ -16,31 +16,17 @@ export class Relu implements Layer {
   }
 
   forward(x: Tensor): Tensor {
-    const n = x.data.length;
-    if (this.mask.length !== n) this.mask = new Uint8Array(n);
     this.out = reuseOrAllocate(this.out, x.shape, dtypeOf(x.data));
-    const xs = x.data;
-    const out = this.out.data;
-    const mask = this.mask;
-    for (let i = 0; i < n; i++) {
-      const v = xs[i];
-      // `v <= 0` is false for NaN, which passes through for the network's finiteness check.
-      const masked = v <= 0;
-      mask[i] = masked ? 1 : 0;
-      out[i] = masked ? 0 : v;
-    }
+    kernels.relu(x.data, this.out.data);
     return this.out;
   }
 
-  // dx = dout where x > 0, else 0
+  // dx = dout where x > 0 (where out > 0), else 0
   backward(dout: Tensor, needDx: boolean): Tensor | null {
     checkDout(dout, this.out, this.type);
     if (!needDx) return null;
     this.dx = reuseOrAllocate(this.dx, this.out.shape, dtypeOf(this.out.data));
-    const d = dout.data;
-    const dx = this.dx.data;
-    const mask = this.mask;
-    for (let i = 0; i < dx.length; i++) dx[i] = mask[i] === 1 ? 0 : d[i];
+    kernels.reluBackward(this.out.data, dout.data, this.dx.data);
     return this.dx;
   }
 }

@@ -2,6 +2,7 @@
  * Stochastic gradient descent (book ch. 6.1.2):
  *   W ← W - lr·∂L/∂W
  */
+import { kernels } from "../kernels/index.js";
 import type { Parameter } from "../parameter.js";
 import type { FloatArray } from "../tensor.js";
 import { Optimizer } from "./optimizer.js";
@@ -20,7 +21,6 @@ export class SGD extends Optimizer {
   }
 
   protected override update(W: FloatArray, g: FloatArray): void {
-    const { lr } = this;
-    for (let i = 0; i < W.length; i++) W[i] -= lr * g[i];
+    kernels.axpy(-this.lr, g, W);
   }
 }

@@ -18,6 +18,11 @@ describe("active kernels", () => {
   it("are replaced for every layer by setKernels", () => {
     const calls: string[] = [];
     const spy: MatKernels = {
+      ...tsKernels,
+      addRowVector(...args) {
+        calls.push("addRowVector");
+        tsKernels.addRowVector(...args);
+      },
       gemm(...args) {
         calls.push("gemm");
         tsKernels.gemm(...args);
@@ -40,6 +45,6 @@ describe("active kernels", () => {
     const affine = new Affine(fromValues([1, 1], [2], "float64"), fromValues([1], [0], "float64"));
     affine.forward(fromValues([1, 1], [3], "float64"));
     affine.backward(fromValues([1, 1], [1], "float64"), true);
-    expect(calls).toEqual(["gemm", "gemmTN", "colSum", "gemmNT"]);
+    expect(calls).toEqual(["gemm", "addRowVector", "gemmTN", "colSum", "gemmNT"]);
   });
 });

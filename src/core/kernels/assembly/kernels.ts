@@ -89,6 +89,70 @@ function tile<T>(kc: i32, ap: usize, bp: usize, c: usize, ldc: usize, accumulate
   v128.store(c + 3 * ldc, c31, 16);
 }
 
+/**
+ * The register tile reading A in place, for row-major A: rows `a`, `a + lda`, … (lda in bytes);
+ * otherwise as `tile`. Packing A would only copy what these four streams already read in order.
+ */
+@inline
+function tileRows<T>(
+  kc: i32,
+  a: usize,
+  lda: usize,
+  bp: usize,
+  c: usize,
+  ldc: usize,
+  accumulate: bool,
+): void {
+  const s = sizeof<T>();
+  let c00 = v128.splat<T>(0);
+  let c01 = c00;
+  let c10 = c00;
+  let c11 = c00;
+  let c20 = c00;
+  let c21 = c00;
+  let c30 = c00;
+  let c31 = c00;
+  if (accumulate) {
+    c00 = v128.load(c);
+    c01 = v128.load(c, 16);
+    c10 = v128.load(c + ldc);
+    c11 = v128.load(c + ldc, 16);
+    c20 = v128.load(c + 2 * ldc);
+    c21 = v128.load(c + 2 * ldc, 16);
+    c30 = v128.load(c + 3 * ldc);
+    c31 = v128.load(c + 3 * ldc, 16);
+  }
+  const a1 = a + lda;
+  const a2 = a1 + lda;
+  const a3 = a2 + lda;
+  const end = <usize>kc * s;
+  for (let o: usize = 0; o < end; o += s) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let x = v128.load_splat<T>(a + o);
+    c00 = madd<T>(x, b0, c00);
+    c01 = madd<T>(x, b1, c01);
+    x = v128.load_splat<T>(a1 + o);
+    c10 = madd<T>(x, b0, c10);
+    c11 = madd<T>(x, b1, c11);
+    x = v128.load_splat<T>(a2 + o);
+    c20 = madd<T>(x, b0, c20);
+    c21 = madd<T>(x, b1, c21);
+    x = v128.load_splat<T>(a3 + o);
+    c30 = madd<T>(x, b0, c30);
+    c31 = madd<T>(x, b1, c31);
+    bp += NR_BYTES;
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  v128.store(c + ldc, c10);
+  v128.store(c + ldc, c11, 16);
+  v128.store(c + 2 * ldc, c20);
+  v128.store(c + 2 * ldc, c21, 16);
+  v128.store(c + 3 * ldc, c30);
+  v128.store(c + 3 * ldc, c31, 16);
+}
+
 /** Copies the top-left rows×cols of one tile-sized region to another; strides in bytes. */
 function copyTile<T>(from: usize, fromRow: usize, to: usize, toRow: usize, rows: i32, cols: i32): void {
   for (let r = 0; r < rows; r++) {
@@ -197,6 +261,7 @@ function product<T>(
   const packedB = scratch + PACKED_A_BYTES;
   const edge = packedB + PACKED_B_BYTES;
   const ldc = <usize>n * s;
+  const inPlace = aCol == 1;
   if (k == 0) memory.fill(c, 0, <usize>m * ldc);
   for (let jc = 0; jc < n; jc += NC) {
     const nc = min(NC, n - jc);
@@ -206,7 +271,8 @@ function product<T>(
       packB<T>(b, bRow, bCol, pc, kc, jc, nc, n, packedB);
       for (let ic = 0; ic < m; ic += MC) {
         const mc = min(MC, m - ic);
-        packA<T>(a, aRow, aCol, ic, mc, pc, kc, m, packedA);
+        // Row-major A is read in place (tileRows), but for a last panel of fewer than MR rows.
+        if (!inPlace || mc % MR != 0) packA<T>(a, aRow, aCol, ic, mc, pc, kc, m, packedA);
         for (let jr = 0; jr < nc; jr += width) {
           const bp = packedB + <usize>(jr * kc) * s;
           const cols = min(width, nc - jr);
@@ -214,13 +280,18 @@ function product<T>(
             const ap = packedA + <usize>(ir * kc) * s;
             const rows = min(MR, mc - ir);
             const cp = c + (<usize>(ic + ir) * n + jc + jr) * s;
-            if (rows == MR && cols == width) {
-              tile<T>(kc, ap, bp, cp, ldc, accumulate);
+            // An edge tile is computed whole in `edge`; only its valid part is C's.
+            const whole = rows == MR && cols == width;
+            const dst = whole ? cp : edge;
+            const ld = whole ? ldc : <usize>NR_BYTES;
+            if (!whole && accumulate) copyTile<T>(cp, ldc, edge, NR_BYTES, rows, cols);
+            if (inPlace && rows == MR) {
+              const ar = a + (<usize>(ic + ir) * aRow + pc) * s;
+              tileRows<T>(kc, ar, <usize>aRow * s, bp, dst, ld, accumulate);
             } else {
-              if (accumulate) copyTile<T>(cp, ldc, edge, NR_BYTES, rows, cols);
-              tile<T>(kc, ap, bp, edge, NR_BYTES, accumulate);
-              copyTile<T>(edge, NR_BYTES, cp, ldc, rows, cols);
+              tile<T>(kc, ap, bp, dst, ld, accumulate);
             }
+            if (!whole) copyTile<T>(edge, NR_BYTES, cp, ldc, rows, cols);
           }
         }
       }
@@ -273,4 +344,128 @@ export function gemmTN_f64(a: usize, b: usize, out: usize, m: i32, k: i32, n: i3
 }
 export function colSum_f64(a: usize, out: usize, m: i32, n: i32): void {
   colSum<f64>(a, out, m, n);
+}
+
+// Elementwise work, vector by vector with a scalar tail.
+
+/** y[i] += alpha·x[i] */
+function axpy<T>(alpha: T, x: usize, y: usize, n: i32): void {
+  const s = sizeof<T>();
+  const lanes = 16 / <i32>s;
+  const a = v128.splat<T>(alpha);
+  let i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const o = <usize>i * s;
+    v128.store(y + o, madd<T>(a, v128.load(x + o), v128.load(y + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i * s;
+    store<T>(y + o, load<T>(y + o) + alpha * load<T>(x + o));
+  }
+}
+
+/** out[m×n] += b[n] on every row */
+function addRowVector<T>(out: usize, b: usize, m: i32, n: i32): void {
+  const s = sizeof<T>();
+  const lanes = 16 / <i32>s;
+  for (let r = 0; r < m; r++, out += <usize>n * s) {
+    let j = 0;
+    for (; j + lanes <= n; j += lanes) {
+      const o = <usize>j * s;
+      v128.store(out + o, v128.add<T>(v128.load(out + o), v128.load(b + o)));
+    }
+    for (; j < n; j++) {
+      const o = <usize>j * s;
+      store<T>(out + o, load<T>(out + o) + load<T>(b + o));
+    }
+  }
+}
+
+/** out = x where x > 0, else 0; NaN passes through (x <= 0 is false for it) */
+function relu<T>(x: usize, out: usize, n: i32): void {
+  const s = sizeof<T>();
+  const lanes = 16 / <i32>s;
+  const zero = v128.splat<T>(0);
+  let i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const o = <usize>i * s;
+    const v = v128.load(x + o);
+    v128.store(out + o, v128.bitselect(zero, v, v128.le<T>(v, zero)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i * s;
+    const v = load<T>(x + o);
+    store<T>(out + o, v <= 0 ? <T>0 : v);
+  }
+}
+
+/** dx = dout where out > 0, else 0 */
+function reluBackward<T>(out: usize, dout: usize, dx: usize, n: i32): void {
+  const s = sizeof<T>();
+  const lanes = 16 / <i32>s;
+  const zero = v128.splat<T>(0);
+  let i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const o = <usize>i * s;
+    v128.store(dx + o, v128.and(v128.load(dout + o), v128.gt<T>(v128.load(out + o), zero)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i * s;
+    store<T>(dx + o, load<T>(out + o) > 0 ? load<T>(dout + o) : <T>0);
+  }
+}
+
+/** Index of the first NaN or ±∞ (where v - v is not 0), or -1 */
+function firstNonFinite<T>(a: usize, n: i32): i32 {
+  const s = sizeof<T>();
+  const lanes = 16 / <i32>s;
+  // A sum of v - v stays 0 unless some v is not finite; only then look for which one.
+  let sum = v128.splat<T>(0);
+  let i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const v = v128.load(a + <usize>i * s);
+    sum = v128.add<T>(sum, v128.sub<T>(v, v));
+  }
+  let tail = <T>0;
+  for (; i < n; i++) {
+    const v = load<T>(a + <usize>i * s);
+    tail += v - v;
+  }
+  if (tail == 0 && v128.all_true<i32>(v128.eq<T>(sum, v128.splat<T>(0)))) return -1;
+  for (i = 0; i < n; i++) {
+    const v = load<T>(a + <usize>i * s);
+    if (!(v - v == 0)) return i;
+  }
+  return -1;
+}
+
+export function axpy_f32(alpha: f32, x: usize, y: usize, n: i32): void {
+  axpy<f32>(alpha, x, y, n);
+}
+export function addRowVector_f32(out: usize, b: usize, m: i32, n: i32): void {
+  addRowVector<f32>(out, b, m, n);
+}
+export function relu_f32(x: usize, out: usize, n: i32): void {
+  relu<f32>(x, out, n);
+}
+export function reluBackward_f32(out: usize, dout: usize, dx: usize, n: i32): void {
+  reluBackward<f32>(out, dout, dx, n);
+}
+export function firstNonFinite_f32(a: usize, n: i32): i32 {
+  return firstNonFinite<f32>(a, n);
+}
+export function axpy_f64(alpha: f64, x: usize, y: usize, n: i32): void {
+  axpy<f64>(alpha, x, y, n);
+}
+export function addRowVector_f64(out: usize, b: usize, m: i32, n: i32): void {
+  addRowVector<f64>(out, b, m, n);
+}
+export function relu_f64(x: usize, out: usize, n: i32): void {
+  relu<f64>(x, out, n);
+}
+export function reluBackward_f64(out: usize, dout: usize, dx: usize, n: i32): void {
+  reluBackward<f64>(out, dout, dx, n);
+}
+export function firstNonFinite_f64(a: usize, n: i32): i32 {
+  return firstNonFinite<f64>(a, n);
 }
