@@ -1,6 +1,13 @@
-import { endianness } from "node:os";
 import type { Limits } from "../config.js";
-import { allocate, type DType, type FloatArray, sizeOf, type Tensor } from "../core/tensor.js";
+import { allocate, type FloatArray, sizeOf, type Tensor } from "../core/tensor.js";
+import {
+  type Base64Tensor,
+  base64SizeProblem,
+  decodeBase64,
+  encodeBase64,
+  isBase64,
+  type TaskTensor,
+} from "../pool/base64.js";
 
 /**
  * The three wire forms of a tensor (API.md, "Tensors") to and from the core's typed tensors.
@@ -8,19 +15,17 @@ import { allocate, type DType, type FloatArray, sizeOf, type Tensor } from "../c
  */
 export type TensorEncoding = "nested" | "flat" | "base64";
 
-/** A decoded request tensor that remembers the form it came in, so answers can mirror it. */
-export interface WireTensor extends Tensor {
-  readonly encoding: TensorEncoding;
-}
+/**
+ * A request tensor that remembers the form it came in, so answers can mirror it: decoded from
+ * numbers, or base64 checked for size and left for the worker to decode into its arena.
+ */
+export type WireTensor =
+  | (Tensor & { readonly encoding: "nested" | "flat" })
+  | (Base64Tensor & { readonly encoding: "base64" });
 
 export interface FlatTensor {
   shape: number[];
   data: number[];
-}
-export interface Base64Tensor {
-  shape: number[];
-  dtype: DType;
-  base64: string;
 }
 export type EncodedTensor = unknown[] | FlatTensor | Base64Tensor;
 
@@ -33,11 +38,6 @@ export class TensorFormatError extends Error {
     super(message);
   }
 }
-
-// Binary tensors are little-endian on the wire and typed arrays use the host's order.
-if (endianness() !== "LE") throw new Error("this service needs a little-endian host");
-
-const BYTES: Record<DType, number> = { float32: 4, float64: 8 };
 
 function checkShape(shape: readonly number[], limits: Limits, path: (string | number)[]): number {
   if (shape.length > limits.maxTensorRank) {
@@ -113,36 +113,24 @@ function decodeFlat(value: FlatTensor, limits: Limits): Tensor {
   return { shape: value.shape, data: Float64Array.from(value.data) };
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+function checkBase64(value: Base64Tensor, limits: Limits): WireTensor {
+  checkShape(value.shape, limits, ["shape"]);
+  const problem = base64SizeProblem(value);
+  if (problem) throw new TensorFormatError(["base64"], problem);
+  return { shape: value.shape, dtype: value.dtype, base64: value.base64, encoding: "base64" };
+}
 
-function decodeBase64(value: Base64Tensor, limits: Limits): Tensor {
-  const size = checkShape(value.shape, limits, ["shape"]);
-  const text = value.base64;
-  if (text.length % 4 !== 0 || !BASE64.test(text)) {
-    throw new TensorFormatError(["base64"], "is not valid base64 (RFC 4648, padded)");
-  }
-  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
-  const bytes = (text.length / 4) * 3 - padding;
-  const expected = size * BYTES[value.dtype];
-  if (bytes !== expected) {
-    throw new TensorFormatError(
-      ["base64"],
-      `holds ${bytes} bytes but shape [${value.shape.join(", ")}] of ${value.dtype} needs ${expected}`,
-    );
-  }
-  // Decode into a fresh, aligned buffer of our own so it can be transferred to a worker.
-  const data = allocate(value.dtype, size);
-  Buffer.from(data.buffer).write(text, "base64");
-  const bad = data.findIndex((v) => !Number.isFinite(v));
-  if (bad !== -1) {
-    throw new TensorFormatError(["base64"], `element ${bad} is ${data[bad]}, not a finite number`);
-  }
-  return { shape: value.shape, data };
+/** The values of a tensor the main thread needs to read (a base64 one is decoded here). */
+export function materialize(t: TaskTensor): Tensor {
+  if (!isBase64(t)) return { shape: t.shape, data: t.data };
+  const decoded = decodeBase64(t);
+  if ("problem" in decoded) throw new TensorFormatError(["base64"], decoded.problem);
+  return { shape: t.shape, data: decoded.data };
 }
 
 export function decodeTensor(value: EncodedTensor, limits: Limits): WireTensor {
   if (Array.isArray(value)) return { ...decodeNested(value, limits), encoding: "nested" };
-  if ("base64" in value) return { ...decodeBase64(value, limits), encoding: "base64" };
+  if ("base64" in value) return checkBase64(value, limits);
   return { ...decodeFlat(value, limits), encoding: "flat" };
 }
 
@@ -186,13 +174,11 @@ function nest(values: number[], shape: readonly number[]): unknown[] {
   return out;
 }
 
-export function encodeTensor(t: Tensor, encoding: TensorEncoding): EncodedTensor {
+/** A result tensor in the wire form asked for; a worker may have encoded it as base64 already. */
+export function encodeTensor(t: TaskTensor, encoding: TensorEncoding): EncodedTensor {
+  if (isBase64(t)) return t;
+  if (encoding === "base64") return encodeBase64(t);
   const shape = [...t.shape];
-  if (encoding === "base64") {
-    const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    const dtype: DType = t.data instanceof Float32Array ? "float32" : "float64";
-    return { shape, dtype, base64: bytes.toString("base64") };
-  }
   const values = toNumbers(t.data);
   return encoding === "flat" ? { shape, data: values } : nest(values, shape);
 }

@@ -3,7 +3,7 @@ import fp from "fastify-plugin";
 import { Gauge } from "prom-client";
 import type { Config } from "../config.js";
 import { KERNEL_PATHS } from "../core/kernels/index.js";
-import { ProblemError } from "../http/problem.js";
+import { ProblemError, validationFailed } from "../http/problem.js";
 import { ComputePool, QueueFullError, type TaskName } from "../pool/compute-pool.js";
 import type * as worker from "../pool/compute-worker.js";
 import type { TaskFailure, TaskOutcome } from "../pool/tasks.js";
@@ -29,6 +29,9 @@ const DEADLINE = Symbol("deadline");
 const CLIENT_GONE = Symbol("client gone");
 
 function failureProblem(failure: TaskFailure): ProblemError {
+  if (failure.kind === "invalid") {
+    return validationFailed([{ path: failure.path, message: failure.message }]);
+  }
   if (failure.kind === "shape") {
     return new ProblemError(400, "SHAPE_MISMATCH", failure.message, [
       { path: failure.path, message: failure.message },

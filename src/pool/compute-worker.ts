@@ -16,8 +16,9 @@ import { initLayers } from "../core/init.js";
 import { softmax } from "../core/layers/softmax-with-loss.js";
 import { type LayerSpec, Network } from "../core/network.js";
 import { Rng } from "../core/rng.js";
-import { cast, type DType, fromValues, reshape, sizeOf, type Tensor } from "../core/tensor.js";
+import { type DType, dtypeOf, fromValues, reshape, sizeOf, type Tensor } from "../core/tensor.js";
 import { DatasetError, loadDataset } from "../datasets/catalog.js";
+import { decodeBase64, encodeBase64, isBase64, type TaskTensor } from "./base64.js";
 import {
   type BackwardResult,
   buffersOf,
@@ -27,7 +28,9 @@ import {
   type ForwardResult,
   type ParameterCheck,
   type PredictResult,
+  type PredictTask,
   type TaskFailure,
+  type TaskLayer,
   type TaskOutcome,
 } from "./tasks.js";
 import { installWorkerKernels, outOfArena, workingSetBytes } from "./worker-arena.js";
@@ -46,13 +49,15 @@ function moved<T>(value: T): T {
 const arena = installWorkerKernels();
 
 /**
- * Runs `work` on an empty arena, turning the caller's mistakes into values and moving the result's
- * buffers (copied off the arena first).
+ * Runs `work` on an empty arena, turning the caller's mistakes into values. The result's tensors
+ * leave as base64 read straight from the arena when `encoding` asks for it, else copied off the
+ * arena into buffers that are moved, not copied, to the main thread.
  */
-function outcome<T>(work: () => T): TaskOutcome<T> {
+function outcome<T>(work: () => T, encoding?: string): TaskOutcome<T> {
   arena?.reset();
   try {
-    return moved({ ok: true, value: outOfArena(work(), arena) });
+    const value = encoding === "base64" ? base64Tensors(work()) : outOfArena(work(), arena);
+    return moved({ ok: true, value });
   } catch (error) {
     if (error instanceof FailedTask) return { ok: false, failure: error.failure };
     if (error instanceof ShapeError) {
@@ -70,20 +75,56 @@ function outcome<T>(work: () => T): TaskOutcome<T> {
   }
 }
 
-/** A copy of `t` in `dtype`, in the arena when there is one. */
-const local = (t: Tensor, dtype: DType) => fromValues(t.shape, t.data, dtype);
+/** Every tensor ({shape, data}) in a result, as base64. */
+function base64Tensors<T>(value: T): T {
+  const encode = (item: unknown): unknown => {
+    if (Array.isArray(item)) return item.map(encode);
+    if (item === null || typeof item !== "object") return item;
+    if ("shape" in item && "data" in item && ArrayBuffer.isView(item.data)) {
+      return encodeBase64(item as Tensor);
+    }
+    return Object.fromEntries(Object.entries(item).map(([key, v]) => [key, encode(v)]));
+  };
+  return encode(value) as T;
+}
+
+/** t's values: base64 text decoded straight into the arena, a decoded tensor as it is. */
+function decoded(t: TaskTensor, path: string): Tensor {
+  if (!isBase64(t)) return t;
+  const result = decodeBase64(t);
+  if ("problem" in result) {
+    throw new FailedTask({ kind: "invalid", message: result.problem, path: `${path}.base64` });
+  }
+  return { shape: t.shape, data: result.data };
+}
+
+/** t in `dtype`, in the arena when there is one: copied only when it is not both already. */
+function local(t: TaskTensor, dtype: DType, path: string): Tensor {
+  const values = decoded(t, path);
+  const ready = dtypeOf(values.data) === dtype && (arena === null || arena.owns(values.data));
+  return ready ? values : fromValues(values.shape, values.data, dtype);
+}
+
+/** The layers with base64 parameters decoded; Network.fromSpecs copies them into its dtype. */
+function layerSpecs(task: { layers: TaskLayer[]; layerPath?: string }): LayerSpec[] {
+  return task.layers.map((layer, i): LayerSpec => {
+    if (layer.type !== "affine") return layer;
+    const at = task.layerPath ?? `layers[${i}]`;
+    return { type: "affine", W: decoded(layer.W, `${at}.W`), b: decoded(layer.b, `${at}.b`) };
+  });
+}
 
 /** Makes room in the arena for a network over x's rows. */
-function reserveFor(layers: readonly LayerSpec[], dtype: DType, xShape: readonly number[]): void {
+function reserveFor(layers: readonly TaskLayer[], dtype: DType, xShape: readonly number[]): void {
   const rows = xShape.length === 1 ? 1 : xShape[0];
   arena?.reserve(workingSetBytes(layers, dtype, rows, sizeOf(xShape) / rows));
 }
 
 function prepare(task: ComputeTask) {
   reserveFor(task.layers, task.dtype, task.x.shape);
-  const network = Network.fromSpecs(task.layers, task.dtype);
-  const x = local(task.x, task.dtype);
-  const t = task.t && local(task.t, task.dtype);
+  const network = Network.fromSpecs(layerSpecs(task), task.dtype);
+  const x = local(task.x, task.dtype, "x");
+  const t = task.t && local(task.t, task.dtype, "t");
   network.checkShapes(x.shape, t?.shape);
   return { network, x, t };
 }
@@ -93,7 +134,7 @@ export function forward(task: ComputeTask): TaskOutcome<ForwardResult> {
     const { network, x, t } = prepare(task);
     if (t && network.hasLoss) return network.loss(x, t);
     return { out: network.forward(x) };
-  });
+  }, task.encoding);
 }
 
 export function backward(task: ComputeTask): TaskOutcome<BackwardResult> {
@@ -124,13 +165,13 @@ export function backward(task: ComputeTask): TaskOutcome<BackwardResult> {
         );
       }
       result = { out: network.forward(x) };
-      dx = network.backward({ dout: local(task.dout, task.dtype), needDx: true });
+      dx = network.backward({ dout: local(task.dout, task.dtype, "dout"), needDx: true });
     }
     const grads = network.layers.map((layer) =>
       layer.params.length === 2 ? { W: layer.params[0].grad, b: layer.params[1].grad } : null,
     );
     return { ...result, dx: dx!, grads };
-  });
+  }, task.encoding);
 }
 
 export function gradientCheck(task: ComputeTask): TaskOutcome<ParameterCheck[]> {
@@ -160,41 +201,26 @@ export function createModel(task: CreateModelTask): TaskOutcome<{ layers: LayerS
     if ("architecture" in task) {
       return { layers: initLayers(task.architecture, task.dtype, new Rng(task.seed)) };
     }
-    // Built only to validate the layers; the stored copy is cast to the model's dtype.
-    Network.fromSpecs(task.layers, task.dtype);
-    const layers = task.layers.map(
-      (layer): LayerSpec =>
-        layer.type === "affine"
-          ? {
-              type: "affine",
-              W: plain(cast(layer.W, task.dtype)),
-              b: plain(cast(layer.b, task.dtype)),
-            }
-          : { type: layer.type },
-    );
-    return { layers };
+    // Built to validate the layers and cast them into the model's dtype.
+    return { layers: Network.fromSpecs(layerSpecs(task), task.dtype).specs() };
   });
 }
 
 /** Probabilities and argmax labels; a model without a loss layer gets a softmax of its scores. */
-export function predict(task: {
-  dtype: DType;
-  layers: LayerSpec[];
-  x: Tensor;
-}): TaskOutcome<PredictResult> {
+export function predict(task: PredictTask): TaskOutcome<PredictResult> {
   return outcome(() => {
     const { network, x } = prepare(task);
     const out = network.forward(x);
     const probabilities = network.hasLoss ? out : softmax(out);
     const labels = Array.from(argmaxRows(probabilities));
     return { probabilities, labels: x.shape.length === 1 ? labels[0] : labels };
-  });
+  }, task.encoding);
 }
 
 export function evaluate(task: EvaluateTask): TaskOutcome<Evaluation> {
   return outcome(() => {
     if ("x" in task) reserveFor(task.layers, task.dtype, task.x.shape);
-    const network = Network.fromSpecs(task.layers, task.dtype);
+    const network = Network.fromSpecs(layerSpecs(task), task.dtype);
     if (!network.hasLoss) {
       throw new ShapeError(
         "evaluation needs a model ending in softmaxWithLoss",
@@ -211,8 +237,8 @@ export function evaluate(task: EvaluateTask): TaskOutcome<Evaluation> {
       network.checkShapes([data.count, data.inputSize], [data.count]);
       return evaluateNetwork(network, data);
     }
-    const x = local(task.x, task.dtype);
-    const t = local(task.t, task.dtype);
+    const x = local(task.x, task.dtype, "x");
+    const t = local(task.t, task.dtype, "t");
     network.checkShapes(x.shape, t.shape);
     const count = x.shape.length === 1 ? 1 : x.shape[0];
     // A 1-D x is one sample, so a t of [classes] (not [1]) is its one-hot row, not indices.
@@ -225,8 +251,4 @@ export function evaluate(task: EvaluateTask): TaskOutcome<Evaluation> {
       inputSize: sizeOf(x.shape) / count,
     });
   });
-}
-
-function plain(t: Tensor): Tensor {
-  return { shape: [...t.shape], data: t.data };
 }

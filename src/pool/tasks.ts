@@ -1,45 +1,57 @@
 import type { Architecture } from "../core/init.js";
 import type { LayerSpec } from "../core/network.js";
 import type { DType, Tensor } from "../core/tensor.js";
+import type { TaskTensor } from "./base64.js";
 
 /**
  * What crosses the thread boundary: plain data and typed arrays (transferred, not copied).
  * Errors the caller caused come back as values, because an Error loses its fields in transit.
  */
+/** A layer as a task carries it: a LayerSpec whose W and b may still be base64. */
+export type TaskLayer =
+  | Exclude<LayerSpec, { type: "affine" }>
+  | { readonly type: "affine"; readonly W: TaskTensor; readonly b: TaskTensor };
+
 export interface ComputeTask {
   dtype: DType;
-  layers: LayerSpec[];
-  x: Tensor;
-  t?: Tensor;
+  layers: TaskLayer[];
+  /** How the request names the layers in errors: `layer` for one, else `layers[i]`. */
+  layerPath?: "layer";
+  x: TaskTensor;
+  t?: TaskTensor;
   /** A tensor for networks without a loss layer; the scalar dLoss otherwise. */
-  dout?: Tensor | number;
+  dout?: TaskTensor | number;
   epsilon?: number;
+  /** "base64": result tensors come back encoded, read straight from the worker's arena. */
+  encoding?: string;
 }
 
 export type CreateModelTask = { dtype: DType; name?: string } & (
   | { architecture: Architecture; seed: number }
-  | { layers: LayerSpec[] }
+  | { layers: TaskLayer[] }
 );
 
-export type EvaluateTask = { dtype: DType; layers: LayerSpec[] } & (
-  | { x: Tensor; t: Tensor }
+export type EvaluateTask = { dtype: DType; layers: TaskLayer[] } & (
+  | { x: TaskTensor; t: TaskTensor }
   | { dataset: { name: string; split: string; limit?: number } }
 );
 
+export type PredictTask = { dtype: DType; layers: TaskLayer[]; x: TaskTensor; encoding?: string };
+
 export interface PredictResult {
-  probabilities: Tensor;
+  probabilities: TaskTensor;
   labels: number[] | number;
 }
 
-export type Grads = ({ W: Tensor; b: Tensor } | null)[];
+export type Grads = ({ W: TaskTensor; b: TaskTensor } | null)[];
 
 export interface ForwardResult {
-  out: Tensor;
+  out: TaskTensor;
   loss?: number;
 }
 
 export interface BackwardResult extends ForwardResult {
-  dx: Tensor;
+  dx: TaskTensor;
   grads: Grads;
 }
 
@@ -53,6 +65,8 @@ export interface ParameterCheck {
 
 export type TaskFailure =
   | { kind: "shape"; message: string; path: string }
+  /** A request value the main thread left to the worker to read, such as base64 text. */
+  | { kind: "invalid"; message: string; path: string }
   | { kind: "nonFinite"; message: string; layer: number; layerType: string };
 
 export type TaskOutcome<T> = { ok: true; value: T } | { ok: false; failure: TaskFailure };

@@ -6,8 +6,8 @@
 import { workerData } from "node:worker_threads";
 import type { Arena } from "../core/arena.js";
 import { type KernelPath, useKernels } from "../core/kernels/index.js";
-import type { LayerSpec } from "../core/network.js";
 import { type DType, sizeOf } from "../core/tensor.js";
+import type { TaskLayer } from "./tasks.js";
 
 export interface WorkerOptions {
   kernels: KernelPath;
@@ -32,7 +32,7 @@ export function installWorkerKernels(): Arena | null {
  * parameters (values, gradients, two optimizer slots).
  */
 export function workingSetBytes(
-  layers: readonly LayerSpec[],
+  layers: readonly TaskLayer[],
   dtype: DType,
   rows: number,
   inputs: number,

@@ -1,8 +1,9 @@
 import type { Limits } from "../config.js";
 import type { LayerSpec } from "../core/network.js";
 import type { OptimizerConfig } from "../core/optimizers/index.js";
-import type { DType, Tensor } from "../core/tensor.js";
-import { type Base64Tensor, decodeTensor, encodeTensor } from "../http/tensor-codec.js";
+import type { DType } from "../core/tensor.js";
+import { decodeTensor, encodeTensor, materialize } from "../http/tensor-codec.js";
+import type { Base64Tensor } from "../pool/base64.js";
 import type { DataRef } from "../pool/training-tasks.js";
 
 type StoredData =
@@ -37,8 +38,8 @@ export function storeData(ref: DataRef): StoredData {
 
 export function loadData(stored: StoredData, limits: Limits): DataRef {
   if ("dataset" in stored) return stored;
-  const plain = (t: Tensor): Tensor => ({ shape: t.shape, data: t.data });
-  return { x: plain(decodeTensor(stored.x, limits)), t: plain(decodeTensor(stored.t, limits)) };
+  const read = (t: Base64Tensor) => materialize(decodeTensor(t, limits));
+  return { x: read(stored.x), t: read(stored.t) };
 }
 
 export type { DType, LayerSpec };

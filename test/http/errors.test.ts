@@ -104,6 +104,40 @@ describe("validation errors", () => {
     });
   });
 
+  it("reject base64 that decodes to a non-finite value, naming the element", async () => {
+    const values = Buffer.from(new Float32Array([1, Number.NaN, 3]).buffer).toString("base64");
+    const res = await post("/v1/layers/forward", {
+      layer: { type: "relu" },
+      x: { shape: [3], dtype: "float32", base64: values },
+    });
+    expectProblem(res, 400, "VALIDATION_FAILED");
+    expect(res.body.errors[0]).toEqual({
+      path: "x.base64",
+      message: "element 1 is NaN, not a finite number",
+    });
+  });
+
+  it("name base64 parameters by the request's own field: layer.W, layers[i].b", async () => {
+    const W = { shape: [1, 1], dtype: "float64", base64: "????????????" };
+    const b = { shape: [1], dtype: "float64", base64: Buffer.alloc(8).toString("base64") };
+    const single = await post("/v1/layers/forward", { layer: { type: "affine", W, b }, x: [[1]] });
+    expectProblem(single, 400, "VALIDATION_FAILED");
+    expect(single.body.errors[0].path).toBe("layer.W.base64");
+    const inf = {
+      ...b,
+      base64: Buffer.from(new Float64Array([Infinity]).buffer).toString("base64"),
+    };
+    const network = await post("/v1/networks/forward", {
+      layers: [{ type: "relu" }, { type: "affine", W: [[1]], b: inf }],
+      x: [[1]],
+    });
+    expectProblem(network, 400, "VALIDATION_FAILED");
+    expect(network.body.errors[0]).toEqual({
+      path: "layers[1].b.base64",
+      message: "element 0 is Infinity, not a finite number",
+    });
+  });
+
   it("reject a flat tensor whose data does not fill its shape", async () => {
     const res = await post("/v1/layers/forward", {
       layer: { type: "relu" },

@@ -230,7 +230,8 @@ describe("signals, with a real server process", () => {
   it("SIGTERM with requests and a training job in flight: the requests finish, the job resumes from its checkpoint", async () => {
     // Only the shutdown writes a checkpoint, so the resumed iteration is the one SIGTERM saved.
     const env = { POOL_THREADS: "1", CHECKPOINT_INTERVAL_MS: "600000" };
-    const job = mnistJob({ iterations: 600, evaluateEvery: 200 });
+    // Batches of 1000 keep the job running for seconds, long enough to be interrupted.
+    const job = mnistJob({ iterations: 600, evaluateEvery: 200, batchSize: 1000 });
     const first = await startServer(env);
     const created = await postJson(`${first.url}/v1/training-jobs`, job);
     expect(created.status).toBe(202);

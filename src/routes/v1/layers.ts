@@ -22,7 +22,14 @@ export default async function layerRoutes(app: FastifyInstance, { config }: { co
     },
     async (request, reply) => {
       const { layer, x, t, dtype, outputEncoding = x.encoding } = request.body;
-      const result = await app.compute(reply, "forward", { dtype, layers: [layer], x, t });
+      const result = await app.compute(reply, "forward", {
+        dtype,
+        layers: [layer],
+        layerPath: "layer",
+        x,
+        t,
+        encoding: outputEncoding,
+      });
       return { out: encodeTensor(result.out, outputEncoding), loss: result.loss };
     },
   );
@@ -52,9 +59,11 @@ export default async function layerRoutes(app: FastifyInstance, { config }: { co
       const result = await app.compute(reply, "backward", {
         dtype,
         layers: [layer],
+        layerPath: "layer",
         x,
         t,
         dout,
+        encoding: outputEncoding,
       });
       const grads = result.grads[0];
       return {

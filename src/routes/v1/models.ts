@@ -157,6 +157,7 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
         dtype: model.dtype,
         layers: model.layers,
         x,
+        encoding: outputEncoding,
       });
       return {
         probabilities: encodeTensor(result.probabilities, outputEncoding),

@@ -27,7 +27,13 @@ export default async function networkRoutes(app: FastifyInstance, { config }: { 
     },
     async (request, reply) => {
       const { layers, x, t, dtype, outputEncoding = x.encoding } = request.body;
-      const result = await app.compute(reply, "forward", { dtype, layers, x, t });
+      const result = await app.compute(reply, "forward", {
+        dtype,
+        layers,
+        x,
+        t,
+        encoding: outputEncoding,
+      });
       return { out: encodeTensor(result.out, outputEncoding), loss: result.loss };
     },
   );
@@ -55,7 +61,14 @@ export default async function networkRoutes(app: FastifyInstance, { config }: { 
           { path: "dout", message: "a network without a loss layer needs dout" },
         ]);
       }
-      const result = await app.compute(reply, "backward", { dtype, layers, x, t, dout });
+      const result = await app.compute(reply, "backward", {
+        dtype,
+        layers,
+        x,
+        t,
+        dout,
+        encoding: outputEncoding,
+      });
       return {
         loss: result.loss,
         out: encodeTensor(result.out, outputEncoding),

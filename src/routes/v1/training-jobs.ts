@@ -3,7 +3,10 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Config } from "../../config.js";
 import { resolveOptimizerConfig } from "../../core/optimizers/index.js";
 import { notFound, ProblemError, validationFailed } from "../../http/problem.js";
+import { materialize, TensorFormatError } from "../../http/tensor-codec.js";
 import { inputOutputSizes } from "../../models/summary.js";
+import type { TaskTensor } from "../../pool/base64.js";
+import type { DataRef } from "../../pool/training-tasks.js";
 import { ProblemSchema, problemResponses } from "../../schemas/problem.js";
 import {
   IdParams,
@@ -34,6 +37,22 @@ export function jobView(job: JobRecord | JobSummaryRecord) {
     samplesPerSecond: job.samplesPerSecond ?? undefined,
   };
 }
+
+/** Inline training data decoded here (the job checks and stores it); base64 problems are 400s. */
+function readData(ref: DataRequest, path: string): DataRef {
+  if ("dataset" in ref) return ref;
+  const read = (t: TaskTensor, field: "x" | "t") => {
+    try {
+      return materialize(t);
+    } catch (error) {
+      if (!(error instanceof TensorFormatError)) throw error;
+      throw validationFailed([{ path: `${path}.${field}.base64`, message: error.message }]);
+    }
+  };
+  return { x: read(ref.x, "x"), t: read(ref.t, "t") };
+}
+
+type DataRequest = Extract<DataRef, { dataset: unknown }> | { x: TaskTensor; t: TaskTensor };
 
 export default async function trainingJobRoutes(
   app: FastifyInstance,
@@ -83,9 +102,11 @@ export default async function trainingJobRoutes(
           },
         ]);
       }
-      const train = describeData(body.data, "data", sizes.outputSize);
+      const data = readData(body.data, "data");
+      const validationData = body.validation && readData(body.validation, "validation");
+      const train = describeData(data, "data", sizes.outputSize);
       const validation =
-        body.validation && describeData(body.validation, "validation", sizes.outputSize);
+        validationData && describeData(validationData, "validation", sizes.outputSize);
       for (const [path, info] of [
         ["data", train],
         ["validation", validation],
@@ -131,8 +152,8 @@ export default async function trainingJobRoutes(
         evaluateEvery: body.evaluateEvery,
         trainEvaluationSamples: body.trainEvaluationSamples,
         seed: body.seed,
-        data: storeData(body.data),
-        ...(body.validation ? { validation: storeData(body.validation) } : {}),
+        data: storeData(data),
+        ...(validationData ? { validation: storeData(validationData) } : {}),
       };
       const job = jobs.create({
         tenant,

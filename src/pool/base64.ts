@@ -1,0 +1,63 @@
+/**
+ * Base64 tensors (API.md, "Tensors") as they travel to the worker threads: the request's text,
+ * checked for size on the main thread but decoded only in the worker, straight into the memory
+ * the kernels read (the arena); answers are encoded there too, straight from it.
+ */
+import { endianness } from "node:os";
+import { kernels } from "../core/kernels/index.js";
+import { allocate, type DType, type FloatArray, sizeOf, type Tensor } from "../core/tensor.js";
+
+export interface Base64Tensor {
+  shape: number[];
+  dtype: DType;
+  base64: string;
+}
+
+/** A tensor as a task carries it: decoded, or base64 text for the worker to decode. */
+export type TaskTensor = Tensor | Base64Tensor;
+
+export const isBase64 = (t: TaskTensor | unknown[]): t is Base64Tensor =>
+  typeof t === "object" && t !== null && "base64" in t;
+
+// Binary tensors are little-endian on the wire and typed arrays use the host's order.
+if (endianness() !== "LE") throw new Error("this service needs a little-endian host");
+
+export const BYTES: Record<DType, number> = { float32: 4, float64: 8 };
+
+const ALPHABET = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Bytes the text decodes to, from its length and padding alone. */
+export function base64Bytes(text: string): number {
+  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  return (text.length / 4) * 3 - padding;
+}
+
+/**
+ * The problem with a base64 tensor (relative to its `base64` field), or null: only what is cheap
+ * to see, its length against its shape and dtype; the characters and values are the decoder's.
+ */
+export function base64SizeProblem(t: Base64Tensor): string | null {
+  if (t.base64.length % 4 !== 0) return "is not valid base64 (RFC 4648, padded)";
+  const bytes = base64Bytes(t.base64);
+  const expected = sizeOf(t.shape) * BYTES[t.dtype];
+  if (bytes === expected) return null;
+  return `holds ${bytes} bytes but shape [${t.shape.join(", ")}] of ${t.dtype} needs ${expected}`;
+}
+
+/** The tensor's values in its own dtype (in the arena, in a worker), or the problem with them. */
+export function decodeBase64(t: Base64Tensor): { data: FloatArray } | { problem: string } {
+  if (!ALPHABET.test(t.base64)) return { problem: "is not valid base64 (RFC 4648, padded)" };
+  const data = allocate(t.dtype, sizeOf(t.shape));
+  Buffer.from(data.buffer, data.byteOffset, data.byteLength).write(t.base64, "base64");
+  const bad = kernels.firstNonFinite(data);
+  if (bad !== -1) return { problem: `element ${bad} is ${data[bad]}, not a finite number` };
+  return { data };
+}
+
+/** A tensor's bytes as base64, read where they lie. */
+export function encodeBase64(t: Tensor): Base64Tensor {
+  const { data } = t;
+  const dtype: DType = data instanceof Float32Array ? "float32" : "float64";
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return { shape: [...t.shape], dtype, base64: bytes.toString("base64") };
+}
