@@ -1,7 +1,9 @@
 /**
  * `npm run bench:http`: autocannon against a server it starts. /v1/networks/forward of a
- * 784-50-10 network at batch 1 and 100, nested JSON and base64, beside /healthz — a constant
- * through the same Fastify stack (hooks, metrics, serializer): the framework's ceiling here.
+ * 784-50-10 network at batch 1 and 100, nested JSON and base64 (parameters and x alike), beside
+ * /healthz — a constant through the same Fastify stack (hooks, metrics, serializer): the
+ * framework's ceiling here. Then one request at a time at batch 1000, nested against base64,
+ * interleaved: the end-to-end latency ratio of issue #5's target (base64 at least 10× faster).
  */
 import autocannon from "autocannon";
 import { postJson, startBenchServer } from "./server.js";
@@ -59,29 +61,26 @@ try {
       weightInit: "he",
     },
   });
-  const exported = (await (
-    await fetch(`${server.url}/v1/models/${model.id}/parameters`)
-  ).json()) as object;
+  const parameters = async (encoding: string) =>
+    (await (
+      await fetch(`${server.url}/v1/models/${model.id}/parameters?encoding=${encoding}`)
+    ).json()) as object;
+  const exported = { nested: await parameters("nested"), base64: await parameters("base64") };
+  const body = (encoding: "nested" | "base64", batch: number) => {
+    const x = values(batch * 784, batch);
+    const tensor =
+      encoding === "base64"
+        ? base64([batch, 784], x)
+        : Array.from({ length: batch }, (_, i) => x.slice(i * 784, (i + 1) * 784));
+    return JSON.stringify({ ...exported[encoding], x: tensor });
+  };
   const forward = `${server.url}/v1/networks/forward`;
   const rows: Awaited<ReturnType<typeof run>>[] = [];
   rows.push(await run(`${server.url}/healthz`, "GET /healthz (baseline)"));
   for (const batch of [1, 100]) {
-    const x = values(batch * 784, batch);
-    const nested = Array.from({ length: batch }, (_, i) => x.slice(i * 784, (i + 1) * 784));
-    rows.push(
-      await run(
-        forward,
-        `forward batch ${batch}, nested`,
-        JSON.stringify({ ...exported, x: nested }),
-      ),
-    );
-    rows.push(
-      await run(
-        forward,
-        `forward batch ${batch}, base64`,
-        JSON.stringify({ ...exported, x: base64([batch, 784], x) }),
-      ),
-    );
+    for (const encoding of ["nested", "base64"] as const) {
+      rows.push(await run(forward, `forward batch ${batch}, ${encoding}`, body(encoding, batch)));
+    }
   }
   const baseline = rows[0].rps;
   console.log(`\n${CONNECTIONS} connections, ${DURATION} s each\n`);
@@ -92,6 +91,37 @@ try {
       `| ${r.title} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${(r.rps / baseline).toFixed(3)} | ${r.errors} |`,
     );
   }
+
+  // One request at a time, the two encodings interleaved so that noise hits both alike.
+  const large = { nested: body("nested", 1000), base64: body("base64", 1000) };
+  const times: Record<"nested" | "base64", number[]> = { nested: [], base64: [] };
+  for (let i = 0; i < 15; i++) {
+    for (const encoding of ["nested", "base64"] as const) {
+      const started = performance.now();
+      const res = await fetch(forward, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: large[encoding],
+      });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`forward ${encoding} answered ${res.status}`);
+      times[encoding].push(performance.now() - started);
+    }
+  }
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
+  const nested = median(times.nested.slice(3));
+  const b64 = median(times.base64.slice(3));
+  const ratio = nested / b64;
+  console.log(
+    `\nforward of x [1000, 784] through 784-50-10, one request at a time (median of 12):`,
+  );
+  console.log(
+    `  nested JSON ${nested.toFixed(1)} ms (${(large.nested.length / 1e6).toFixed(1)} MB)`,
+  );
+  console.log(`  base64      ${b64.toFixed(1)} ms (${(large.base64.length / 1e6).toFixed(1)} MB)`);
+  console.log(
+    `  base64 is ${ratio.toFixed(1)}× faster: ${ratio >= 10 ? "PASS" : "FAIL"} (target ≥ 10×)`,
+  );
 } finally {
   await server.stop();
 }

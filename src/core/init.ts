@@ -2,8 +2,10 @@
  * Initial parameters of a multi-layer net, as the book's MultiLayerNet.__init_weight (ch. 6.2):
  * W ~ N(0, std²) with std from the fan-in, b = 0.
  */
+
+import type { LayerSpec } from "./network.js";
 import type { Rng } from "./rng.js";
-import { type DType, type Tensor, zeros } from "./tensor.js";
+import { type DType, zeros } from "./tensor.js";
 
 /** "he": std √(2/fan_in) (for ReLU); "xavier": √(1/fan_in) (for sigmoid); a number: the std. */
 export type WeightInit = "he" | "xavier" | number;
@@ -15,16 +17,6 @@ export interface Architecture {
   activation: "relu" | "sigmoid";
   weightInit: WeightInit;
 }
-
-/**
- * The shapes of network.ts's LayerSpec, restated here so that init does not import network.
- * TODO: unify with LayerSpec.
- */
-export type InitLayerSpec =
-  | { readonly type: "relu" }
-  | { readonly type: "sigmoid" }
-  | { readonly type: "affine"; readonly W: Tensor; readonly b: Tensor }
-  | { readonly type: "softmaxWithLoss" };
 
 export function initStd(weightInit: WeightInit, fanIn: number): number {
   if (weightInit === "he") return Math.sqrt(2 / fanIn);
@@ -39,14 +31,14 @@ export function initStd(weightInit: WeightInit, fanIn: number): number {
  * affine, activation, …, affine, softmaxWithLoss. Draws go layer by layer, W row-major, each
  * std·normal() computed in float64 and rounded once into `dtype`: the same seed gives the same bits.
  */
-export function initLayers(arch: Architecture, dtype: DType, rng: Rng): InitLayerSpec[] {
+export function initLayers(arch: Architecture, dtype: DType, rng: Rng): LayerSpec[] {
   const sizes = [arch.inputSize, ...arch.hiddenSizes, arch.outputSize];
   for (const size of sizes) {
     if (!Number.isSafeInteger(size) || size < 1) {
       throw new RangeError(`layer sizes must be positive integers, got ${size}`);
     }
   }
-  const layers: InitLayerSpec[] = [];
+  const layers: LayerSpec[] = [];
   for (let i = 1; i < sizes.length; i++) {
     const fanIn = sizes[i - 1];
     const std = initStd(arch.weightInit, fanIn);
