@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { type Architecture, type InitLayerSpec, initLayers, initStd } from "../../src/core/init.js";
+import { type Architecture, initLayers, initStd } from "../../src/core/init.js";
+import type { LayerSpec } from "../../src/core/network.js";
 import { Rng } from "../../src/core/rng.js";
 import type { Tensor } from "../../src/core/tensor.js";
 
@@ -14,7 +15,7 @@ function arch(overrides: Partial<Architecture> = {}): Architecture {
   };
 }
 
-function affines(layers: InitLayerSpec[]): { W: Tensor; b: Tensor }[] {
+function affines(layers: LayerSpec[]): { W: Tensor; b: Tensor }[] {
   return layers.flatMap((l) => (l.type === "affine" ? [{ W: l.W, b: l.b }] : []));
 }
 
