@@ -1,0 +1,375 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { Arena } from "../../../src/core/arena.js";
+import type { MatKernels } from "../../../src/core/kernels/kernels.js";
+import { tsKernels } from "../../../src/core/kernels/ts-kernels.js";
+import {
+  createWasmKernels,
+  supportsVariant,
+  type WasmVariant,
+} from "../../../src/core/kernels/wasm-kernels.js";
+import { DTYPES, type DType, type FloatArray } from "../../../src/core/tensor.js";
+import { mulberry32 } from "../helpers.js";
+
+const VARIANTS: readonly WasmVariant[] = ["relaxed-simd", "simd"];
+
+/**
+ * Every operation is run as a product out [m×n] of depth k, whatever its argument order, so that
+ * one list of shapes aims at the same blocking edges in all four: 4-row × 8 (float32) or 4
+ * (float64) column register tiles, 64-row blocks, 256-deep slabs, and B slabs NC = 512 (float32)
+ * or 256 (float64) columns wide.
+ */
+type Shape = readonly [m: number, k: number, n: number];
+
+const EDGE_SHAPES: Shape[] = [
+  [1, 1, 1],
+  [2, 0, 3],
+  // whole tiles, and edge tiles on either axis and on both
+  [4, 3, 8],
+  [8, 5, 16],
+  [3, 7, 8],
+  [4, 6, 5],
+  [5, 7, 9],
+  [7, 13, 15],
+  [1, 9, 31],
+  [31, 9, 1],
+  // 256-deep slabs
+  [5, 256, 9],
+  [6, 257, 10],
+  [3, 512, 11],
+  [9, 600, 7],
+  // 64-row blocks
+  [64, 5, 8],
+  [65, 9, 9],
+  [130, 17, 13],
+  // B slabs of NC columns
+  [5, 9, 256],
+  [5, 13, 257],
+  [3, 257, 270],
+  [6, 300, 512],
+  [5, 9, 513],
+  [7, 11, 530],
+  // MNIST's 784-50-10 network on batches of 100: forward, dW = xᵀ·dout, dx = dout·Wᵀ
+  [100, 784, 50],
+  [100, 50, 10],
+  [784, 100, 50],
+  [50, 100, 10],
+  [100, 50, 784],
+  [100, 10, 50],
+];
+
+/** A log-uniform size in [1, max]. */
+const size = (random: () => number, max: number) =>
+  Math.max(1, Math.round(Math.exp(random() * Math.log(max))));
+
+/** Edge cases, then seeded random shapes of at most 300 000 multiply-adds. */
+const SHAPES: Shape[] = [...EDGE_SHAPES];
+for (const random = mulberry32(2024); SHAPES.length < EDGE_SHAPES.length + 8; ) {
+  const shape: Shape = [size(random, 150), size(random, 700), size(random, 600)];
+  if (shape[0] * shape[1] * shape[2] <= 300_000) SHAPES.push(shape);
+}
+
+interface Operation {
+  readonly name: keyof MatKernels;
+  /** Lengths of a, b and out for a product of this shape. */
+  lengths(shape: Shape): [number, number, number];
+  run(kernels: MatKernels, a: FloatArray, b: FloatArray, out: FloatArray, shape: Shape): void;
+}
+
+const OPERATIONS: readonly Operation[] = [
+  {
+    name: "gemm",
+    lengths: ([m, k, n]) => [m * k, k * n, m * n],
+    run: (K, a, b, out, [m, k, n]) => K.gemm(a, b, out, m, k, n),
+  },
+  {
+    // out [m×n] = a [m×k] · (b [n×k])ᵀ
+    name: "gemmNT",
+    lengths: ([m, k, n]) => [m * k, n * k, m * n],
+    run: (K, a, b, out, [m, k, n]) => K.gemmNT(a, b, out, m, k, n),
+  },
+  {
+    // out [m×n] = (a [k×m])ᵀ · b [k×n]
+    name: "gemmTN",
+    lengths: ([m, k, n]) => [k * m, k * n, m * n],
+    run: (K, a, b, out, [m, k, n]) => K.gemmTN(a, b, out, k, m, n),
+  },
+  {
+    // out [n] = Σ over the k rows of a [k×n]; b is unused
+    name: "colSum",
+    lengths: ([, k, n]) => [k * n, 0, n],
+    run: (K, a, _b, out, [, k, n]) => K.colSum(a, out, k, n),
+  },
+];
+
+function filled(dtype: DType, length: number, draw: () => number): FloatArray {
+  const data = dtype === "float32" ? new Float32Array(length) : new Float64Array(length);
+  for (let i = 0; i < length; i++) data[i] = draw();
+  return data;
+}
+
+const uniform = (random: () => number) => () => random() * 2 - 1;
+
+/** Integers in [-8, 8]: every partial sum of k ≤ 784 products stays below 2²⁴, exact in float32. */
+const integer = (random: () => number) => () => Math.floor(random() * 17) - 8;
+
+const nans = (dtype: DType, length: number) => filled(dtype, length, () => Number.NaN);
+
+function absolute(data: FloatArray): Float64Array {
+  const abs = new Float64Array(data.length);
+  for (let i = 0; i < data.length; i++) abs[i] = Math.abs(data[i]);
+  return abs;
+}
+
+/**
+ * Bounds on |WebAssembly - TypeScript|, as multiples of Σ_p |A(i, p)|·|B(p, j)|. A sum of k
+ * products rounded after each operation is off by at most γ_k·Σ|a||b|, γ_k = k·u/(1 - k·u)
+ * (Higham, "Accuracy and Stability of Numerical Algorithms", §3.1); colSum is the case b = 1.
+ * The WebAssembly code adds all k products in the dtype: γ_k. The TypeScript code adds each
+ * 256-deep slab in float64 and rounds the running total into `out` once per slab (s = ⌈k/256⌉
+ * times): γ_s in float32 (its float64 sums are 2⁻²⁹ times finer), γ_(k+s) in float64. The
+ * difference of the two is bounded by the sum of their bounds; 1.01 covers the 1 - k·u and the
+ * float64 rounding of Σ|a||b| itself.
+ */
+function errorFactor(dtype: DType, k: number): number {
+  const slabs = Math.ceil(k / 256);
+  return dtype === "float32"
+    ? 1.01 * (k + slabs + 1) * 2 ** -24
+    : 1.01 * (2 * k + slabs) * 2 ** -53;
+}
+
+/** `length` elements of the arena and their surroundings, which must not take part. */
+interface Guarded {
+  readonly view: FloatArray;
+  /** Throws unless every byte of the surroundings (and of the view too, `whole`) is as set. */
+  expectIntact(label: string, whole: boolean): void;
+}
+
+/** Elements of signalling NaN on either side of a guarded view. */
+const PAD = 16;
+
+/**
+ * A view of `values` in the arena, `shift` elements past an aligned start (as a subarray may be),
+ * between PAD signalling NaNs on either side: read, they turn a result into NaN; written, their
+ * bits change.
+ */
+function guarded(arena: Arena, dtype: DType, values: FloatArray, shift: number): Guarded {
+  const length = values.length;
+  const all = arena.alloc(dtype, PAD + shift + length + PAD);
+  if (all === null) throw new Error(`the arena has no room for ${length} elements`);
+  if (all instanceof Float32Array)
+    new Uint32Array(all.buffer, all.byteOffset, all.length).fill(0x7fa5a5a5);
+  else new BigUint64Array(all.buffer, all.byteOffset, all.length).fill(0x7ff5a5a5a5a5a5a5n);
+  const view = all.subarray(PAD + shift, PAD + shift + length);
+  view.set(values);
+  const bytes = () => new Uint8Array(all.buffer, all.byteOffset, all.byteLength);
+  const before = bytes().slice();
+  const size = all.BYTES_PER_ELEMENT;
+  const [start, end] = [(PAD + shift) * size, (PAD + shift + length) * size];
+  return {
+    view,
+    expectIntact(label, whole) {
+      const after = bytes();
+      for (let i = 0; i < after.length; i++) {
+        if (after[i] !== before[i] && (whole || i < start || i >= end)) {
+          throw new Error(`${label}: byte ${i - start} from the view's start was written`);
+        }
+      }
+    },
+  };
+}
+
+/** Operands of a product in the arena, among NaN neighbours, `out` full of NaN beforehand. */
+function inArena(arena: Arena, dtype: DType, a: FloatArray, b: FloatArray, outLength: number) {
+  arena.reset();
+  arena.reserve((a.length + b.length + outLength + 6 * PAD + 256) * 8);
+  const random = mulberry32(a.length + 3 * outLength);
+  const shift = () => Math.floor(random() * 4);
+  return {
+    a: guarded(arena, dtype, a, shift()),
+    b: guarded(arena, dtype, b, shift()),
+    out: guarded(arena, dtype, nans(dtype, outLength), shift()),
+  };
+}
+
+/** Runs `op` on copies of a and b in the arena, checks its neighbours, returns its output. */
+function runInArena(
+  kernels: MatKernels,
+  arena: Arena,
+  op: Operation,
+  shape: Shape,
+  a: FloatArray,
+  b: FloatArray,
+  label: string,
+): FloatArray {
+  const dtype = a instanceof Float32Array ? "float32" : "float64";
+  const operands = inArena(arena, dtype, a, b, op.lengths(shape)[2]);
+  op.run(kernels, operands.a.view, operands.b.view, operands.out.view, shape);
+  operands.a.expectIntact(`${label}, a`, true);
+  operands.b.expectIntact(`${label}, b`, true);
+  operands.out.expectIntact(`${label}, out`, false);
+  return operands.out.view.slice();
+}
+
+describe("createWasmKernels", () => {
+  it.each(VARIANTS)("%s compiles here (vitest runs with --experimental-wasm-relaxed-simd)", (v) => {
+    expect(supportsVariant(v)).toBe(true);
+  });
+
+  describe.each(VARIANTS)("%s", (variant) => {
+    const { kernels, arena } = createWasmKernels(variant, 64 * 1024 * 1024);
+
+    afterEach(() => {
+      vi.restoreAllMocks();
+    });
+
+    for (const dtype of DTYPES) {
+      for (const op of OPERATIONS) {
+        it(`${op.name} on ${dtype} is within the rounding bound of the TypeScript kernels`, () => {
+          const random = mulberry32(op.name.length * 31 + dtype.length);
+          for (const shape of SHAPES) {
+            const [lengthA, lengthB] = op.lengths(shape);
+            const a = filled(dtype, lengthA, uniform(random));
+            const b = filled(dtype, lengthB, uniform(random));
+            const label = `${variant} ${op.name} ${dtype} [${shape.join("×")}]`;
+            const actual = runInArena(kernels, arena, op, shape, a, b, label);
+            const expected = nans(dtype, actual.length);
+            op.run(tsKernels, a, b, expected, shape);
+            const bound = new Float64Array(actual.length);
+            op.run(tsKernels, absolute(a), absolute(b), bound, shape);
+            const factor = errorFactor(dtype, shape[1]);
+            for (let i = 0; i < actual.length; i++) {
+              if (!(Math.abs(actual[i] - expected[i]) <= factor * bound[i])) {
+                throw new Error(
+                  `${label}: element ${i} is ${actual[i]}, TypeScript gives ${expected[i]}, ` +
+                    `further apart than ${factor * bound[i]}`,
+                );
+              }
+            }
+          }
+        });
+
+        it(`${op.name} on ${dtype} is exact on small integers`, () => {
+          const random = mulberry32(op.name.length * 17 + dtype.length);
+          for (const shape of SHAPES) {
+            const [lengthA, lengthB] = op.lengths(shape);
+            const a = filled(dtype, lengthA, integer(random));
+            const b = filled(dtype, lengthB, integer(random));
+            const label = `${variant} ${op.name} ${dtype} [${shape.join("×")}]`;
+            const actual = runInArena(kernels, arena, op, shape, a, b, label);
+            const expected = nans(dtype, actual.length);
+            op.run(tsKernels, a, b, expected, shape);
+            for (let i = 0; i < actual.length; i++) {
+              if (actual[i] !== expected[i]) {
+                throw new Error(`${label}: element ${i} is ${actual[i]}, not ${expected[i]}`);
+              }
+            }
+          }
+        });
+      }
+
+      it(`runs ${dtype} operands in the arena in WebAssembly, not in the TypeScript fallback`, () => {
+        const spies = OPERATIONS.map((op) => vi.spyOn(tsKernels, op.name));
+        const shape: Shape = [9, 300, 17];
+        const random = mulberry32(5);
+        for (const op of OPERATIONS) {
+          const [lengthA, lengthB] = op.lengths(shape);
+          const a = filled(dtype, lengthA, uniform(random));
+          const b = filled(dtype, lengthB, uniform(random));
+          runInArena(kernels, arena, op, shape, a, b, `${variant} ${op.name}`);
+        }
+        for (const spy of spies) expect(spy).not.toHaveBeenCalled();
+      });
+
+      it(`touches nothing past the end of the memory, with a ${dtype} operand last in it`, () => {
+        // Elsewhere a read past an operand may reach only padding lanes, which are never written
+        // out; here any access past the end traps.
+        const random = mulberry32(8);
+        const size = dtype === "float32" ? 4 : 8;
+        for (const shape of [
+          [7, 13, 15],
+          [5, 300, 9],
+          [9, 5, 3],
+        ] as Shape[]) {
+          for (const op of OPERATIONS) {
+            const lengths = op.lengths(shape);
+            const a = filled(dtype, lengths[0], integer(random));
+            const b = filled(dtype, lengths[1], integer(random));
+            const expected = nans(dtype, lengths[2]);
+            op.run(tsKernels, a, b, expected, shape);
+            for (const last of [0, 1, 2]) {
+              arena.reset();
+              arena.reserve(1024 * 1024);
+              const views = lengths.map((length, i) =>
+                i === last ? null : arena.alloc(dtype, length)!,
+              );
+              const room = (arena.capacity - Math.ceil(arena.mark() / 64) * 64) / size;
+              const end = arena.alloc(dtype, room)!.subarray(room - lengths[last]);
+              expect(end.byteOffset + end.byteLength).toBe(arena.capacity);
+              views[last] = end;
+              const [x, y, out] = views as FloatArray[];
+              x.set(a);
+              y.set(b);
+              op.run(kernels, x, y, out, shape);
+              expect(
+                Array.from(out),
+                `${op.name} [${shape.join("×")}], operand ${last} last`,
+              ).toEqual(Array.from(expected));
+            }
+          }
+        }
+      });
+
+      it(`takes the TypeScript kernels for ${dtype} operands outside the arena`, () => {
+        const other = createWasmKernels(variant, 1024 * 1024).arena;
+        const shape: Shape = [9, 300, 17];
+        const random = mulberry32(6);
+        for (const op of OPERATIONS) {
+          const lengths = op.lengths(shape);
+          const a = filled(dtype, lengths[0], uniform(random));
+          const b = filled(dtype, lengths[1], uniform(random));
+          const expected = nans(dtype, lengths[2]);
+          op.run(tsKernels, a, b, expected, shape);
+          const spy = vi.spyOn(tsKernels, op.name);
+          // Each operand in turn on the JS heap or in another arena, the others in this one
+          // (colSum has no b to place elsewhere).
+          const operands = op.name === "colSum" ? [0, 2] : [0, 1, 2];
+          const places = ["heap", "other arena"].flatMap((place) =>
+            operands.map((i) => [place, i] as const),
+          );
+          for (const [place, outside] of places) {
+            arena.reset();
+            other.reset();
+            const [x, y, out] = lengths.map((length, i) => {
+              if (i !== outside) return arena.alloc(dtype, length)!;
+              return place === "heap" ? nans(dtype, length) : other.alloc(dtype, length)!;
+            });
+            x.set(a);
+            y.set(b);
+            out.fill(Number.NaN);
+            op.run(kernels, x, y, out, shape);
+            expect(Array.from(out), `${op.name}, operand ${outside} in ${place}`).toEqual(
+              Array.from(expected),
+            );
+          }
+          expect(spy).toHaveBeenCalledTimes(places.length);
+        }
+      });
+    }
+
+    it("overwrites out without reading it, for whole and edge tiles, over several slabs", () => {
+      for (const dtype of DTYPES) {
+        const shape: Shape = [6, 600, 13];
+        arena.reset();
+        arena.reserve(1024 * 1024);
+        const a = arena.alloc(dtype, 6 * 600)!.fill(0.5);
+        const b = arena.alloc(dtype, 600 * 13)!.fill(0.25);
+        const out = arena.alloc(dtype, 6 * 13)!;
+        for (const fill of [1e30, -7, Number.NaN]) {
+          out.fill(fill);
+          kernels.gemm(a, b, out, ...shape);
+          expect(Array.from(out)).toEqual(new Array(6 * 13).fill(75));
+        }
+      }
+    });
+  });
+});
