@@ -91,9 +91,12 @@ try {
     console.log(
       `  numpy:   ${fmt(numpy.seconds, 2)} s, train ${fmt(numpy.trainAccuracy)}, test ${fmt(numpy.testAccuracy)}`,
     );
-    console.log(
-      `  ratio:   ${fmt(book.seconds / numpy.seconds, 2)}× numpy's wall time (target ≤ 2.5×)`,
-    );
+    const ratio = book.seconds / numpy.seconds;
+    const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
+    console.log(`  ratio:   ${fmt(ratio, 2)}× numpy's wall time`);
+    console.log(`  ${verdict(book.test >= 0.965)} test accuracy ≥ 0.965 (issue #4)`);
+    console.log(`  ${verdict(ratio <= 2.5)} wall time ≤ 2.5× numpy (issue #4)`);
+    console.log(`  ${verdict(ratio <= 1)} wall time ≤ 1.0× numpy (issue #5)`);
   }
   for (const [label, optimizer] of [
     ["He + Adam lr 0.001", { type: "adam", lr: 0.001 }],

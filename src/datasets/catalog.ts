@@ -48,8 +48,11 @@ export function listDatasets(): DatasetInfo[] {
   return [{ ...MNIST, splits: { ...MNIST.splits } }];
 }
 
-/** The first `limit` samples (all by default, at most the split's size) of a built-in split. */
-export function loadDataset(name: string, split: string, limit?: number): Dataset {
+/**
+ * The first `limit` samples (all by default, at most the split's size) of a built-in split, from
+ * sample `offset` on (internal: the parts of an evaluation split across threads).
+ */
+export function loadDataset(name: string, split: string, limit?: number, offset = 0): Dataset {
   if (name !== MNIST.name) {
     throw new DatasetError(`unknown dataset "${name}"; known: ${MNIST.name}`, "name");
   }
@@ -60,12 +63,13 @@ export function loadDataset(name: string, split: string, limit?: number): Datase
     throw new DatasetError(`limit must be a positive integer, got ${limit}`, "limit");
   }
   const data = loadMnist(split);
-  const count = limit === undefined ? data.count : Math.min(limit, data.count);
+  const start = Math.min(offset, data.count);
+  const count = Math.min(limit ?? data.count, data.count - start);
   return {
     name,
     split,
-    x: data.x.subarray(0, count * MNIST.inputSize),
-    labels: data.labels.subarray(0, count),
+    x: data.x.subarray(start * MNIST.inputSize, (start + count) * MNIST.inputSize),
+    labels: data.labels.subarray(start, start + count),
     count,
     inputSize: MNIST.inputSize,
     classes: MNIST.classes,

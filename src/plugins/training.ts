@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { Gauge } from "prom-client";
 import type { Config } from "../config.js";
+import { poolEvaluator } from "../training/pool-evaluation.js";
 import { TrainingManager } from "../training/training-manager.js";
 
 declare module "fastify" {
@@ -13,7 +14,10 @@ declare module "fastify" {
 /** The training manager: resumes left-over jobs once the app is ready, checkpoints them on close. */
 export default fp(
   async function training(app: FastifyInstance, { config }: { config: Config }) {
-    const manager = new TrainingManager(app.store, config, app.log);
+    // With one compute thread, evaluating there frees nothing: the job's own thread does it.
+    const evaluator =
+      config.pool.threads > 1 ? poolEvaluator(app.pool, config.pool.threads) : undefined;
+    const manager = new TrainingManager(app.store, config, app.log, evaluator);
     app.decorate("training", manager);
     app.addHook("onReady", async () => manager.start());
     app.addHook("preClose", () => manager.close());
@@ -28,5 +32,5 @@ export default fp(
       },
     });
   },
-  { name: "training", dependencies: ["store", "metrics"] },
+  { name: "training", dependencies: ["store", "metrics", "compute"] },
 );

@@ -219,7 +219,13 @@ export function predict(task: PredictTask): TaskOutcome<PredictResult> {
 
 export function evaluate(task: EvaluateTask): TaskOutcome<Evaluation> {
   return outcome(() => {
-    if ("x" in task) reserveFor(task.layers, task.dtype, task.x.shape);
+    // Room first (the arena grows only while empty): the inline x as decoded, plus the working
+    // set of one chunk, which evaluate copies the rows into.
+    const shape = "dataset" in task ? [EVALUATION_CHUNK, datasetInputs(task)] : task.x.shape;
+    const rows = shape.length === 1 ? 1 : shape[0];
+    const inline = "x" in task ? sizeOf(task.x.shape) * 8 : 0;
+    const chunk = [Math.min(rows, EVALUATION_CHUNK), sizeOf(shape) / rows];
+    arena?.reserve(workingSetBytes(task.layers, task.dtype, chunk[0], chunk[1]) + inline);
     const network = Network.fromSpecs(layerSpecs(task), task.dtype);
     if (!network.hasLoss) {
       throw new ShapeError(
@@ -231,14 +237,14 @@ export function evaluate(task: EvaluateTask): TaskOutcome<Evaluation> {
       );
     }
     if ("dataset" in task) {
-      const { name, split, limit } = task.dataset;
-      const data = loadDataset(name, split, limit);
-      reserveFor(task.layers, task.dtype, [Math.min(data.count, EVALUATION_CHUNK), data.inputSize]);
+      const { name, split, limit, offset } = task.dataset;
+      const data = loadDataset(name, split, limit, offset);
       network.checkShapes([data.count, data.inputSize], [data.count]);
       return evaluateNetwork(network, data);
     }
-    const x = local(task.x, task.dtype, "x");
-    const t = local(task.t, task.dtype, "t");
+    // evaluate copies x chunk by chunk into the network's dtype: no copy of the whole here.
+    const x = decoded(task.x, "x");
+    const t = decoded(task.t, "t");
     network.checkShapes(x.shape, t.shape);
     const count = x.shape.length === 1 ? 1 : x.shape[0];
     // A 1-D x is one sample, so a t of [classes] (not [1]) is its one-hot row, not indices.
@@ -251,4 +257,10 @@ export function evaluate(task: EvaluateTask): TaskOutcome<Evaluation> {
       inputSize: sizeOf(x.shape) / count,
     });
   });
+}
+
+/** Inputs per sample of a dataset evaluation: the first affine's rows (checked against the data). */
+function datasetInputs(task: { layers: TaskLayer[] }): number {
+  const first = task.layers.find((l) => l.type === "affine");
+  return first?.type === "affine" ? first.W.shape[0] : 1;
 }

@@ -1,6 +1,6 @@
 import type { Architecture } from "../core/init.js";
 import type { LayerSpec } from "../core/network.js";
-import type { DType, Tensor } from "../core/tensor.js";
+import type { DType } from "../core/tensor.js";
 import type { TaskTensor } from "./base64.js";
 
 /**
@@ -33,7 +33,8 @@ export type CreateModelTask = { dtype: DType; name?: string } & (
 
 export type EvaluateTask = { dtype: DType; layers: TaskLayer[] } & (
   | { x: TaskTensor; t: TaskTensor }
-  | { dataset: { name: string; split: string; limit?: number } }
+  /** `offset` (internal) starts the samples past the split's first ones. */
+  | { dataset: { name: string; split: string; limit?: number; offset?: number } }
 );
 
 export type PredictTask = { dtype: DType; layers: TaskLayer[]; x: TaskTensor; encoding?: string };

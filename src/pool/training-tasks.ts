@@ -32,12 +32,24 @@ export interface TrainingTask {
   port: MessagePort;
   /** Int32Array over a SharedArrayBuffer: CONTROL.run, cancel or stop. */
   control: Int32Array;
+  /**
+   * The main thread answers `evaluate` messages (with an EvaluationReply on the port) by running
+   * the evaluations in the compute pool's threads, while this one waits.
+   */
+  evaluateInPool: boolean;
 }
+
+/** The main thread's answer to an `evaluate` message; on an error the worker evaluates itself. */
+export type EvaluationReply =
+  | { trainAccuracy: number; validationAccuracy?: number }
+  | { error: string };
 
 export type TrainingMessage =
   | { type: "progress"; iteration: number; loss: number; samplesPerSecond: number }
   | { type: "evaluation"; entry: HistoryEntry }
-  | { type: "checkpoint"; checkpoint: Checkpoint };
+  | { type: "checkpoint"; checkpoint: Checkpoint }
+  /** Asks for the accuracies of these layers (see TrainingTask.evaluateInPool). */
+  | { type: "evaluate"; layers: LayerSpec[] };
 
 export type TrainingResult =
   | {

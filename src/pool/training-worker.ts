@@ -15,6 +15,7 @@ import type { Checkpoint, HistoryEntry } from "../store/repository.js";
 import {
   CONTROL,
   type DataRef,
+  type EvaluationReply,
   type TrainingMessage,
   type TrainingResult,
   type TrainingTask,
@@ -64,9 +65,31 @@ function accuracy(network: Network, data: LabelledData): number {
   }
 }
 
-export default function train(task: TrainingTask): TrainingResult {
+/**
+ * The history entry's accuracies: in the compute pool's threads when the main thread offers that
+ * (this thread then waits, its core free for them), else here, as also after any failure there.
+ */
+async function accuracies(
+  task: TrainingTask,
+  network: Network,
+  trainSample: LabelledData,
+  validation: LabelledData | undefined,
+): Promise<{ trainAccuracy: number; validationAccuracy?: number }> {
+  if (task.evaluateInPool) {
+    const reply = new Promise<EvaluationReply>((resolve) => task.port.once("message", resolve));
+    task.port.postMessage({ type: "evaluate", layers: snapshotLayers(network) });
+    const answer = await reply;
+    if (!("error" in answer)) return answer;
+  }
+  const trainAccuracy = accuracy(network, trainSample);
+  return validation
+    ? { trainAccuracy, validationAccuracy: accuracy(network, validation) }
+    : { trainAccuracy };
+}
+
+export default async function train(task: TrainingTask): Promise<TrainingResult> {
   try {
-    return run(task);
+    return await run(task);
   } finally {
     // The last message on the port: the main thread waits for it before the final status.
     task.port.postMessage({ type: "done" });
@@ -75,7 +98,7 @@ export default function train(task: TrainingTask): TrainingResult {
 
 const arena = installWorkerKernels();
 
-function run(task: TrainingTask): TrainingResult {
+async function run(task: TrainingTask): Promise<TrainingResult> {
   const post = (message: TrainingMessage, transfer: ArrayBuffer[] = []) =>
     task.port.postMessage(message, transfer);
   // The job's tensors stay in the arena for its whole run: parameters, gradients, optimizer
@@ -159,12 +182,8 @@ function run(task: TrainingTask): TrainingResult {
         (next % task.evaluateEvery === 0 || next === task.iterations)
       ) {
         // Rows outside the minibatch (the train sample, the validation data) can overflow too.
-        entry = {
-          iteration: next,
-          loss: stepLoss,
-          trainAccuracy: accuracy(network, trainSample),
-        };
-        if (validation) entry.validationAccuracy = accuracy(network, validation);
+        const measured = await accuracies(task, network, trainSample, validation);
+        entry = { iteration: next, loss: stepLoss, ...measured };
       }
     } catch (error) {
       if (error instanceof NonFiniteError)

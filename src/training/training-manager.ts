@@ -4,8 +4,10 @@ import type { FastifyBaseLogger } from "fastify";
 import { Piscina } from "piscina";
 import type { Config } from "../config.js";
 import type { LayerSpec } from "../core/network.js";
+import type { DType } from "../core/tensor.js";
 import {
   CONTROL,
+  type EvaluationReply,
   type TrainingMessage,
   type TrainingResult,
   type TrainingTask,
@@ -14,6 +16,7 @@ import { workerOptions } from "../pool/worker-arena.js";
 import { workerUrl } from "../pool/worker-url.js";
 import type { JobPatch, JobRecord, ModelRecord, Store } from "../store/repository.js";
 import { loadData, type StoredTrainingRequest } from "./job-request.js";
+import type { Evaluator } from "./pool-evaluation.js";
 
 export type JobEvent =
   | {
@@ -66,6 +69,8 @@ export class TrainingManager {
     private readonly store: Store,
     private readonly config: Config,
     private readonly log: FastifyBaseLogger,
+    /** Runs the evaluations of jobs on built-in datasets, when given (see evaluateInPool). */
+    private readonly evaluator?: Evaluator,
   ) {
     this.pool = new Piscina({
       filename: workerUrl("training-worker").href,
@@ -218,7 +223,11 @@ export class TrainingManager {
     });
     channel.port1.on("message", (message: TrainingMessage | { type: "done" }) => {
       if (message.type === "done") lastMessage();
-      else this.onMessage(started, message);
+      else if (message.type === "evaluate") {
+        void this.evaluate(model.dtype, message.layers, request).then((reply) =>
+          channel.port1.postMessage(reply),
+        );
+      } else this.onMessage(started, message);
     });
     const task: TrainingTask = {
       jobId: job.id,
@@ -238,6 +247,10 @@ export class TrainingManager {
       progressEveryMs: 500,
       port: channel.port2 as never,
       control,
+      evaluateInPool:
+        this.evaluator !== undefined &&
+        "dataset" in request.data &&
+        (!request.validation || "dataset" in request.validation),
     };
     let result: TrainingResult;
     try {
@@ -248,6 +261,35 @@ export class TrainingManager {
       channel.port1.close();
     }
     this.complete(started, model, result);
+  }
+
+  /** A training worker's evaluation, in the evaluator's threads; failures go back as errors. */
+  private async evaluate(
+    dtype: DType,
+    layers: LayerSpec[],
+    request: StoredTrainingRequest,
+  ): Promise<EvaluationReply> {
+    try {
+      const evaluator = this.evaluator!;
+      const { data, validation, trainEvaluationSamples } = request;
+      if (!("dataset" in data) || (validation && !("dataset" in validation))) {
+        throw new Error("only built-in datasets are evaluated in the pool");
+      }
+      const { limit } = data.dataset;
+      const sample = {
+        ...data.dataset,
+        limit: Math.min(limit ?? Infinity, trainEvaluationSamples),
+      };
+      const [trainAccuracy, validationAccuracy] = await Promise.all([
+        evaluator(dtype, layers, sample),
+        validation && evaluator(dtype, layers, validation.dataset),
+      ]);
+      return validationAccuracy === undefined
+        ? { trainAccuracy }
+        : { trainAccuracy, validationAccuracy };
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
   }
 
   private progressOf(job: JobRecord, iteration: number) {

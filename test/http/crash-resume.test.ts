@@ -18,9 +18,11 @@ async function postJson(url: string, body: unknown) {
 describe("crash safety, with a real server process", { timeout: 240_000 }, () => {
   it("resumes a job after kill -9 and ends with the bits of an uninterrupted run", async () => {
     const env = { CHECKPOINT_INTERVAL_MS: "200", POOL_THREADS: "1" };
+    // Batches of 1000 keep the job running for seconds, long enough to be killed midway.
     const job = mnistJob({
       iterations: 400,
       evaluateEvery: 100,
+      batchSize: 1000,
       optimizer: { type: "momentum", lr: 0.05 },
     });
     const first = await startServer(env);
@@ -69,7 +71,7 @@ describe("crash safety, with a real server process", { timeout: 240_000 }, () =>
     await waitForJob(first.url, done.body.id);
     const long = await postJson(
       `${first.url}/v1/training-jobs`,
-      mnistJob({ iterations: 1500, evaluateEvery: 500 }),
+      mnistJob({ iterations: 1500, evaluateEvery: 500, batchSize: 300 }),
     );
     await waitForJob(first.url, long.body.id, (j) => j.progress.iteration > 10);
     const listBefore = await (await fetch(`${first.url}/v1/models?limit=100`)).json();

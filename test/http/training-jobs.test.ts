@@ -77,6 +77,11 @@ describe("determinism", () => {
       expect(await parameterBits(app.server, jobs[1].resultModelId)).toBe(bits);
       expect(await parameterBits(other.server, elsewhere.resultModelId)).toBe(bits);
       expect(jobs[1].history).toEqual(jobs[0].history);
+      // One compute thread: evaluations run on the job's thread. Two: split across the compute
+      // threads (2 evaluations × (2 parts of the train sample + 1 of validation), after the one
+      // createModel task), with the same accuracies to the bit.
+      expect(elsewhere.history).toEqual(jobs[0].history);
+      expect(other.pool.piscina.completed).toBeGreaterThanOrEqual(7);
     } finally {
       await other.close();
     }
