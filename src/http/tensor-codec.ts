@@ -6,6 +6,7 @@ import {
   decodeBase64,
   encodeBase64,
   isBase64,
+  type ResultTensor,
   type TaskTensor,
 } from "../pool/base64.js";
 
@@ -175,8 +176,8 @@ function nest(values: number[], shape: readonly number[]): unknown[] {
 }
 
 /** A result tensor in the wire form asked for; a worker may have encoded it as base64 already. */
-export function encodeTensor(t: TaskTensor, encoding: TensorEncoding): EncodedTensor {
-  if (isBase64(t)) return t;
+export function encodeTensor(t: ResultTensor, encoding: TensorEncoding): EncodedTensor {
+  if ("base64" in t) return t;
   if (encoding === "base64") return encodeBase64(t);
   const shape = [...t.shape];
   const values = toNumbers(t.data);

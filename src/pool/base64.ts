@@ -13,11 +13,21 @@ export interface Base64Tensor {
   base64: string;
 }
 
-/** A tensor as a task carries it: decoded, or base64 text for the worker to decode. */
-export type TaskTensor = Tensor | Base64Tensor;
+/** A base64 tensor between threads: the text's bytes, which move instead of being copied. */
+export interface PackedBase64Tensor {
+  shape: number[];
+  dtype: DType;
+  base64: Uint8Array;
+}
 
-export const isBase64 = (t: TaskTensor | unknown[]): t is Base64Tensor =>
-  typeof t === "object" && t !== null && "base64" in t;
+/** A tensor as a task carries it: decoded, or base64 for the worker to decode. */
+export type TaskTensor = Tensor | Base64Tensor | PackedBase64Tensor;
+
+/** A result tensor: decoded, or base64 a worker encoded. */
+export type ResultTensor = Tensor | Base64Tensor;
+
+export const isBase64 = <T extends object>(t: T): t is T & (Base64Tensor | PackedBase64Tensor) =>
+  "base64" in t;
 
 // Binary tensors are little-endian on the wire and typed arrays use the host's order.
 if (endianness() !== "LE") throw new Error("this service needs a little-endian host");
@@ -49,16 +59,43 @@ export function base64SizeProblem(t: Base64Tensor): string | null {
  * `-` and `_`, which RFC 4648's base64 does not. Both checks are much faster than a regular
  * expression over megabytes of text.
  */
-export function decodeBase64(t: Base64Tensor): { data: FloatArray } | { problem: string } {
+export function decodeBase64(
+  t: Base64Tensor | PackedBase64Tensor,
+): { data: FloatArray } | { problem: string } {
+  const { base64 } = t;
+  const text =
+    typeof base64 === "string"
+      ? base64
+      : Buffer.from(base64.buffer, base64.byteOffset, base64.byteLength).toString("latin1");
   const data = allocate(t.dtype, sizeOf(t.shape));
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const written = bytes.write(t.base64, "base64");
-  if (written !== data.byteLength || t.base64.includes("-") || t.base64.includes("_")) {
+  const written = bytes.write(text, "base64");
+  if (written !== data.byteLength || text.includes("-") || text.includes("_")) {
     return { problem: "is not valid base64 (RFC 4648, padded)" };
   }
   const bad = kernels.firstNonFinite(data);
   if (bad !== -1) return { problem: `element ${bad} is ${data[bad]}, not a finite number` };
   return { data };
+}
+
+/**
+ * `value` with the text of every base64 tensor as bytes in a buffer of its own, so that a task
+ * moves it to a worker (a transfer) rather than copying a string of megabytes; the worker turns
+ * the bytes back into text in one copy.
+ */
+export function packBase64<T>(value: T): T {
+  const pack = (item: unknown): unknown => {
+    if (Array.isArray(item)) return item.map(pack);
+    if (item === null || typeof item !== "object" || ArrayBuffer.isView(item)) return item;
+    if ("base64" in item && typeof item.base64 === "string") {
+      const text = item.base64;
+      const bytes = new Uint8Array(text.length);
+      Buffer.from(bytes.buffer).write(text, "latin1");
+      return { ...item, base64: bytes };
+    }
+    return Object.fromEntries(Object.entries(item).map(([key, v]) => [key, pack(v)]));
+  };
+  return pack(value) as T;
 }
 
 /** A tensor's bytes as base64, read where they lie. */

@@ -1,5 +1,6 @@
 import { Piscina } from "piscina";
 import type { KernelPath } from "../core/kernels/index.js";
+import { packBase64 } from "./base64.js";
 import type * as worker from "./compute-worker.js";
 import { buffersOf } from "./tasks.js";
 import { workerOptions } from "./worker-arena.js";
@@ -47,7 +48,8 @@ export class ComputePool {
       throw new QueueFullError("the compute queue is full");
     }
     try {
-      return await this.piscina.run(task, { name, signal, transferList: buffersOf(task) });
+      const sent = packBase64(task);
+      return await this.piscina.run(sent, { name, signal, transferList: buffersOf(sent) });
     } catch (error) {
       if (error instanceof Error && error.message === "Task queue is at limit") {
         throw new QueueFullError("the compute queue is full");

@@ -1,7 +1,7 @@
 import type { Architecture } from "../core/init.js";
 import type { LayerSpec } from "../core/network.js";
 import type { DType } from "../core/tensor.js";
-import type { TaskTensor } from "./base64.js";
+import type { ResultTensor, TaskTensor } from "./base64.js";
 
 /**
  * What crosses the thread boundary: plain data and typed arrays (transferred, not copied).
@@ -40,19 +40,19 @@ export type EvaluateTask = { dtype: DType; layers: TaskLayer[] } & (
 export type PredictTask = { dtype: DType; layers: TaskLayer[]; x: TaskTensor; encoding?: string };
 
 export interface PredictResult {
-  probabilities: TaskTensor;
+  probabilities: ResultTensor;
   labels: number[] | number;
 }
 
-export type Grads = ({ W: TaskTensor; b: TaskTensor } | null)[];
+export type Grads = ({ W: ResultTensor; b: ResultTensor } | null)[];
 
 export interface ForwardResult {
-  out: TaskTensor;
+  out: ResultTensor;
   loss?: number;
 }
 
 export interface BackwardResult extends ForwardResult {
-  dx: TaskTensor;
+  dx: ResultTensor;
   grads: Grads;
 }
 
