@@ -42,6 +42,18 @@ describe("POST /v1/models from an architecture", () => {
     });
   });
 
+  it("reads UTF-8 bodies as UTF-8 (ASCII ones take a faster path)", async () => {
+    const name = "Ω-net ✓ 学习";
+    const res = await request(app.server)
+      .post("/v1/models")
+      .set("content-type", "application/json; charset=utf-8")
+      .send(JSON.stringify({ name, ...twoLayerNet() }));
+    expect(res.status).toBe(201);
+    expect(res.body.name).toBe(name);
+    const read = await request(app.server).get(`/v1/models/${res.body.id}`);
+    expect(read.body.name).toBe(name);
+  });
+
   it("initialises as the book: He std sqrt(2/fan_in), Xavier sqrt(1/fan_in), a number as the std, zero biases", async () => {
     for (const [init, expected] of [
       ["he", Math.sqrt(2 / 784)],
