@@ -6,6 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { mnistDataDir } from "../src/datasets/mnist.js";
+import { singleThreadedNumpyEnv } from "./numpy.js";
 import { postJson, startBenchServer } from "./server.js";
 
 interface Job {
@@ -56,18 +57,10 @@ async function train(url: string, weightInit: "he" | number, optimizer: Record<s
 
 function numpyBaseline(): { seconds: number; trainAccuracy: number; testAccuracy: number } | null {
   try {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      OPENBLAS_NUM_THREADS: "1",
-      OMP_NUM_THREADS: "1",
-    };
-    // These slow a current OpenBLAS down; unset for the baseline only (see the env notes).
-    delete env.OPENBLAS_CORETYPE;
-    delete env.OPENBLAS_L2_SIZE;
     const out = execFileSync(
       "python3",
       [new URL("two_layer_net.py", import.meta.url).pathname, mnistDataDir()],
-      { env },
+      { env: singleThreadedNumpyEnv() },
     );
     return JSON.parse(out.toString());
   } catch (error) {

@@ -18,19 +18,24 @@ export interface NumpyRound {
   readonly times: Record<string, number[]>;
 }
 
-/** Times `work` in numpy pinned to one thread; null (with the reason printed) without numpy. */
-export function numpyRound(work: NumpyWork): NumpyRound | null {
+/** The environment of a numpy baseline: OpenBLAS (and OpenMP) on one thread, at its best. */
+export function singleThreadedNumpyEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     OPENBLAS_NUM_THREADS: "1",
     OMP_NUM_THREADS: "1",
   };
-  // These slow a current OpenBLAS down; unset for the baseline only, as bench/mnist.ts does.
+  // These slow a current OpenBLAS down; unset for the baselines only (see the env notes).
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
+  return env;
+}
+
+/** Times `work` in numpy pinned to one thread; null (with the reason printed) without numpy. */
+export function numpyRound(work: NumpyWork): NumpyRound | null {
   try {
     const out = execFileSync("python3", [new URL("products.py", import.meta.url).pathname], {
-      env,
+      env: singleThreadedNumpyEnv(),
       input: JSON.stringify(work),
       stdio: ["pipe", "pipe", "pipe"],
     });

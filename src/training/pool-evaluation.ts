@@ -14,34 +14,40 @@ export interface DatasetRef {
 export type Evaluator = (dtype: DType, layers: LayerSpec[], dataset: DatasetRef) => Promise<number>;
 
 /**
- * An Evaluator over the compute pool: the samples are split into one part per thread and the
- * parts run at once. Correct answers are counted per part and summed, so the accuracy is the one a
- * single pass gives, bit for bit (a row's arithmetic does not depend on which part holds it).
+ * Rows per task: a few milliseconds of work, so that requests arriving meanwhile wait behind at
+ * most one part per thread, not behind the whole evaluation.
+ */
+const PART_ROWS = 2 * EVALUATION_CHUNK;
+
+/**
+ * An Evaluator over the compute pool: the samples are split into parts of PART_ROWS, `threads` of
+ * them in flight at a time. Correct answers are counted per part and summed, so the accuracy is
+ * the one a single pass gives, bit for bit (a row's arithmetic does not depend on its part).
  */
 export function poolEvaluator(pool: ComputePool, threads: number): Evaluator {
   return async (dtype, layers, { name, split, limit }) => {
     const size = listDatasets().find((d) => d.name === name)?.splits[split as "train" | "test"];
     if (size === undefined) throw new Error(`unknown dataset ${name}/${split}`);
     const total = Math.min(limit ?? size, size);
-    const parts = Math.max(1, Math.min(threads, Math.ceil(total / EVALUATION_CHUNK)));
-    const rows = Math.ceil(total / parts);
-    const outcomes = await Promise.all(
-      Array.from({ length: parts }, (_, i) =>
-        pool.run("evaluate", {
+    const parts = Math.ceil(total / PART_ROWS);
+    let next = 0;
+    let correct = 0;
+    const runner = async () => {
+      for (let part = next++; part < parts; part = next++) {
+        const offset = part * PART_ROWS;
+        const outcome = await pool.run("evaluate", {
           dtype,
           // Each task gets its own copy: a task's buffers are moved to its thread.
           layers: layers.map((l) =>
             l.type === "affine" ? { type: "affine", W: copy(l.W), b: copy(l.b) } : { type: l.type },
           ),
-          dataset: { name, split, offset: i * rows, limit: Math.min(rows, total - i * rows) },
-        }),
-      ),
-    );
-    let correct = 0;
-    for (const outcome of outcomes) {
-      if (!outcome.ok) throw new Error(outcome.failure.message);
-      correct += Math.round(outcome.value.accuracy * outcome.value.count);
-    }
+          dataset: { name, split, offset, limit: Math.min(PART_ROWS, total - offset) },
+        });
+        if (!outcome.ok) throw new Error(outcome.failure.message);
+        correct += Math.round(outcome.value.accuracy * outcome.value.count);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(threads, parts) }, runner));
     return correct / total;
   };
 }

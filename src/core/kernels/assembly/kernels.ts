@@ -36,74 +36,22 @@ function madd<T>(a: v128, b: v128, c: v128): v128 {
 }
 
 /**
- * The register tile: C[MR × 2 vectors] = (accumulate ? C : 0) + Σ_p Ap[p]ᵀ · Bp[p], over the
- * MR-tall panel `ap` and the two-vector-wide panel `bp`, both kc deep; `ldc` in bytes.
+ * The register tile: C[MR × 2 vectors] = (accumulate ? C : 0) + Σ_p A[p]ᵀ · Bp[p], over kc
+ * steps p of the two-vector-wide packed panel `bp`. A's MR values of step p are at
+ * `a + p·step + r·lda` (bytes): a packed MR-tall panel (lda one element, step MR elements), or
+ * row-major A read in place (lda its row, step one element). `ldc` in bytes.
  */
 @inline
-function tile<T>(kc: i32, ap: usize, bp: usize, c: usize, ldc: usize, accumulate: bool): void {
-  const s = sizeof<T>();
-  let c00 = v128.splat<T>(0);
-  let c01 = c00;
-  let c10 = c00;
-  let c11 = c00;
-  let c20 = c00;
-  let c21 = c00;
-  let c30 = c00;
-  let c31 = c00;
-  if (accumulate) {
-    c00 = v128.load(c);
-    c01 = v128.load(c, 16);
-    c10 = v128.load(c + ldc);
-    c11 = v128.load(c + ldc, 16);
-    c20 = v128.load(c + 2 * ldc);
-    c21 = v128.load(c + 2 * ldc, 16);
-    c30 = v128.load(c + 3 * ldc);
-    c31 = v128.load(c + 3 * ldc, 16);
-  }
-  const end = bp + <usize>kc * NR_BYTES;
-  while (bp < end) {
-    const b0 = v128.load(bp);
-    const b1 = v128.load(bp, 16);
-    let a = v128.load_splat<T>(ap);
-    c00 = madd<T>(a, b0, c00);
-    c01 = madd<T>(a, b1, c01);
-    a = v128.load_splat<T>(ap, s);
-    c10 = madd<T>(a, b0, c10);
-    c11 = madd<T>(a, b1, c11);
-    a = v128.load_splat<T>(ap, 2 * s);
-    c20 = madd<T>(a, b0, c20);
-    c21 = madd<T>(a, b1, c21);
-    a = v128.load_splat<T>(ap, 3 * s);
-    c30 = madd<T>(a, b0, c30);
-    c31 = madd<T>(a, b1, c31);
-    ap += <usize>MR * s;
-    bp += NR_BYTES;
-  }
-  v128.store(c, c00);
-  v128.store(c, c01, 16);
-  v128.store(c + ldc, c10);
-  v128.store(c + ldc, c11, 16);
-  v128.store(c + 2 * ldc, c20);
-  v128.store(c + 2 * ldc, c21, 16);
-  v128.store(c + 3 * ldc, c30);
-  v128.store(c + 3 * ldc, c31, 16);
-}
-
-/**
- * The register tile reading A in place, for row-major A: rows `a`, `a + lda`, … (lda in bytes);
- * otherwise as `tile`. Packing A would only copy what these four streams already read in order.
- */
-@inline
-function tileRows<T>(
+function tile<T>(
   kc: i32,
   a: usize,
   lda: usize,
+  step: usize,
   bp: usize,
   c: usize,
   ldc: usize,
   accumulate: bool,
 ): void {
-  const s = sizeof<T>();
   let c00 = v128.splat<T>(0);
   let c01 = c00;
   let c10 = c00;
@@ -125,8 +73,8 @@ function tileRows<T>(
   const a1 = a + lda;
   const a2 = a1 + lda;
   const a3 = a2 + lda;
-  const end = <usize>kc * s;
-  for (let o: usize = 0; o < end; o += s) {
+  const end = <usize>kc * step;
+  for (let o: usize = 0; o < end; o += step) {
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
     let x = v128.load_splat<T>(a + o);
@@ -271,7 +219,7 @@ function product<T>(
       packB<T>(b, bRow, bCol, pc, kc, jc, nc, n, packedB);
       for (let ic = 0; ic < m; ic += MC) {
         const mc = min(MC, m - ic);
-        // Row-major A is read in place (tileRows), but for a last panel of fewer than MR rows.
+        // Row-major A is read in place by the tile, but for a last panel of fewer than MR rows.
         if (!inPlace || mc % MR != 0) packA<T>(a, aRow, aCol, ic, mc, pc, kc, m, packedA);
         for (let jr = 0; jr < nc; jr += width) {
           const bp = packedB + <usize>(jr * kc) * s;
@@ -287,9 +235,9 @@ function product<T>(
             if (!whole && accumulate) copyTile<T>(cp, ldc, edge, NR_BYTES, rows, cols);
             if (inPlace && rows == MR) {
               const ar = a + (<usize>(ic + ir) * aRow + pc) * s;
-              tileRows<T>(kc, ar, <usize>aRow * s, bp, dst, ld, accumulate);
+              tile<T>(kc, ar, <usize>aRow * s, s, bp, dst, ld, accumulate);
             } else {
-              tile<T>(kc, ap, bp, dst, ld, accumulate);
+              tile<T>(kc, ap, s, <usize>MR * s, bp, dst, ld, accumulate);
             }
             if (!whole) copyTile<T>(edge, NR_BYTES, cp, ldc, rows, cols);
           }
