@@ -170,6 +170,16 @@ export class Network {
 
   /** Probabilities and the loss against labels t; needs a final softmaxWithLoss. */
   loss(x: Tensor, t: Tensor): { out: Tensor; loss: number } {
+    const { y, loss, outShape } = this.lossPass(x, t);
+    return { out: { shape: outShape, data: y.data.slice() }, loss };
+  }
+
+  /** The loss alone, as `loss` computes it but without copying the probabilities out (training). */
+  lossValue(x: Tensor, t: Tensor): number {
+    return this.lossPass(x, t).loss;
+  }
+
+  private lossPass(x: Tensor, t: Tensor): { y: Tensor; loss: number; outShape: number[] } {
     const { outShape, batchShape, labels } = this.plan(x.shape, t.shape);
     checkData(x, "x");
     checkData(t, "t");
@@ -181,7 +191,7 @@ export class Network {
       throw new NonFiniteError(this.layers.length - 1, lossLayer.type, "loss");
     }
     this.pass = { xShape: x.shape, outShape, hasLabels: true };
-    return { out: { shape: outShape, data: y.data.slice() }, loss };
+    return { y, loss, outShape };
   }
 
   /**

@@ -50,7 +50,7 @@ export class Trainer {
     const params = network.parameters();
     const lambda = options.weightDecay;
     // The decay term is taken before the update, on the weights that produced this loss.
-    const loss = network.loss(x, t).loss + (lambda > 0 ? weightDecayLoss(params, lambda) : 0);
+    const loss = network.lossValue(x, t) + (lambda > 0 ? weightDecayLoss(params, lambda) : 0);
     network.backward({ dloss: 1, needDx: false });
     if (lambda > 0) addWeightDecayGrad(params, lambda);
     this.optimizer.step();

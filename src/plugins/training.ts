@@ -15,8 +15,7 @@ declare module "fastify" {
 export default fp(
   async function training(app: FastifyInstance, { config }: { config: Config }) {
     // With one compute thread, evaluating there frees nothing: the job's own thread does it.
-    const evaluator =
-      config.pool.threads > 1 ? poolEvaluator(app.pool, config.pool.threads) : undefined;
+    const evaluator = config.pool.threads > 1 ? poolEvaluator(app.pool) : undefined;
     const manager = new TrainingManager(app.store, config, app.log, evaluator);
     app.decorate("training", manager);
     app.addHook("onReady", async () => manager.start());

@@ -62,6 +62,11 @@ export class ComputePool {
     return this.piscina.queueSize;
   }
 
+  /** Threads with no task right now. */
+  get idleThreads(): number {
+    return this.piscina.queueSize > 0 ? 0 : this.piscina.idleThreads;
+  }
+
   get utilization(): number {
     return this.piscina.utilization;
   }

@@ -20,12 +20,16 @@ export type Evaluator = (dtype: DType, layers: LayerSpec[], dataset: DatasetRef)
 const PART_ROWS = 2 * EVALUATION_CHUNK;
 
 /**
- * An Evaluator over the compute pool: the samples are split into parts of PART_ROWS, `threads` of
- * them in flight at a time. Correct answers are counted per part and summed, so the accuracy is
- * the one a single pass gives, bit for bit (a row's arithmetic does not depend on its part).
+ * An Evaluator over the compute pool's idle threads: the samples are split into parts of
+ * PART_ROWS, one in flight per thread that was idle at the start; with none idle it refuses (the
+ * job's thread then evaluates), so requests keep the threads they are using. Correct answers are
+ * counted per part and summed, so the accuracy is the one a single pass gives, bit for bit (a
+ * row's arithmetic does not depend on its part).
  */
-export function poolEvaluator(pool: ComputePool, threads: number): Evaluator {
+export function poolEvaluator(pool: ComputePool): Evaluator {
   return async (dtype, layers, { name, split, limit }) => {
+    const threads = pool.idleThreads;
+    if (threads === 0) throw new Error("no idle compute thread");
     const size = listDatasets().find((d) => d.name === name)?.splits[split as "train" | "test"];
     if (size === undefined) throw new Error(`unknown dataset ${name}/${split}`);
     const total = Math.min(limit ?? size, size);

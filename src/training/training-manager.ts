@@ -280,10 +280,9 @@ export class TrainingManager {
         ...data.dataset,
         limit: Math.min(limit ?? Infinity, trainEvaluationSamples),
       };
-      const [trainAccuracy, validationAccuracy] = await Promise.all([
-        evaluator(dtype, layers, sample),
-        validation && evaluator(dtype, layers, validation.dataset),
-      ]);
+      // One after the other: each takes every idle thread.
+      const trainAccuracy = await evaluator(dtype, layers, sample);
+      const validationAccuracy = validation && (await evaluator(dtype, layers, validation.dataset));
       return validationAccuracy === undefined
         ? { trainAccuracy }
         : { trainAccuracy, validationAccuracy };

@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { type MatKernels, tsKernels, useKernels } from "../../src/core/kernels/index.js";
+import { type LayerSpec, Network } from "../../src/core/network.js";
+import { SGD } from "../../src/core/optimizers/sgd.js";
+import { Rng } from "../../src/core/rng.js";
+import { Trainer } from "../../src/core/trainer.js";
+import { affineSpec, mulberry32 } from "./helpers.js";
+
+const MiB = 1024 * 1024;
+
+function setup(batchSize: number) {
+  const random = mulberry32(5);
+  const specs: LayerSpec[] = [
+    affineSpec(30, 20, random, 0.3),
+    { type: "relu" },
+    affineSpec(20, 4, random, 0.3),
+    { type: "softmaxWithLoss" },
+  ];
+  const count = 50;
+  const data = {
+    x: Float32Array.from({ length: count * 30 }, () => random() - 0.5),
+    labels: Array.from({ length: count }, (_, i) => i % 4),
+    count,
+    inputSize: 30,
+  };
+  const network = Network.fromSpecs(specs, "float32");
+  const trainer = new Trainer(
+    network,
+    new SGD(network.parameters(), { lr: 0.1 }),
+    new Rng(3),
+    data,
+    {
+      batchSize,
+      weightDecay: 0.01,
+    },
+  );
+  return { network, trainer };
+}
+
+describe("Trainer on the WebAssembly kernels", () => {
+  afterEach(() => {
+    useKernels("typescript", 0);
+    vi.restoreAllMocks();
+  });
+
+  it("allocates nothing after its first step, and never leaves WebAssembly for TypeScript", () => {
+    const arena = useKernels("relaxed-simd", 16 * MiB)!;
+    arena.reserve(MiB);
+    const { network, trainer } = setup(16);
+    trainer.step();
+    const top = arena.mark();
+    const spies = (Object.keys(tsKernels) as (keyof MatKernels)[]).map((name) =>
+      vi.spyOn(tsKernels, name),
+    );
+    for (let i = 0; i < 20; i++) trainer.step();
+    expect(arena.mark()).toBe(top);
+    for (const spy of spies) expect(spy).not.toHaveBeenCalled();
+    for (const p of network.parameters()) expect(arena.owns(p.value.data)).toBe(true);
+  });
+
+  it("lowers the loss as the TypeScript path does", () => {
+    const losses = (path: "relaxed-simd" | "typescript") => {
+      useKernels(path, 16 * MiB)?.reserve(MiB);
+      const { trainer } = setup(16);
+      return Array.from({ length: 200 }, () => trainer.step());
+    };
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    const wasm = losses("relaxed-simd");
+    const ts = losses("typescript");
+    expect(mean(wasm.slice(-20))).toBeLessThan(0.8 * mean(wasm.slice(0, 20)));
+    // Float32 rounding differs (fused multiply-add, sums in float32): close, not equal.
+    wasm.forEach((loss, i) => {
+      expect(Math.abs(loss - ts[i])).toBeLessThan(1e-4);
+    });
+  });
+});
