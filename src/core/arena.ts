@@ -9,9 +9,9 @@ const bytesPer = (dtype: DType) => (dtype === "float32" ? 4 : 8);
 /**
  * A bump allocator over a WebAssembly memory, so that WebAssembly kernels read and write tensors
  * where they lie. Growing a memory detaches every view of it, so this one grows only when it is
- * empty: `reset()` frees everything and `reserve(bytes)` makes room for a task's working set; an allocation
- * that finds no room returns null (the caller then takes the JS heap). The first `reserved` bytes
- * are never handed out (the kernels' own statics and scratch).
+ * empty: `reset()` frees everything and `reserve(bytes)` makes room for a task's working set; an
+ * allocation that finds no room returns null (the caller then takes the JS heap). The first
+ * `reserved` bytes are never handed out (the kernels' own statics and scratch).
  */
 export class Arena {
   readonly memory: WebAssembly.Memory;
