@@ -96,3 +96,17 @@ export function startServerExpectingFailure(
     });
   });
 }
+
+/** POSTs JSON to a real server process; the answer's status and parsed body. */
+export async function postJson(url: string, body: unknown) {
+  const res = await fetch(url, {
+    method: "POST",
+    // One connection per request: a server killed mid-test leaves no pooled socket behind.
+    headers: { "content-type": "application/json", connection: "close" },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as Record<string, unknown> & { id: string },
+  };
+}

@@ -1,18 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { mnistJob, parameterBits, waitForJob } from "../helpers/jobs.js";
-import { startServer } from "../helpers/server-process.js";
-
-async function postJson(url: string, body: unknown) {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return {
-    status: res.status,
-    body: (await res.json()) as Record<string, unknown> & { id: string },
-  };
-}
+import { postJson, startServer } from "../helpers/server-process.js";
 
 // Real processes training on MNIST: minutes, not seconds, on a busy 2-core machine.
 describe("crash safety, with a real server process", { timeout: 240_000 }, () => {

@@ -10,7 +10,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { DATABASE_FILE } from "../../src/store/sqlite-store.js";
 import { testApp } from "../helpers/app.js";
 import { mnistJob, parameterBits, waitForJob } from "../helpers/jobs.js";
-import { startServer, startServerExpectingFailure } from "../helpers/server-process.js";
+import { postJson, startServer, startServerExpectingFailure } from "../helpers/server-process.js";
 import { randomMatrix, seeded } from "../helpers/tensors.js";
 import { killInsideTransaction } from "../helpers/wal.js";
 
@@ -18,18 +18,6 @@ import { killInsideTransaction } from "../helpers/wal.js";
  * Faults the service survives, each really caused: a worker thread dying under a request,
  * SIGKILL amid model writes, SIGTERM with work in flight, and a DATA_DIR it cannot use.
  */
-
-async function postJson(url: string, body: unknown) {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", connection: "close" },
-    body: JSON.stringify(body),
-  });
-  return {
-    status: res.status,
-    body: (await res.json()) as Record<string, unknown> & { id: string },
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
