@@ -6,21 +6,11 @@
  * interleaved: the end-to-end latency ratio of issue #5's target (base64 at least 10× faster).
  */
 import autocannon from "autocannon";
+import { pixels, twoLayerNet } from "./fixtures.js";
 import { postJson, startBenchServer } from "./server.js";
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
-
-/** A deterministic stand-in for data (no Math.random). */
-function values(n: number, seed: number): number[] {
-  const out = new Array<number>(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    out[i] = s / 2147483648;
-  }
-  return out;
-}
 
 function base64(shape: number[], data: number[]) {
   return {
@@ -51,23 +41,14 @@ async function run(url: string, title: string, body?: string) {
 
 const server = await startBenchServer();
 try {
-  const model = await postJson<{ id: string }>(`${server.url}/v1/models`, {
-    seed: 1,
-    architecture: {
-      inputSize: 784,
-      hiddenSizes: [50],
-      outputSize: 10,
-      activation: "relu",
-      weightInit: "he",
-    },
-  });
+  const model = await postJson<{ id: string }>(`${server.url}/v1/models`, twoLayerNet(1));
   const parameters = async (encoding: string) =>
     (await (
       await fetch(`${server.url}/v1/models/${model.id}/parameters?encoding=${encoding}`)
     ).json()) as object;
   const exported = { nested: await parameters("nested"), base64: await parameters("base64") };
   const body = (encoding: "nested" | "base64", batch: number) => {
-    const x = values(batch * 784, batch);
+    const x = pixels(batch * 784, batch);
     const tensor =
       encoding === "base64"
         ? base64([batch, 784], x)

@@ -11,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import autocannon from "autocannon";
+import { pixels, twoLayerNet } from "./fixtures.js";
 import { postJson, startBenchServer } from "./server.js";
 
 const SOAK = process.env.LOAD_SOAK === "1";
@@ -20,19 +21,8 @@ const P99_BUDGET_MS = 250;
 const RSS_GROWTH_BUDGET_MB = 100;
 const LEVELS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
-/** A deterministic stand-in for MNIST pixels (no Math.random). */
-function values(n: number, seed: number): number[] {
-  const out = new Array<number>(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    out[i] = s / 2147483648;
-  }
-  return out;
-}
-
 const rows = (batch: number, seed: number) => {
-  const x = values(batch * 784, seed);
+  const x = pixels(batch * 784, seed);
   return Array.from({ length: batch }, (_, i) => x.slice(i * 784, (i + 1) * 784));
 };
 
@@ -99,16 +89,7 @@ try {
 
   // The training job first, so it competes for the cores throughout.
   const job = await postJson<{ id: string }>(`${url}/v1/training-jobs`, {
-    model: {
-      seed: 1,
-      architecture: {
-        inputSize: 784,
-        hiddenSizes: [50],
-        outputSize: 10,
-        activation: "relu",
-        weightInit: "he",
-      },
-    },
+    model: twoLayerNet(1),
     data: { dataset: { name: "mnist", split: "train" } },
     validation: { dataset: { name: "mnist", split: "test", limit: 1000 } },
     optimizer: { type: "sgd", lr: 0.1 },
@@ -120,14 +101,7 @@ try {
 
   const model = await postJson<{ id: string }>(`${url}/v1/models`, {
     name: "load",
-    seed: 2,
-    architecture: {
-      inputSize: 784,
-      hiddenSizes: [50],
-      outputSize: 10,
-      activation: "relu",
-      weightInit: "he",
-    },
+    ...twoLayerNet(2),
   });
   // base64 parameters: the body the API hands out, and a tenth of nested JSON's bytes to parse.
   const exported = (await (

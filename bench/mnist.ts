@@ -6,6 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { mnistDataDir } from "../src/datasets/mnist.js";
+import { twoLayerNet } from "./fixtures.js";
 import { singleThreadedNumpyEnv } from "./numpy.js";
 import { postJson, startBenchServer } from "./server.js";
 
@@ -19,16 +20,7 @@ interface Job {
 async function train(url: string, weightInit: "he" | number, optimizer: Record<string, unknown>) {
   const started = performance.now();
   const job = await postJson<Job>(`${url}/v1/training-jobs`, {
-    model: {
-      seed: 1,
-      architecture: {
-        inputSize: 784,
-        hiddenSizes: [50],
-        outputSize: 10,
-        activation: "relu",
-        weightInit,
-      },
-    },
+    model: twoLayerNet(1, weightInit),
     data: { dataset: { name: "mnist", split: "train" } },
     validation: { dataset: { name: "mnist", split: "test" } },
     optimizer,
