@@ -2,7 +2,8 @@ import type { FloatArray } from "../tensor.js";
 
 /**
  * The array work of the core, over row-major typed arrays of one dtype: the matrix products
- * behind Affine, and the elementwise loops of the hot path (bias, ReLU, the finiteness checks, SGD).
+ * behind Affine, and the elementwise loops of the hot path (bias, ReLU, the finiteness checks, the
+ * updates of SGD, Momentum and Adam).
  * Outputs are overwritten unless a method says it adds. The TypeScript implementation is the
  * reference; the WebAssembly SIMD one replaces it in worker threads.
  */
@@ -17,6 +18,21 @@ export interface MatKernels {
   colSum(a: FloatArray, out: FloatArray, m: number, n: number): void;
   /** y += alpha·x, elementwise (SGD's step, weight decay's gradient) */
   axpy(alpha: number, x: FloatArray, y: FloatArray): void;
+  /** Momentum SGD's step: v = momentum·v - lr·g, then W += v */
+  momentumStep(W: FloatArray, g: FloatArray, v: FloatArray, momentum: number, lr: number): void;
+  /**
+   * Adam's step, the bias correction folded into lrT: m += (1 - β1)(g - m),
+   * v += (1 - β2)(g² - v), W -= lrT·m / (√v + 1e-7)
+   */
+  adamStep(
+    W: FloatArray,
+    g: FloatArray,
+    m: FloatArray,
+    v: FloatArray,
+    beta1: number,
+    beta2: number,
+    lrT: number,
+  ): void;
   /** out[m×n] += b[n] on every row (Affine's bias) */
   addRowVector(out: FloatArray, b: FloatArray, m: number, n: number): void;
   /** out = x where x > 0, else 0; NaN passes through, for the finiteness check to find */

@@ -219,6 +219,19 @@ export const tsKernels: MatKernels = {
   axpy(alpha, x, y) {
     for (let i = 0; i < y.length; i++) y[i] += alpha * x[i];
   },
+  momentumStep(W, g, v, momentum, lr) {
+    for (let i = 0; i < W.length; i++) {
+      v[i] = momentum * v[i] - lr * g[i];
+      W[i] += v[i];
+    }
+  },
+  adamStep(W, g, m, v, beta1, beta2, lrT) {
+    for (let i = 0; i < W.length; i++) {
+      m[i] += (1 - beta1) * (g[i] - m[i]);
+      v[i] += (1 - beta2) * (g[i] * g[i] - v[i]);
+      W[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + 1e-7);
+    }
+  },
   addRowVector(out, b, m, n) {
     for (let i = 0, o = 0; i < m; i++) {
       for (let j = 0; j < n; j++, o++) out[o] += b[j];

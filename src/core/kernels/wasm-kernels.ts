@@ -19,6 +19,17 @@ interface DtypeExports {
   gemmTN: Product;
   colSum(a: number, out: number, m: number, n: number): void;
   axpy(alpha: number, x: number, y: number, n: number): void;
+  momentumStep(W: number, g: number, v: number, mu: number, lr: number, n: number): void;
+  adamStep(
+    W: number,
+    g: number,
+    m: number,
+    v: number,
+    beta1: number,
+    beta2: number,
+    lrT: number,
+    n: number,
+  ): void;
   addRowVector(out: number, b: number, m: number, n: number): void;
   relu(x: number, out: number, n: number): void;
   reluBackward(out: number, dout: number, dx: number, n: number): void;
@@ -26,7 +37,16 @@ interface DtypeExports {
 }
 
 const PRODUCTS = ["gemm", "gemmNT", "gemmTN"] as const;
-const OTHERS = ["colSum", "axpy", "addRowVector", "relu", "reluBackward", "firstNonFinite"];
+const OTHERS = [
+  "colSum",
+  "axpy",
+  "momentumStep",
+  "adamStep",
+  "addRowVector",
+  "relu",
+  "reluBackward",
+  "firstNonFinite",
+];
 
 /** The first page belongs to the module's own statics; the kernels' scratch follows it. */
 const STATICS = 65_536;
@@ -112,6 +132,15 @@ export function createWasmKernels(variant: WasmVariant, maxBytes: number): WasmK
     axpy(alpha, x, y) {
       if (!inArena(x, y)) return tsKernels.axpy(alpha, x, y);
       wasm(x).axpy(alpha, x.byteOffset, y.byteOffset, y.length);
+    },
+    momentumStep(W, g, v, momentum, lr) {
+      if (!inArena(W, g, v)) return tsKernels.momentumStep(W, g, v, momentum, lr);
+      wasm(W).momentumStep(W.byteOffset, g.byteOffset, v.byteOffset, momentum, lr, W.length);
+    },
+    adamStep(W, g, m, v, beta1, beta2, lrT) {
+      if (!inArena(W, g, m, v)) return tsKernels.adamStep(W, g, m, v, beta1, beta2, lrT);
+      const { byteOffset: w } = W;
+      wasm(W).adamStep(w, g.byteOffset, m.byteOffset, v.byteOffset, beta1, beta2, lrT, W.length);
     },
     addRowVector(out, b, m, n) {
       if (!inArena(out, b)) return tsKernels.addRowVector(out, b, m, n);

@@ -7,11 +7,10 @@
  *   v ← v + (1 - β2)·(g² - v)
  *   W ← W - lr_t·m / (√v + 1e-7)
  */
+import { kernels } from "../kernels/index.js";
 import type { Parameter } from "../parameter.js";
 import type { FloatArray } from "../tensor.js";
 import { Optimizer } from "./optimizer.js";
-
-const EPS = 1e-7;
 
 export interface AdamOptions {
   lr?: number;
@@ -42,10 +41,6 @@ export class Adam extends Optimizer {
   protected override update(W: FloatArray, g: FloatArray, [m, v]: FloatArray[], t: number): void {
     const { beta1, beta2 } = this;
     const lrT = (this.lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
-    for (let i = 0; i < W.length; i++) {
-      m[i] += (1 - beta1) * (g[i] - m[i]);
-      v[i] += (1 - beta2) * (g[i] * g[i] - v[i]);
-      W[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + EPS);
-    }
+    kernels.adamStep(W, g, m, v, beta1, beta2, lrT);
   }
 }

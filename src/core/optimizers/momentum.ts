@@ -4,6 +4,7 @@
  *   v ← m·v - lr·∂L/∂W
  *   W ← W + v
  */
+import { kernels } from "../kernels/index.js";
 import type { Parameter } from "../parameter.js";
 import type { FloatArray } from "../tensor.js";
 import { Optimizer } from "./optimizer.js";
@@ -28,10 +29,6 @@ export class Momentum extends Optimizer {
   }
 
   protected override update(W: FloatArray, g: FloatArray, [v]: FloatArray[]): void {
-    const { lr, momentum } = this;
-    for (let i = 0; i < W.length; i++) {
-      v[i] = momentum * v[i] - lr * g[i];
-      W[i] += v[i];
-    }
+    kernels.momentumStep(W, g, v, this.momentum, this.lr);
   }
 }

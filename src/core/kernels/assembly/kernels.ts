@@ -312,6 +312,68 @@ function axpy<T>(alpha: T, x: usize, y: usize, n: i32): void {
   }
 }
 
+/** Momentum SGD: v = momentum·v - lr·g; W += v */
+function momentumStep<T>(W: usize, g: usize, v: usize, momentum: T, lr: T, n: i32): void {
+  const s = sizeof<T>();
+  const lanes = 16 / <i32>s;
+  const mu = v128.splat<T>(momentum);
+  const minusLr = v128.splat<T>(-lr);
+  let i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const o = <usize>i * s;
+    const vi = madd<T>(minusLr, v128.load(g + o), v128.mul<T>(mu, v128.load(v + o)));
+    v128.store(v + o, vi);
+    v128.store(W + o, v128.add<T>(v128.load(W + o), vi));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i * s;
+    const vi = momentum * load<T>(v + o) - lr * load<T>(g + o);
+    store<T>(v + o, vi);
+    store<T>(W + o, load<T>(W + o) + vi);
+  }
+}
+
+/** Adam: m += (1 - β1)(g - m); v += (1 - β2)(g² - v); W -= lrT·m / (√v + 1e-7) */
+function adamStep<T>(
+  W: usize,
+  g: usize,
+  m: usize,
+  v: usize,
+  beta1: T,
+  beta2: T,
+  lrT: T,
+  n: i32,
+): void {
+  const s = sizeof<T>();
+  const lanes = 16 / <i32>s;
+  const a1 = v128.splat<T>(1 - beta1);
+  const a2 = v128.splat<T>(1 - beta2);
+  const rate = v128.splat<T>(lrT);
+  const eps = v128.splat<T>(<T>1e-7);
+  let i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const o = <usize>i * s;
+    const gi = v128.load(g + o);
+    let mi = v128.load(m + o);
+    let vi = v128.load(v + o);
+    mi = madd<T>(a1, v128.sub<T>(gi, mi), mi);
+    vi = madd<T>(a2, v128.sub<T>(v128.mul<T>(gi, gi), vi), vi);
+    v128.store(m + o, mi);
+    v128.store(v + o, vi);
+    const step = v128.div<T>(v128.mul<T>(rate, mi), v128.add<T>(v128.sqrt<T>(vi), eps));
+    v128.store(W + o, v128.sub<T>(v128.load(W + o), step));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i * s;
+    const gi = load<T>(g + o);
+    const mi = load<T>(m + o) + (1 - beta1) * (gi - load<T>(m + o));
+    const vi = load<T>(v + o) + (1 - beta2) * (gi * gi - load<T>(v + o));
+    store<T>(m + o, mi);
+    store<T>(v + o, vi);
+    store<T>(W + o, load<T>(W + o) - (lrT * mi) / (<T>Math.sqrt(vi) + <T>1e-7));
+  }
+}
+
 /** out[m×n] += b[n] on every row */
 function addRowVector<T>(out: usize, b: usize, m: i32, n: i32): void {
   const s = sizeof<T>();
@@ -390,6 +452,21 @@ function firstNonFinite<T>(a: usize, n: i32): i32 {
 export function axpy_f32(alpha: f32, x: usize, y: usize, n: i32): void {
   axpy<f32>(alpha, x, y, n);
 }
+export function momentumStep_f32(W: usize, g: usize, v: usize, mu: f32, lr: f32, n: i32): void {
+  momentumStep<f32>(W, g, v, mu, lr, n);
+}
+export function adamStep_f32(
+  W: usize,
+  g: usize,
+  m: usize,
+  v: usize,
+  beta1: f32,
+  beta2: f32,
+  lrT: f32,
+  n: i32,
+): void {
+  adamStep<f32>(W, g, m, v, beta1, beta2, lrT, n);
+}
 export function addRowVector_f32(out: usize, b: usize, m: i32, n: i32): void {
   addRowVector<f32>(out, b, m, n);
 }
@@ -404,6 +481,21 @@ export function firstNonFinite_f32(a: usize, n: i32): i32 {
 }
 export function axpy_f64(alpha: f64, x: usize, y: usize, n: i32): void {
   axpy<f64>(alpha, x, y, n);
+}
+export function momentumStep_f64(W: usize, g: usize, v: usize, mu: f64, lr: f64, n: i32): void {
+  momentumStep<f64>(W, g, v, mu, lr, n);
+}
+export function adamStep_f64(
+  W: usize,
+  g: usize,
+  m: usize,
+  v: usize,
+  beta1: f64,
+  beta2: f64,
+  lrT: f64,
+  n: i32,
+): void {
+  adamStep<f64>(W, g, m, v, beta1, beta2, lrT, n);
 }
 export function addRowVector_f64(out: usize, b: usize, m: i32, n: i32): void {
   addRowVector<f64>(out, b, m, n);
