@@ -37,3 +37,16 @@ export function decodeBase64(t: { dtype: string; base64: string }): number[] {
   const copy = new Uint8Array(bytes).buffer;
   return Array.from(t.dtype === "float32" ? new Float32Array(copy) : new Float64Array(copy));
 }
+
+/** A gradient check is cheap to send and slow to compute: 2 forward passes per parameter. */
+export function slowBody(width: number) {
+  const random = seeded(width);
+  return {
+    layers: [
+      { type: "affine", W: randomMatrix(width, width, random), b: new Array(width).fill(0) },
+      { type: "softmaxWithLoss" },
+    ],
+    x: randomMatrix(32, width, random),
+    t: Array.from({ length: 32 }, (_, i) => i % width),
+  };
+}

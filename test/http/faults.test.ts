@@ -11,7 +11,7 @@ import { DATABASE_FILE } from "../../src/store/sqlite-store.js";
 import { testApp } from "../helpers/app.js";
 import { mnistJob, parameterBits, waitForJob } from "../helpers/jobs.js";
 import { postJson, startServer, startServerExpectingFailure } from "../helpers/server-process.js";
-import { randomMatrix, seeded } from "../helpers/tensors.js";
+import { slowBody } from "../helpers/tensors.js";
 import { killInsideTransaction } from "../helpers/wal.js";
 
 /**
@@ -31,19 +31,6 @@ async function until(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
-}
-
-/** A gradient check is cheap to send and slow to compute: 2 forward passes per parameter. */
-function slowBody(width: number) {
-  const random = seeded(width);
-  return {
-    layers: [
-      { type: "affine", W: randomMatrix(width, width, random), b: new Array(width).fill(0) },
-      { type: "softmaxWithLoss" },
-    ],
-    x: randomMatrix(32, width, random),
-    t: Array.from({ length: 32 }, (_, i) => i % width),
-  };
 }
 
 /** 784-1000-10: 795,010 float32 parameters, 3.2 MB (some 780 pages) written per model. */

@@ -2,20 +2,7 @@ import type { FastifyInstance } from "fastify";
 import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
 import { testApp } from "../helpers/app.js";
-import { randomMatrix, seeded } from "../helpers/tensors.js";
-
-/** A gradient check is cheap to send and slow to compute: 2 forward passes per parameter. */
-function slowBody(width: number) {
-  const random = seeded(width);
-  return {
-    layers: [
-      { type: "affine", W: randomMatrix(width, width, random), b: new Array(width).fill(0) },
-      { type: "softmaxWithLoss" },
-    ],
-    x: randomMatrix(32, width, random),
-    t: Array.from({ length: 32 }, (_, i) => i % width),
-  };
-}
+import { slowBody } from "../helpers/tensors.js";
 
 const quick = { layer: { type: "relu" }, x: [[-1, 1]] };
 
