@@ -6,6 +6,7 @@
 import { endianness } from "node:os";
 import { kernels } from "../core/kernels/index.js";
 import { allocate, type DType, type FloatArray, sizeOf, type Tensor } from "../core/tensor.js";
+import { mapTree } from "./tasks.js";
 
 export interface Base64Tensor {
   shape: number[];
@@ -84,18 +85,13 @@ export function decodeBase64(
  * the bytes back into text in one copy.
  */
 export function packBase64<T>(value: T): T {
-  const pack = (item: unknown): unknown => {
-    if (Array.isArray(item)) return item.map(pack);
-    if (item === null || typeof item !== "object" || ArrayBuffer.isView(item)) return item;
-    if ("base64" in item && typeof item.base64 === "string") {
-      const text = item.base64;
-      const bytes = new Uint8Array(text.length);
-      Buffer.from(bytes.buffer).write(text, "latin1");
-      return { ...item, base64: bytes };
-    }
-    return Object.fromEntries(Object.entries(item).map(([key, v]) => [key, pack(v)]));
-  };
-  return pack(value) as T;
+  return mapTree(value, (item) => {
+    if (!("base64" in item) || typeof item.base64 !== "string") return undefined;
+    const text = item.base64;
+    const bytes = new Uint8Array(text.length);
+    Buffer.from(bytes.buffer).write(text, "latin1");
+    return { ...item, base64: bytes };
+  });
 }
 
 /** A tensor's bytes as base64, read where they lie. */

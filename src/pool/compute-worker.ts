@@ -26,6 +26,7 @@ import {
   type CreateModelTask,
   type EvaluateTask,
   type ForwardResult,
+  mapTree,
   type ParameterCheck,
   type PredictResult,
   type PredictTask,
@@ -77,15 +78,11 @@ function outcome<T>(work: () => T, encoding?: string): TaskOutcome<T> {
 
 /** Every tensor ({shape, data}) in a result, as base64. */
 function base64Tensors<T>(value: T): T {
-  const encode = (item: unknown): unknown => {
-    if (Array.isArray(item)) return item.map(encode);
-    if (item === null || typeof item !== "object") return item;
-    if ("shape" in item && "data" in item && ArrayBuffer.isView(item.data)) {
-      return encodeBase64(item as Tensor);
-    }
-    return Object.fromEntries(Object.entries(item).map(([key, v]) => [key, encode(v)]));
-  };
-  return encode(value) as T;
+  return mapTree(value, (item) =>
+    "shape" in item && "data" in item && ArrayBuffer.isView(item.data)
+      ? encodeBase64(item as Tensor)
+      : undefined,
+  );
 }
 
 /** t's values: base64 text decoded straight into the arena, a decoded tensor as it is. */

@@ -7,7 +7,7 @@ import { workerData } from "node:worker_threads";
 import type { Arena } from "../core/arena.js";
 import { type KernelPath, useKernels } from "../core/kernels/index.js";
 import { type DType, sizeOf } from "../core/tensor.js";
-import type { TaskLayer } from "./tasks.js";
+import { mapTree, type TaskLayer } from "./tasks.js";
 
 export interface WorkerOptions {
   kernels: KernelPath;
@@ -53,15 +53,7 @@ export function workingSetBytes(
 /** `value` with every typed array that lies in `arena` replaced by a copy on the JS heap. */
 export function outOfArena<T>(value: T, arena: Arena | null): T {
   if (!arena) return value;
-  const copy = (item: unknown): unknown => {
-    if (ArrayBuffer.isView(item)) {
-      return arena.owns(item) ? (item as unknown as Float32Array).slice() : item;
-    }
-    if (Array.isArray(item)) return item.map(copy);
-    if (item !== null && typeof item === "object") {
-      return Object.fromEntries(Object.entries(item).map(([key, v]) => [key, copy(v)]));
-    }
-    return item;
-  };
-  return copy(value) as T;
+  return mapTree(value, (item) =>
+    ArrayBuffer.isView(item) && arena.owns(item) ? (item as Float32Array).slice() : undefined,
+  );
 }
