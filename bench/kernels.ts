@@ -14,6 +14,7 @@ import {
   supportsPath,
   useKernels,
 } from "../src/core/kernels/index.js";
+import { Rng } from "../src/core/rng.js";
 import type { DType, FloatArray } from "../src/core/tensor.js";
 import {
   type Contender,
@@ -71,19 +72,9 @@ const paths = new Map<KernelPath, OurPath>(
 /** The path the service picks on this runtime: the one held to the targets. */
 const best = bestKernelPath();
 
-/** mulberry32, so every run multiplies the same numbers. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = seeded(1);
+// The core's own seeded generator, so every run multiplies the same numbers.
+const rng = new Rng(1);
+const random = () => rng.uniform();
 
 function uniform(length: number, scale = 1): Float64Array {
   const data = new Float64Array(length);
