@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import request from "supertest";
+import { expect } from "vitest";
 
 type Server = FastifyInstance["server"] | string;
 
@@ -51,3 +52,21 @@ export const mnistJob = (overrides: Record<string, unknown> = {}) => ({
   seed: 1,
   ...overrides,
 });
+
+/**
+ * Runs `job` again on `server`, uninterrupted, and expects `resumed` (the same job after a crash
+ * or a restart) to have ended with the same parameters, bit for bit, and the same history.
+ */
+export async function expectSameAsUninterrupted(
+  server: Server,
+  job: object,
+  resumed: { resultModelId: string; history: unknown[] },
+) {
+  const again = await request(server).post("/v1/training-jobs").send(job);
+  expect(again.status).toBe(202);
+  const uninterrupted = await waitForJob(server, again.body.id);
+  expect(await parameterBits(server, resumed.resultModelId)).toBe(
+    await parameterBits(server, uninterrupted.resultModelId),
+  );
+  expect(resumed.history).toEqual(uninterrupted.history);
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mnistJob, parameterBits, waitForJob } from "../helpers/jobs.js";
+import { expectSameAsUninterrupted, mnistJob, waitForJob } from "../helpers/jobs.js";
 import { postJson, startServer } from "../helpers/server-process.js";
 
 // Real processes training on MNIST: minutes, not seconds, on a busy 2-core machine.
@@ -32,12 +32,7 @@ describe("crash safety, with a real server process", { timeout: 240_000 }, () =>
       const models = await (await fetch(`${second.url}/v1/models/${model.body.id}`)).json();
       expect(models).toMatchObject({ name: "kept" });
 
-      const again = await postJson(`${second.url}/v1/training-jobs`, job);
-      const uninterrupted = await waitForJob(second.url, again.body.id);
-      expect(await parameterBits(second.url, resumed.resultModelId)).toBe(
-        await parameterBits(second.url, uninterrupted.resultModelId),
-      );
-      expect(resumed.history).toEqual(uninterrupted.history);
+      await expectSameAsUninterrupted(second.url, job, resumed);
     } finally {
       second.child.kill("SIGTERM");
       await second.exited;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import request from "supertest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { testApp } from "../helpers/app.js";
+import { expectProblem } from "../helpers/problem.js";
 
 let app: FastifyInstance;
 beforeAll(async () => {
@@ -26,19 +27,6 @@ const post = (url: string, body: unknown) =>
   request(app.server)
     .post(url)
     .send(body as object);
-
-function expectProblem(res: request.Response, status: number, code: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({
-    status,
-    code,
-    type: expect.any(String),
-    title: expect.any(String),
-  });
-  expect(typeof res.body.detail).toBe("string");
-  expect(JSON.stringify(res.body)).not.toMatch(/at .*\.(ts|js):\d+/);
-}
 
 describe("validation errors", () => {
   it("list every bad field with its path", async () => {

@@ -9,7 +9,8 @@ import request from "supertest";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { DATABASE_FILE } from "../../src/store/sqlite-store.js";
 import { testApp } from "../helpers/app.js";
-import { mnistJob, parameterBits, waitForJob } from "../helpers/jobs.js";
+import { expectSameAsUninterrupted, mnistJob, parameterBits, waitForJob } from "../helpers/jobs.js";
+import { expectProblem } from "../helpers/problem.js";
 import { postJson, startServer, startServerExpectingFailure } from "../helpers/server-process.js";
 import { slowBody } from "../helpers/tensors.js";
 import { killInsideTransaction } from "../helpers/wal.js";
@@ -50,14 +51,7 @@ const bigModel = {
 
 /** A 5xx the way API.md promises it: problem+json with a code and the request id, no stack. */
 function expectCleanProblem(res: request.Response, status: number, code: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({
-    status,
-    code,
-    type: expect.any(String),
-    title: expect.any(String),
-  });
+  expectProblem(res, status, code);
   expect(res.body.requestId).toBe(res.headers["x-request-id"]);
   expect(res.text).not.toMatch(/stack|\bat .*:\d+:\d+|node:internal/);
 }
@@ -251,12 +245,7 @@ describe("signals, with a real server process", () => {
       const resumed = await waitForJob(second.url, created.body.id);
       expect(resumed).toMatchObject({ status: "succeeded", progress: { iteration: 600 } });
 
-      const again = await postJson(`${second.url}/v1/training-jobs`, job);
-      const uninterrupted = await waitForJob(second.url, again.body.id);
-      expect(await parameterBits(second.url, resumed.resultModelId)).toBe(
-        await parameterBits(second.url, uninterrupted.resultModelId),
-      );
-      expect(resumed.history).toEqual(uninterrupted.history);
+      await expectSameAsUninterrupted(second.url, job, resumed);
     } finally {
       second.child.kill("SIGTERM");
       await second.exited;
