@@ -36,17 +36,66 @@ function madd<T>(a: v128, b: v128, c: v128): v128 {
 }
 
 /**
- * The register tile: C[MR × 2 vectors] = (accumulate ? C : 0) + Σ_p A[p]ᵀ · Bp[p], over kc
- * steps p of the two-vector-wide packed panel `bp`. A's MR values of step p are at
- * `a + p·step + r·lda` (bytes): a packed MR-tall panel (lda one element, step MR elements), or
- * row-major A read in place (lda its row, step one element). `ldc` in bytes.
+ * The register tiles: C[MR × 2 vectors] = (accumulate ? C : 0) + Σ_p A[p]ᵀ · Bp[p], over kc
+ * steps p of the two-vector-wide packed panel `bp`; `ldc` in bytes. There are two, one per layout
+ * of A, because a load's constant offset is free while an address add is not: over a packed
+ * MR-tall panel, A's MR values of a step are at constant offsets from one pointer (`tilePacked`,
+ * 25% faster on Xᵀ·dout than reading the panel like rows); row-major A read in place needs one
+ * add per row (`tileRows`).
  */
 @inline
-function tile<T>(
+function tilePacked<T>(kc: i32, ap: usize, bp: usize, c: usize, ldc: usize, accumulate: bool): void {
+  let c00 = v128.splat<T>(0);
+  let c01 = c00;
+  let c10 = c00;
+  let c11 = c00;
+  let c20 = c00;
+  let c21 = c00;
+  let c30 = c00;
+  let c31 = c00;
+  if (accumulate) {
+    c00 = v128.load(c);
+    c01 = v128.load(c, 16);
+    c10 = v128.load(c + ldc);
+    c11 = v128.load(c + ldc, 16);
+    c20 = v128.load(c + 2 * ldc);
+    c21 = v128.load(c + 2 * ldc, 16);
+    c30 = v128.load(c + 3 * ldc);
+    c31 = v128.load(c + 3 * ldc, 16);
+  }
+  const end = bp + <usize>kc * NR_BYTES;
+  for (; bp < end; bp += NR_BYTES, ap += MR * sizeof<T>()) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let x = v128.load_splat<T>(ap);
+    c00 = madd<T>(x, b0, c00);
+    c01 = madd<T>(x, b1, c01);
+    x = v128.load_splat<T>(ap, sizeof<T>());
+    c10 = madd<T>(x, b0, c10);
+    c11 = madd<T>(x, b1, c11);
+    x = v128.load_splat<T>(ap, 2 * sizeof<T>());
+    c20 = madd<T>(x, b0, c20);
+    c21 = madd<T>(x, b1, c21);
+    x = v128.load_splat<T>(ap, 3 * sizeof<T>());
+    c30 = madd<T>(x, b0, c30);
+    c31 = madd<T>(x, b1, c31);
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  v128.store(c + ldc, c10);
+  v128.store(c + ldc, c11, 16);
+  v128.store(c + 2 * ldc, c20);
+  v128.store(c + 2 * ldc, c21, 16);
+  v128.store(c + 3 * ldc, c30);
+  v128.store(c + 3 * ldc, c31, 16);
+}
+
+/** `tilePacked` over MR rows of row-major A read in place, `lda` bytes apart. */
+@inline
+function tileRows<T>(
   kc: i32,
   a: usize,
   lda: usize,
-  step: usize,
   bp: usize,
   c: usize,
   ldc: usize,
@@ -73,8 +122,8 @@ function tile<T>(
   const a1 = a + lda;
   const a2 = a1 + lda;
   const a3 = a2 + lda;
-  const end = <usize>kc * step;
-  for (let o: usize = 0; o < end; o += step) {
+  const end = <usize>kc * sizeof<T>();
+  for (let o: usize = 0; o < end; o += sizeof<T>(), bp += NR_BYTES) {
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
     let x = v128.load_splat<T>(a + o);
@@ -89,7 +138,6 @@ function tile<T>(
     x = v128.load_splat<T>(a3 + o);
     c30 = madd<T>(x, b0, c30);
     c31 = madd<T>(x, b1, c31);
-    bp += NR_BYTES;
   }
   v128.store(c, c00);
   v128.store(c, c01, 16);
@@ -235,9 +283,9 @@ function product<T>(
             if (!whole && accumulate) copyTile<T>(cp, ldc, edge, NR_BYTES, rows, cols);
             if (inPlace && rows == MR) {
               const ar = a + (<usize>(ic + ir) * aRow + pc) * s;
-              tile<T>(kc, ar, <usize>aRow * s, s, bp, dst, ld, accumulate);
+              tileRows<T>(kc, ar, <usize>aRow * s, bp, dst, ld, accumulate);
             } else {
-              tile<T>(kc, ap, s, <usize>MR * s, bp, dst, ld, accumulate);
+              tilePacked<T>(kc, ap, bp, dst, ld, accumulate);
             }
             if (!whole) copyTile<T>(edge, NR_BYTES, cp, ldc, rows, cols);
           }
