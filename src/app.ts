@@ -1,7 +1,7 @@
-import { isAscii } from "node:buffer";
 import Fastify, { type FastifyInstance } from "fastify";
 import { serializerCompiler } from "fastify-type-provider-zod";
 import type { Config } from "./config.js";
+import { parseJsonBody } from "./http/json-body.js";
 import { validatorCompiler } from "./http/validation.js";
 import auth from "./plugins/auth.js";
 import compute from "./plugins/compute.js";
@@ -39,14 +39,16 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: anything else is a 415, not a string handed to the validators.
   app.removeContentTypeParser("text/plain");
-  // Fastify's own JSON parsing (prototype-poisoning checks included), but a body that is pure
-  // ASCII, as numbers and base64 are, becomes a string by a plain copy instead of a UTF-8 decode
-  // (1 ms instead of 3.3 for 4.4 MB here).
-  const parseJson = app.getDefaultJsonParser("error", "error");
   app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
-    const bytes = body as Buffer;
-    parseJson(request, bytes.toString(isAscii(bytes) ? "latin1" : "utf8"), done);
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_request, body, done) => {
+    let parsed: unknown;
+    try {
+      parsed = parseJsonBody(body as Buffer);
+    } catch (error) {
+      done(error as Error, undefined);
+      return;
+    }
+    done(null, parsed);
   });
   app.decorate("accepting", true);
   app.addHook("onSend", async (request, reply) => {
