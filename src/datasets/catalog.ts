@@ -13,7 +13,7 @@ export interface DatasetInfo {
 export interface Dataset {
   name: string;
   split: DatasetSplit;
-  /** `count × inputSize` values, row-major: a view on the loaded split, never a copy. */
+  /** `count × inputSize` values, row-major: a view on the loaded split (shared memory). */
   x: Float32Array;
   labels: Uint8Array;
   count: number;
@@ -50,9 +50,15 @@ export function listDatasets(): DatasetInfo[] {
 
 /**
  * The first `limit` samples (all by default, at most the split's size) of a built-in split, from
- * sample `offset` on (internal: the parts of an evaluation split across threads).
+ * sample `offset` on (internal: the parts of an evaluation split across threads). A bad name,
+ * split or limit is a DatasetError, thrown before anything is read.
  */
-export function loadDataset(name: string, split: string, limit?: number, offset = 0): Dataset {
+export async function loadDataset(
+  name: string,
+  split: string,
+  limit?: number,
+  offset = 0,
+): Promise<Dataset> {
   if (name !== MNIST.name) {
     throw new DatasetError(`unknown dataset "${name}"; known: ${MNIST.name}`, "name");
   }
@@ -62,7 +68,7 @@ export function loadDataset(name: string, split: string, limit?: number, offset 
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) {
     throw new DatasetError(`limit must be a positive integer, got ${limit}`, "limit");
   }
-  const data = loadMnist(split);
+  const data = await loadMnist(split);
   const start = Math.min(offset, data.count);
   const count = Math.min(limit ?? data.count, data.count - start);
   return {

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 
 /**
@@ -44,11 +44,11 @@ export function parseIdx(bytes: Uint8Array, name: string, expectedMagic: number)
   return { dims, data: bytes.subarray(headerBytes) };
 }
 
-export function readIdx(file: string, expectedMagic: number): IdxArray {
+export async function readIdx(file: string, expectedMagic: number): Promise<IdxArray> {
   const name = basename(file);
   let bytes: Buffer;
   try {
-    bytes = readFileSync(file);
+    bytes = await readFile(file);
   } catch (err) {
     throw new Error(`${name}: cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }

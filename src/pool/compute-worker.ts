@@ -17,7 +17,6 @@ import { softmax } from "../core/layers/softmax-with-loss.js";
 import { type LayerSpec, Network } from "../core/network.js";
 import { Rng } from "../core/rng.js";
 import { type DType, dtypeOf, fromValues, reshape, sizeOf, type Tensor } from "../core/tensor.js";
-import { DatasetError, loadDataset } from "../datasets/catalog.js";
 import { decodeBase64, encodeBase64, isBase64, type TaskTensor } from "./base64.js";
 import {
   type BackwardResult,
@@ -63,10 +62,6 @@ function outcome<T>(work: () => T, encoding?: string): TaskOutcome<T> {
     if (error instanceof FailedTask) return { ok: false, failure: error.failure };
     if (error instanceof ShapeError) {
       return { ok: false, failure: { kind: "shape", message: error.message, path: error.path } };
-    }
-    if (error instanceof DatasetError) {
-      const path = `dataset.${error.field}`;
-      return { ok: false, failure: { kind: "shape", message: error.message, path } };
     }
     if (error instanceof NonFiniteError) {
       const { message, layer, layerType } = error;
@@ -218,7 +213,7 @@ export function evaluate(task: EvaluateTask): TaskOutcome<Evaluation> {
   return outcome(() => {
     // Room first (the arena grows only while empty): the inline x as decoded, plus the working
     // set of one chunk, which evaluate copies the rows into.
-    const shape = "dataset" in task ? [EVALUATION_CHUNK, datasetInputs(task)] : task.x.shape;
+    const shape = "rows" in task ? [EVALUATION_CHUNK, task.rows.inputSize] : task.x.shape;
     const rows = shape.length === 1 ? 1 : shape[0];
     const inline = "x" in task ? sizeOf(task.x.shape) * 8 : 0;
     const chunk = [Math.min(rows, EVALUATION_CHUNK), sizeOf(shape) / rows];
@@ -233,11 +228,9 @@ export function evaluate(task: EvaluateTask): TaskOutcome<Evaluation> {
         "layers",
       );
     }
-    if ("dataset" in task) {
-      const { name, split, limit, offset } = task.dataset;
-      const data = loadDataset(name, split, limit, offset);
-      network.checkShapes([data.count, data.inputSize], [data.count]);
-      return evaluateNetwork(network, data);
+    if ("rows" in task) {
+      network.checkShapes([task.rows.count, task.rows.inputSize], [task.rows.count]);
+      return evaluateNetwork(network, task.rows);
     }
     // evaluate copies x chunk by chunk into the network's dtype: no copy of the whole here.
     const x = decoded(task.x, "x");
@@ -254,10 +247,4 @@ export function evaluate(task: EvaluateTask): TaskOutcome<Evaluation> {
       inputSize: sizeOf(x.shape) / count,
     });
   });
-}
-
-/** Inputs per sample of a dataset evaluation: the first affine's rows (checked against the data). */
-function datasetInputs(task: { layers: TaskLayer[] }): number {
-  const first = task.layers.find((l) => l.type === "affine");
-  return first?.type === "affine" ? first.W.shape[0] : 1;
 }

@@ -1,3 +1,4 @@
+import type { LabelledData } from "../core/evaluation.js";
 import type { Architecture } from "../core/init.js";
 import type { LayerSpec } from "../core/network.js";
 import type { DType } from "../core/tensor.js";
@@ -33,8 +34,8 @@ export type CreateModelTask = { dtype: DType; name?: string } & (
 
 export type EvaluateTask = { dtype: DType; layers: TaskLayer[] } & (
   | { x: TaskTensor; t: TaskTensor }
-  /** `offset` (internal) starts the samples past the split's first ones. */
-  | { dataset: { name: string; split: string; limit?: number; offset?: number } }
+  /** Rows of a built-in dataset, in shared memory: they reach the thread without a copy. */
+  | { rows: LabelledData }
 );
 
 export type PredictTask = { dtype: DType; layers: TaskLayer[]; x: TaskTensor; encoding?: string };

@@ -1,4 +1,5 @@
 import type { MessagePort } from "node:worker_threads";
+import type { LabelledData } from "../core/evaluation.js";
 import type { LayerSpec } from "../core/network.js";
 import type { OptimizerConfig } from "../core/optimizers/index.js";
 import type { DType, Tensor } from "../core/tensor.js";
@@ -7,6 +8,9 @@ import type { Checkpoint, HistoryEntry } from "../store/repository.js";
 export type DataRef =
   | { dataset: { name: string; split: string; limit?: number } }
   | { x: Tensor; t: Tensor };
+
+/** A job's data as its thread gets it: a built-in dataset's rows (shared memory), or tensors. */
+export type TaskData = { rows: LabelledData } | { x: Tensor; t: Tensor };
 
 /** Values of the shared control word a running job polls between iterations. */
 export const CONTROL = { run: 0, cancel: 1, stop: 2 } as const;
@@ -22,8 +26,8 @@ export interface TrainingTask {
   evaluateEvery: number;
   trainEvaluationSamples: number;
   seed: number;
-  data: DataRef;
-  validation?: DataRef;
+  data: TaskData;
+  validation?: TaskData;
   /** Resume from here instead of the model's parameters. */
   checkpoint?: Checkpoint;
   checkpointEveryMs: number;

@@ -10,12 +10,11 @@ import { createOptimizer } from "../core/optimizers/index.js";
 import { Rng, type RngState } from "../core/rng.js";
 import { clone, sizeOf } from "../core/tensor.js";
 import { Trainer } from "../core/trainer.js";
-import { DatasetError, loadDataset } from "../datasets/catalog.js";
 import type { Checkpoint, HistoryEntry } from "../store/repository.js";
 import {
   CONTROL,
-  type DataRef,
   type EvaluationReply,
+  type TaskData,
   type TrainingMessage,
   type TrainingResult,
   type TrainingTask,
@@ -23,14 +22,11 @@ import {
 import { installWorkerKernels, workingSetBytes } from "./worker-arena.js";
 
 /** The rows as given: minibatches and evaluations copy them into the network's dtype. */
-function resolveData(ref: DataRef): LabelledData {
-  if ("dataset" in ref) {
-    const { name, split, limit } = ref.dataset;
-    return loadDataset(name, split, limit);
-  }
-  const { x } = ref;
+function resolveData(data: TaskData): LabelledData {
+  if ("rows" in data) return data.rows;
+  const { x, t } = data;
   const count = x.shape[0];
-  return { x: x.data, labels: labelIndices(ref.t), count, inputSize: sizeOf(x.shape) / count };
+  return { x: x.data, labels: labelIndices(t), count, inputSize: sizeOf(x.shape) / count };
 }
 
 function firstRows(data: LabelledData, count: number): LabelledData {
@@ -119,7 +115,7 @@ async function run(task: TrainingTask): Promise<TrainingResult> {
     if (validation)
       network.checkShapes([validation.count, validation.inputSize], [validation.count]);
   } catch (error) {
-    if (error instanceof DatasetError || error instanceof ShapeError) {
+    if (error instanceof ShapeError) {
       return { status: "invalid", message: error.message };
     }
     throw error;

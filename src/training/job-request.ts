@@ -2,9 +2,10 @@ import type { Limits } from "../config.js";
 import type { LayerSpec } from "../core/network.js";
 import type { OptimizerConfig } from "../core/optimizers/index.js";
 import type { DType } from "../core/tensor.js";
+import { loadDataset } from "../datasets/catalog.js";
 import { decodeTensor, encodeTensor, materialize } from "../http/tensor-codec.js";
 import type { Base64Tensor } from "../pool/base64.js";
-import type { DataRef } from "../pool/training-tasks.js";
+import type { DataRef, TaskData } from "../pool/training-tasks.js";
 
 type StoredData =
   | { dataset: { name: string; split: string; limit?: number } }
@@ -36,8 +37,12 @@ export function storeData(ref: DataRef): StoredData {
   };
 }
 
-export function loadData(stored: StoredData, limits: Limits): DataRef {
-  if ("dataset" in stored) return stored;
+/** The data of a stored request as a job's thread takes it; a dataset's rows are loaded here. */
+export async function loadData(stored: StoredData, limits: Limits): Promise<TaskData> {
+  if ("dataset" in stored) {
+    const { name, split, limit } = stored.dataset;
+    return { rows: await loadDataset(name, split, limit) };
+  }
   const read = (t: Base64Tensor) => materialize(decodeTensor(t, limits));
   return { x: read(stored.x), t: read(stored.t) };
 }

@@ -1,7 +1,7 @@
 import { EVALUATION_CHUNK } from "../core/evaluation.js";
 import type { LayerSpec } from "../core/network.js";
 import type { DType } from "../core/tensor.js";
-import { listDatasets } from "../datasets/catalog.js";
+import { loadDataset } from "../datasets/catalog.js";
 import type { ComputePool } from "../pool/compute-pool.js";
 
 export interface DatasetRef {
@@ -30,9 +30,7 @@ export function poolEvaluator(pool: ComputePool): Evaluator {
   return async (dtype, layers, { name, split, limit }) => {
     const threads = pool.idleThreads;
     if (threads === 0) throw new Error("no idle compute thread");
-    const size = listDatasets().find((d) => d.name === name)?.splits[split as "train" | "test"];
-    if (size === undefined) throw new Error(`unknown dataset ${name}/${split}`);
-    const total = Math.min(limit ?? size, size);
+    const total = (await loadDataset(name, split, limit)).count;
     const parts = Math.ceil(total / PART_ROWS);
     let next = 0;
     let correct = 0;
@@ -45,7 +43,7 @@ export function poolEvaluator(pool: ComputePool): Evaluator {
           layers: layers.map((l) =>
             l.type === "affine" ? { type: "affine", W: copy(l.W), b: copy(l.b) } : { type: l.type },
           ),
-          dataset: { name, split, offset, limit: Math.min(PART_ROWS, total - offset) },
+          rows: await loadDataset(name, split, Math.min(PART_ROWS, total - offset), offset),
         });
         if (!outcome.ok) throw new Error(outcome.failure.message);
         correct += Math.round(outcome.value.accuracy * outcome.value.count);

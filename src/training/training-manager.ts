@@ -216,6 +216,10 @@ export class TrainingManager {
       data: { status: "running", resultModelId: null, error: null },
     });
 
+    // A dataset is read on its first use, once per process: the job shows running meanwhile.
+    const data = await loadData(request.data, this.config.limits);
+    const validation =
+      request.validation && (await loadData(request.validation, this.config.limits));
     const channel = new MessageChannel();
     let lastMessage: () => void = () => {};
     const drained = new Promise<void>((resolve) => {
@@ -240,8 +244,8 @@ export class TrainingManager {
       evaluateEvery: request.evaluateEvery,
       trainEvaluationSamples: request.trainEvaluationSamples,
       seed: request.seed,
-      data: loadData(request.data, this.config.limits),
-      validation: request.validation && loadData(request.validation, this.config.limits),
+      data,
+      validation,
       checkpoint,
       checkpointEveryMs: this.config.training.checkpointEveryMs,
       progressEveryMs: 500,

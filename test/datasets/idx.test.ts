@@ -24,9 +24,9 @@ function write(name: string, bytes: Uint8Array): string {
 }
 
 describe("IDX parser", () => {
-  it("reads a well-formed 3-D file as a view on the read bytes", () => {
+  it("reads a well-formed 3-D file as a view on the read bytes", async () => {
     const file = write("good-idx3-ubyte", idx(IDX_UBYTE_3D, [2, 3, 4]));
-    const { dims, data } = readIdx(file, IDX_UBYTE_3D);
+    const { dims, data } = await readIdx(file, IDX_UBYTE_3D);
     expect(dims).toEqual([2, 3, 4]);
     expect(Array.from(data)).toEqual(Array.from({ length: 24 }, (_, i) => i));
   });
@@ -38,17 +38,17 @@ describe("IDX parser", () => {
     expect(data.byteOffset).toBe(bytes.byteOffset + 8);
   });
 
-  it("rejects a wrong magic number, naming the file and both magics", () => {
+  it("rejects a wrong magic number, naming the file and both magics", async () => {
     const file = write("train-images-idx3-ubyte", idx(IDX_UBYTE_1D, [3]));
-    expect(() => readIdx(file, IDX_UBYTE_3D)).toThrow(
+    await expect(readIdx(file, IDX_UBYTE_3D)).rejects.toThrow(
       "train-images-idx3-ubyte: expected magic 0x00000803, got 0x00000801",
     );
   });
 
-  it("rejects a truncated file, saying what the header promised", () => {
+  it("rejects a truncated file, saying what the header promised", async () => {
     const full = idx(IDX_UBYTE_3D, [10, 28, 28]);
     const file = write("cut-idx3-ubyte", full.subarray(0, full.length - 1000));
-    expect(() => readIdx(file, IDX_UBYTE_3D)).toThrow(
+    await expect(readIdx(file, IDX_UBYTE_3D)).rejects.toThrow(
       "cut-idx3-ubyte: header says 10×28×28 = 7840 bytes of data but the file holds 6840",
     );
   });
@@ -67,8 +67,8 @@ describe("IDX parser", () => {
     );
   });
 
-  it("names the missing file", () => {
-    expect(() => readIdx(join(dir, "nope-idx1-ubyte"), IDX_UBYTE_1D)).toThrow(
+  it("names the missing file", async () => {
+    await expect(readIdx(join(dir, "nope-idx1-ubyte"), IDX_UBYTE_1D)).rejects.toThrow(
       /^nope-idx1-ubyte: cannot read .*nope-idx1-ubyte: ENOENT/,
     );
   });
@@ -85,8 +85,8 @@ describe("MNIST split files", () => {
     return sub;
   }
 
-  it("scales pixels by 1/255 into float32", () => {
-    const { x, labels, count } = readMnist(split("ok", 2, [3, 7]), "test");
+  it("scales pixels by 1/255 into float32", async () => {
+    const { x, labels, count } = await readMnist(split("ok", 2, [3, 7]), "test");
     expect(count).toBe(2);
     expect(Array.from(labels)).toEqual([3, 7]);
     expect(x).toBeInstanceOf(Float32Array);
@@ -96,17 +96,17 @@ describe("MNIST split files", () => {
     expect(x[1]).toBe(Math.fround(1 / 255));
   });
 
-  it("rejects images and labels of different counts", () => {
-    expect(() => readMnist(split("mismatch", 3, [1, 2]), "test")).toThrow(
+  it("rejects images and labels of different counts", async () => {
+    await expect(readMnist(split("mismatch", 3, [1, 2]), "test")).rejects.toThrow(
       "t10k-images-idx3-ubyte holds 3 images but t10k-labels-idx1-ubyte holds 2 labels",
     );
   });
 
-  it("rejects images that are not 28×28 and labels that are not digits", () => {
-    expect(() => readMnist(split("size", 1, [1], 27), "test")).toThrow(
+  it("rejects images that are not 28×28 and labels that are not digits", async () => {
+    await expect(readMnist(split("size", 1, [1], 27), "test")).rejects.toThrow(
       "t10k-images-idx3-ubyte: images are 27×27, expected 28×28",
     );
-    expect(() => readMnist(split("label", 2, [1, 12]), "test")).toThrow(
+    await expect(readMnist(split("label", 2, [1, 12]), "test")).rejects.toThrow(
       "t10k-labels-idx1-ubyte: label 12 at index 1 is not a digit",
     );
   });

@@ -1,8 +1,12 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mnistDataDir } from "../../src/datasets/mnist.js";
 import { testApp } from "../helpers/app.js";
 import { twoLayerNet } from "../helpers/jobs.js";
+import { expectProblem } from "../helpers/problem.js";
 import { tempDir } from "../helpers/temp.js";
 
 let app: FastifyInstance;
@@ -179,6 +183,37 @@ describe("models from layers, export and reuse", () => {
     expect(res.status).toBe(200);
     expect(res.body.count).toBe(200);
     expect(res.body.loss).toBeGreaterThan(1.5);
+  });
+
+  it("evaluates a dataset's rows as it would the same rows sent inline", async () => {
+    const model = (await post("/v1/models", twoLayerNet())).body;
+    // Samples 0..29 of the test split, straight from the IDX files: pixels / 255 in float32.
+    const dir = mnistDataDir();
+    const pixels = readFileSync(join(dir, "t10k-images-idx3-ubyte")).subarray(16);
+    const labels = readFileSync(join(dir, "t10k-labels-idx1-ubyte")).subarray(8);
+    const x = Array.from({ length: 30 }, (_, i) =>
+      Array.from(pixels.subarray(i * 784, (i + 1) * 784), (p) => Math.fround(p / 255)),
+    );
+    const inline = await post(`/v1/models/${model.id}/evaluate`, {
+      x,
+      t: Array.from(labels.subarray(0, 30)),
+    });
+    const dataset = await post(`/v1/models/${model.id}/evaluate`, {
+      dataset: { name: "mnist", split: "test", limit: 30 },
+    });
+    expect(inline.status).toBe(200);
+    expect(dataset.body).toEqual(inline.body);
+  });
+
+  it("names an unknown dataset in a 400", async () => {
+    const model = (await post("/v1/models", twoLayerNet())).body;
+    const res = await post(`/v1/models/${model.id}/evaluate`, {
+      dataset: { name: "cifar", split: "test" },
+    });
+    expectProblem(res, 400, "VALIDATION_FAILED");
+    expect(res.body.errors).toEqual([
+      { path: "dataset.name", message: 'unknown dataset "cifar"; known: mnist' },
+    ]);
   });
 
   it("answers 400 for x of the wrong size and 404 for unknown models", async () => {

@@ -2,8 +2,8 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Config } from "../../config.js";
-import { listDatasets } from "../../datasets/catalog.js";
-import { notFound, validationFailed } from "../../http/problem.js";
+import { loadDataset } from "../../datasets/catalog.js";
+import { notFound } from "../../http/problem.js";
 import { encodeTensor } from "../../http/tensor-codec.js";
 import { modelSummary } from "../../models/summary.js";
 import {
@@ -180,19 +180,12 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
     async (request, reply) => {
       const model = find(request.params.id, request.tenant);
       const body = request.body;
-      if ("dataset" in body) {
-        const known = listDatasets().find((d) => d.name === body.dataset.name);
-        if (!known) {
-          throw validationFailed([
-            { path: "dataset.name", message: `unknown dataset "${body.dataset.name}"` },
-          ]);
-        }
-      }
-      return app.compute(reply, "evaluate", {
-        dtype: model.dtype,
-        layers: model.layers,
-        ...body,
-      });
+      // A dataset's rows are loaded here, once per process, and shared with the worker thread.
+      const data =
+        "dataset" in body
+          ? { rows: await loadDataset(body.dataset.name, body.dataset.split, body.dataset.limit) }
+          : { x: body.x, t: body.t };
+      return app.compute(reply, "evaluate", { dtype: model.dtype, layers: model.layers, ...data });
     },
   );
 }
