@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { serializerCompiler } from "fastify-type-provider-zod";
 import type { Config } from "./config.js";
 import { parseJsonBody } from "./http/json-body.js";
+import { ProblemError } from "./http/problem.js";
 import { validatorCompiler } from "./http/validation.js";
 import auth from "./plugins/auth.js";
 import compute from "./plugins/compute.js";
@@ -31,7 +32,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     },
     bodyLimit: config.bodyLimit,
     requestIdHeader: "x-request-id",
-    return503OnClosing: true,
+    // Requests on connections still open while closing reach the draining hook below, which
+    // answers them as every error is answered; Fastify closes their connections.
+    return503OnClosing: false,
     forceCloseConnections: "idle",
     frameworkErrors: sendError,
   });
@@ -51,6 +54,14 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     done(null, parsed);
   });
   app.decorate("accepting", true);
+  // Draining (server.ts clears `accepting` on SIGTERM): work in flight finishes, new work is refused.
+  app.addHook("onRequest", async () => {
+    if (!app.accepting) {
+      throw new ProblemError(503, "DRAINING", "the server is shutting down", undefined, {
+        "retry-after": "1",
+      });
+    }
+  });
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });

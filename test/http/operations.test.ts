@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { generateOpenApi } from "../../scripts/openapi.js";
 import { testApp } from "../helpers/app.js";
+import { expectProblem } from "../helpers/problem.js";
 
 let app: FastifyInstance;
 beforeAll(async () => {
@@ -14,17 +15,21 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 describe("operations", () => {
-  it("/healthz and /readyz answer; readiness fails while draining", async () => {
+  it("/healthz and /readyz answer; while draining, readiness and new work get a 503 problem", async () => {
     expect((await request(app.server).get("/healthz")).body).toEqual({ status: "ok" });
-    expect((await request(app.server).get("/readyz")).status).toBe(200);
+    expect((await request(app.server).get("/readyz")).body).toEqual({ status: "ready" });
     app.accepting = false;
     try {
-      const res = await request(app.server).get("/readyz");
-      expect(res.status).toBe(503);
-      expect(res.body.code).toBe("DRAINING");
+      expectProblem(await request(app.server).get("/readyz"), 503, "DRAINING");
+      const work = await request(app.server)
+        .post("/v1/layers/forward")
+        .send({ layer: { type: "relu" }, x: [1] });
+      expectProblem(work, 503, "DRAINING");
+      expect(work.headers["retry-after"]).toBe("1");
     } finally {
       app.accepting = true;
     }
+    expect((await request(app.server).get("/readyz")).status).toBe(200);
   });
 
   it("/metrics has request counts, latency, pool and Node metrics", async () => {
