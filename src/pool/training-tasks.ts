@@ -38,7 +38,7 @@ export interface TrainingTask {
   control: Int32Array;
   /**
    * The main thread answers `evaluate` messages (with an EvaluationReply on the port) by running
-   * the evaluations in the compute pool's threads, while this one waits.
+   * the evaluations in the compute pool's threads, while this one trains on.
    */
   evaluateInPool: boolean;
 }

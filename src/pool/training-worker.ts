@@ -3,6 +3,7 @@
  * reports progress and evaluations over a MessagePort, checkpoints, and polls a shared control
  * word for cancel or stop between iterations.
  */
+import { type MessagePort, receiveMessageOnPort } from "node:worker_threads";
 import { NonFiniteError, ShapeError } from "../core/errors.js";
 import { EVALUATION_CHUNK, evaluate, type LabelledData, labelIndices } from "../core/evaluation.js";
 import { type LayerSpec, Network } from "../core/network.js";
@@ -61,31 +62,23 @@ function accuracy(network: Network, data: LabelledData): number {
   }
 }
 
-/**
- * The history entry's accuracies: in the compute pool's threads when the main thread offers that
- * (this thread then waits, its core free for them), else here, as also after any failure there.
- */
-async function accuracies(
-  task: TrainingTask,
+type Accuracies = { trainAccuracy: number; validationAccuracy?: number };
+
+/** The history entry's accuracies, computed in this thread. */
+function localAccuracies(
   network: Network,
   trainSample: LabelledData,
   validation: LabelledData | undefined,
-): Promise<{ trainAccuracy: number; validationAccuracy?: number }> {
-  if (task.evaluateInPool) {
-    const reply = new Promise<EvaluationReply>((resolve) => task.port.once("message", resolve));
-    task.port.postMessage({ type: "evaluate", layers: snapshotLayers(network) });
-    const answer = await reply;
-    if (!("error" in answer)) return answer;
-  }
+): Accuracies {
   const trainAccuracy = accuracy(network, trainSample);
   return validation
     ? { trainAccuracy, validationAccuracy: accuracy(network, validation) }
     : { trainAccuracy };
 }
 
-export default async function train(task: TrainingTask): Promise<TrainingResult> {
+export default function train(task: TrainingTask): TrainingResult {
   try {
-    return await run(task);
+    return run(task);
   } finally {
     // The last message on the port: the main thread waits for it before the final status.
     task.port.postMessage({ type: "done" });
@@ -94,7 +87,7 @@ export default async function train(task: TrainingTask): Promise<TrainingResult>
 
 const arena = installWorkerKernels();
 
-async function run(task: TrainingTask): Promise<TrainingResult> {
+function run(task: TrainingTask): TrainingResult {
   const post = (message: TrainingMessage, transfer: ArrayBuffer[] = []) =>
     task.port.postMessage(message, transfer);
   // The job's tensors stay in the arena for its whole run: parameters, gradients, optimizer
@@ -140,17 +133,54 @@ async function run(task: TrainingTask): Promise<TrainingResult> {
   const trainer = new Trainer(network, optimizer, rng, data, task);
   const trainSample = firstRows(data, task.trainEvaluationSamples);
 
-  const checkpoint = () => {
-    const saved: Checkpoint = {
-      jobId: task.jobId,
-      iteration,
-      parameters: params.map((p) => p.value.data.slice()),
-      optimizerState: optimizer.exportState(),
-      rngState: rng.getState(),
-      history: [...history],
-      loss,
-    };
-    post({ type: "checkpoint", checkpoint: saved });
+  /** The job's whole state now: what a resume starts from. */
+  const state = (): Checkpoint => ({
+    jobId: task.jobId,
+    iteration,
+    parameters: params.map((p) => p.value.data.slice()),
+    optimizerState: optimizer.exportState(),
+    rngState: rng.getState(),
+    history: [...history],
+    loss,
+  });
+  const record = (entry: HistoryEntry, saved: Checkpoint) => {
+    history.push(entry);
+    post({ type: "evaluation", entry });
+    post({ type: "checkpoint", checkpoint: { ...saved, history: [...history] } });
+  };
+
+  /**
+   * The evaluation the compute pool runs while this thread trains on (see TrainingTask.
+   * evaluateInPool): the layers it measures, and the state of their iteration, which becomes a
+   * checkpoint with its history entry once the answer is in. At most one is in flight, so the
+   * history stays in order; none when evaluations run here.
+   */
+  let inFlight: { layers: LayerSpec[]; saved: Checkpoint } | null = null;
+  /**
+   * Records the evaluation in flight once its answer is in, waiting for it when `wait`. After a
+   * failure in the pool it is computed here, from its own layers. Returns the divergence when
+   * its data overflowed.
+   */
+  const settle = (wait: boolean): TrainingResult | null => {
+    if (!inFlight) return null;
+    const answer = wait ? waitForMessage(task.port) : receiveMessageOnPort(task.port)?.message;
+    if (answer === undefined) return null;
+    const { layers, saved } = inFlight;
+    inFlight = null;
+    const reply = answer as EvaluationReply;
+    let measured: Accuracies;
+    try {
+      measured =
+        "error" in reply
+          ? localAccuracies(Network.fromSpecs(layers, task.dtype), trainSample, validation)
+          : reply;
+    } catch (error) {
+      if (!(error instanceof NonFiniteError)) throw error;
+      const at = { iteration: saved.iteration, lastFiniteLoss: saved.loss };
+      return { status: "diverged", ...at, history };
+    }
+    record({ iteration: saved.iteration, loss: saved.loss!, ...measured }, saved);
+    return null;
   };
 
   const started = performance.now();
@@ -164,23 +194,16 @@ async function run(task: TrainingTask): Promise<TrainingResult> {
   while (iteration < task.iterations) {
     const control = Atomics.load(task.control, 0);
     if (control === CONTROL.stop) {
-      checkpoint();
+      const diverged = settle(true);
+      if (diverged) return diverged;
+      post({ type: "checkpoint", checkpoint: state() });
       return { status: "interrupted", iteration };
     }
     if (control === CONTROL.cancel) break;
     const next = iteration + 1;
     let stepLoss: number;
-    let entry: HistoryEntry | undefined;
     try {
       stepLoss = trainer.step();
-      if (
-        Number.isFinite(stepLoss) &&
-        (next % task.evaluateEvery === 0 || next === task.iterations)
-      ) {
-        // Rows outside the minibatch (the train sample, the validation data) can overflow too.
-        const measured = await accuracies(task, network, trainSample, validation);
-        entry = { iteration: next, loss: stepLoss, ...measured };
-      }
     } catch (error) {
       if (error instanceof NonFiniteError)
         return { status: "diverged", iteration: next, lastFiniteLoss: loss, history };
@@ -188,17 +211,34 @@ async function run(task: TrainingTask): Promise<TrainingResult> {
     }
     if (!Number.isFinite(stepLoss))
       return { status: "diverged", iteration: next, lastFiniteLoss: loss, history };
+    const diverged = settle(false);
+    if (diverged) return diverged;
     loss = stepLoss;
     iteration = next;
 
     const now = performance.now();
-    if (entry) {
-      history.push(entry);
-      post({ type: "evaluation", entry });
-      checkpoint();
+    if (next % task.evaluateEvery === 0 || next === task.iterations) {
+      // The one before is answered first; it has had a whole evaluateEvery of steps to finish.
+      const before = settle(true);
+      if (before) return before;
+      if (task.evaluateInPool) {
+        inFlight = { layers: snapshotLayers(network), saved: state() };
+        post({ type: "evaluate", layers: inFlight.layers });
+      } else {
+        try {
+          // Rows outside the minibatch (the train sample, the validation data) can overflow too.
+          const measured = localAccuracies(network, trainSample, validation);
+          record({ iteration, loss: stepLoss, ...measured }, state());
+        } catch (error) {
+          if (error instanceof NonFiniteError)
+            return { status: "diverged", iteration, lastFiniteLoss: stepLoss, history };
+          throw error;
+        }
+      }
       lastCheckpoint = now;
-    } else if (now - lastCheckpoint >= task.checkpointEveryMs) {
-      checkpoint();
+    } else if (now - lastCheckpoint >= task.checkpointEveryMs && !inFlight) {
+      // Not while an evaluation is in flight: a resume from here would never record its entry.
+      post({ type: "checkpoint", checkpoint: state() });
       lastCheckpoint = now;
     }
     if (now - lastProgress >= task.progressEveryMs || iteration === task.iterations) {
@@ -206,6 +246,8 @@ async function run(task: TrainingTask): Promise<TrainingResult> {
       lastProgress = now;
     }
   }
+  const diverged = settle(true);
+  if (diverged) return diverged;
   return {
     status: iteration >= task.iterations ? "completed" : "cancelled",
     layers: snapshotLayers(network),
@@ -215,3 +257,14 @@ async function run(task: TrainingTask): Promise<TrainingResult> {
     samplesPerSecond: samplesPerSecond(),
   };
 }
+
+/** The next message on `port`, waited for without the event loop (this thread's loop is busy). */
+function waitForMessage(port: MessagePort): unknown {
+  for (;;) {
+    const received = receiveMessageOnPort(port);
+    if (received) return received.message;
+    Atomics.wait(sleeper, 0, 0, 1);
+  }
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));

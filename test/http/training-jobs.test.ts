@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testApp } from "../helpers/app.js";
 import { mnistJob, parameterBits, twoLayerNet, waitForJob } from "../helpers/jobs.js";
 import { tempDir } from "../helpers/temp.js";
+import { slowBody } from "../helpers/tensors.js";
 
 let app: FastifyInstance;
 beforeAll(async () => {
@@ -86,6 +87,43 @@ describe("determinism", () => {
       expect(other.pool.piscina.completed).toBeGreaterThanOrEqual(9);
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe("evaluations in the compute pool, while the job trains on", () => {
+  it("fall back to the job's thread, on the layers of the evaluated iteration, when no compute thread is idle", async () => {
+    const body = mnistJob({ iterations: 90, evaluateEvery: 30 });
+    // One compute thread: every evaluation runs on the job's thread, at its iteration.
+    const here = await waitForJob(app.server, (await post("/v1/training-jobs", body)).body.id);
+    const busy = await testApp({ DATA_DIR: tempDir(), POOL_THREADS: "2" });
+    try {
+      // Four clients on two threads keep the queue from emptying, so the pool never offers an
+      // idle thread: each evaluation is refused and computed by the job's thread, which by then
+      // has trained on, from the layers of the iteration it evaluates.
+      let answered = 0;
+      let running = true;
+      const client = async () => {
+        while (running) {
+          const res = await request(busy.server)
+            .post("/v1/networks/gradient-check")
+            .send(slowBody(30));
+          expect(res.status).toBe(200);
+          answered++;
+        }
+      };
+      const clients = [client(), client(), client(), client()];
+      await new Promise((r) => setTimeout(r, 200));
+      const job = (await request(busy.server).post("/v1/training-jobs").send(body)).body;
+      const ended = await waitForJob(busy.server, job.id);
+      running = false;
+      await Promise.all(clients);
+      expect(ended.history).toEqual(here.history);
+      expect(ended.history.map((h: { iteration: number }) => h.iteration)).toEqual([30, 60, 90]);
+      // The pool ran the clients' checks and the model's creation, and no evaluation.
+      expect(busy.pool.piscina.completed).toBe(answered + 1);
+    } finally {
+      await busy.close();
     }
   });
 });
@@ -193,11 +231,12 @@ describe("divergence", () => {
     expect(res.status).toBe(202);
     const ended = await waitForJob(app.server, res.body.id);
     expect(ended.status).toBe("failed");
+    // Iteration 1's own step was finite: equal scores, so its loss is -ln(1/2 + 1e-7).
     expect(ended.error).toMatchObject({
       message: expect.stringMatching(/diverged/),
       iteration: 1,
-      lastFiniteLoss: null,
     });
+    expect(ended.error.lastFiniteLoss).toBeCloseTo(Math.LN2, 5);
     expect(ended.resultModelId).toBeUndefined();
   });
 });
