@@ -25,9 +25,12 @@ export async function startBenchServer(
   env: Record<string, string> = {},
 ): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const port = await freePort();
+  // BENCH_CPU_PROF=<dir>: the server and each of its threads write a V8 CPU profile there.
+  const dir = process.env.BENCH_CPU_PROF;
+  const profiling = dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
   const child: ChildProcess = spawn(
     process.execPath,
-    ["--experimental-wasm-relaxed-simd", "dist/server.js"],
+    [...profiling, "--experimental-wasm-relaxed-simd", "dist/server.js"],
     {
       cwd: new URL("..", import.meta.url).pathname,
       env: {
