@@ -149,6 +149,80 @@ function tileRows<T>(
   v128.store(c + 3 * ldc, c31, 16);
 }
 
+/**
+ * `tilePacked` over the first vector of the panel only: for a last panel of at most one vector's
+ * columns (the 2 columns past 48 of n = 50), where the wide tile would compute 6 in vain. Not
+ * inlined: it runs once per row block, and a larger `product` slows the wide tiles.
+ */
+function tilePackedNarrow<T>(
+  kc: i32,
+  ap: usize,
+  bp: usize,
+  c: usize,
+  ldc: usize,
+  accumulate: bool,
+): void {
+  let c0 = v128.splat<T>(0);
+  let c1 = c0;
+  let c2 = c0;
+  let c3 = c0;
+  if (accumulate) {
+    c0 = v128.load(c);
+    c1 = v128.load(c + ldc);
+    c2 = v128.load(c + 2 * ldc);
+    c3 = v128.load(c + 3 * ldc);
+  }
+  const end = bp + <usize>kc * NR_BYTES;
+  for (; bp < end; bp += NR_BYTES, ap += MR * sizeof<T>()) {
+    const b = v128.load(bp);
+    c0 = madd<T>(v128.load_splat<T>(ap), b, c0);
+    c1 = madd<T>(v128.load_splat<T>(ap, sizeof<T>()), b, c1);
+    c2 = madd<T>(v128.load_splat<T>(ap, 2 * sizeof<T>()), b, c2);
+    c3 = madd<T>(v128.load_splat<T>(ap, 3 * sizeof<T>()), b, c3);
+  }
+  v128.store(c, c0);
+  v128.store(c + ldc, c1);
+  v128.store(c + 2 * ldc, c2);
+  v128.store(c + 3 * ldc, c3);
+}
+
+/** `tilePackedNarrow` over row-major A read in place, as `tileRows`. */
+function tileRowsNarrow<T>(
+  kc: i32,
+  a: usize,
+  lda: usize,
+  bp: usize,
+  c: usize,
+  ldc: usize,
+  accumulate: bool,
+): void {
+  let c0 = v128.splat<T>(0);
+  let c1 = c0;
+  let c2 = c0;
+  let c3 = c0;
+  if (accumulate) {
+    c0 = v128.load(c);
+    c1 = v128.load(c + ldc);
+    c2 = v128.load(c + 2 * ldc);
+    c3 = v128.load(c + 3 * ldc);
+  }
+  const a1 = a + lda;
+  const a2 = a1 + lda;
+  const a3 = a2 + lda;
+  const end = <usize>kc * sizeof<T>();
+  for (let o: usize = 0; o < end; o += sizeof<T>(), bp += NR_BYTES) {
+    const b = v128.load(bp);
+    c0 = madd<T>(v128.load_splat<T>(a + o), b, c0);
+    c1 = madd<T>(v128.load_splat<T>(a1 + o), b, c1);
+    c2 = madd<T>(v128.load_splat<T>(a2 + o), b, c2);
+    c3 = madd<T>(v128.load_splat<T>(a3 + o), b, c3);
+  }
+  v128.store(c, c0);
+  v128.store(c + ldc, c1);
+  v128.store(c + 2 * ldc, c2);
+  v128.store(c + 3 * ldc, c3);
+}
+
 /** Copies the top-left rows×cols of one tile-sized region to another; strides in bytes. */
 function copyTile<T>(from: usize, fromRow: usize, to: usize, toRow: usize, rows: i32, cols: i32): void {
   for (let r = 0; r < rows; r++) {
@@ -281,9 +355,13 @@ function product<T>(
             const dst = whole ? cp : edge;
             const ld = whole ? ldc : <usize>NR_BYTES;
             if (!whole && accumulate) copyTile<T>(cp, ldc, edge, NR_BYTES, rows, cols);
+            const narrow = cols * 2 <= width;
             if (inPlace && rows == MR) {
               const ar = a + (<usize>(ic + ir) * aRow + pc) * s;
-              tileRows<T>(kc, ar, <usize>aRow * s, bp, dst, ld, accumulate);
+              if (narrow) tileRowsNarrow<T>(kc, ar, <usize>aRow * s, bp, dst, ld, accumulate);
+              else tileRows<T>(kc, ar, <usize>aRow * s, bp, dst, ld, accumulate);
+            } else if (narrow) {
+              tilePackedNarrow<T>(kc, ap, bp, dst, ld, accumulate);
             } else {
               tilePacked<T>(kc, ap, bp, dst, ld, accumulate);
             }
