@@ -54,9 +54,14 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     done(null, parsed);
   });
   app.decorate("accepting", true);
-  // Draining (server.ts clears `accepting` on SIGTERM): work in flight finishes, new work is refused.
-  app.addHook("onRequest", async () => {
-    if (!app.accepting) {
+  // Draining (from SIGTERM, or any close): work in flight finishes, new work is refused; liveness
+  // and metrics still answer.
+  app.addHook("preClose", async () => {
+    app.accepting = false;
+  });
+  app.addHook("onRequest", async (request) => {
+    const url = request.routeOptions.url;
+    if (!app.accepting && url !== "/healthz" && url !== "/metrics") {
       throw new ProblemError(503, "DRAINING", "the server is shutting down", undefined, {
         "retry-after": "1",
       });

@@ -13,7 +13,8 @@ export function parseJsonBody(bytes: Buffer): unknown {
   let value: unknown;
   try {
     // Pure ASCII, as numbers and base64 are, becomes a string by a copy instead of a UTF-8 decode.
-    value = JSON.parse(bytes.toString(isAscii(bytes) ? "latin1" : "utf8"));
+    const text = bytes.toString(isAscii(bytes) ? "latin1" : "utf8");
+    value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch {
     throw new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY();
   }

@@ -9,7 +9,7 @@ import { EVALUATION_CHUNK, evaluate, type LabelledData, labelIndices } from "../
 import { type LayerSpec, Network } from "../core/network.js";
 import { createOptimizer } from "../core/optimizers/index.js";
 import { Rng, type RngState } from "../core/rng.js";
-import { clone, sizeOf } from "../core/tensor.js";
+import { type DType, sizeOf } from "../core/tensor.js";
 import { Trainer } from "../core/trainer.js";
 import type { Checkpoint, HistoryEntry } from "../store/repository.js";
 import {
@@ -40,23 +40,14 @@ function firstRows(data: LabelledData, count: number): LabelledData {
   };
 }
 
-/** The trained layers as specs, with copies of their parameters. */
-function snapshotLayers(network: Network): LayerSpec[] {
-  return network.layers.map((layer): LayerSpec => {
-    if (layer.type !== "affine") return { type: layer.type };
-    const [W, b] = layer.params;
-    return { type: "affine", W: clone(W.value), b: clone(b.value) };
-  });
-}
-
 /**
- * Accuracy over `data`, on a copy of the network whose buffers are freed afterwards: the
- * training network keeps its own, and the arena does not grow with every evaluation.
+ * Accuracy over `data` of a network built from `layers` in the arena and freed afterwards: the
+ * training network keeps its own buffers, and the arena does not grow with every evaluation.
  */
-function accuracy(network: Network, data: LabelledData): number {
+function accuracy(layers: LayerSpec[], dtype: DType, data: LabelledData): number {
   const mark = arena?.mark();
   try {
-    return evaluate(Network.fromSpecs(network.specs(), network.dtype), data).accuracy;
+    return evaluate(Network.fromSpecs(layers, dtype), data).accuracy;
   } finally {
     if (mark !== undefined) arena?.release(mark);
   }
@@ -64,15 +55,16 @@ function accuracy(network: Network, data: LabelledData): number {
 
 type Accuracies = { trainAccuracy: number; validationAccuracy?: number };
 
-/** The history entry's accuracies, computed in this thread. */
+/** The history entry's accuracies for these layers (a network's specs), computed in this thread. */
 function localAccuracies(
-  network: Network,
+  layers: LayerSpec[],
+  dtype: DType,
   trainSample: LabelledData,
   validation: LabelledData | undefined,
 ): Accuracies {
-  const trainAccuracy = accuracy(network, trainSample);
+  const trainAccuracy = accuracy(layers, dtype, trainSample);
   return validation
-    ? { trainAccuracy, validationAccuracy: accuracy(network, validation) }
+    ? { trainAccuracy, validationAccuracy: accuracy(layers, dtype, validation) }
     : { trainAccuracy };
 }
 
@@ -143,10 +135,12 @@ function run(task: TrainingTask): TrainingResult {
     history: [...history],
     loss,
   });
+  let lastCheckpoint = performance.now();
   const record = (entry: HistoryEntry, saved: Checkpoint) => {
     history.push(entry);
     post({ type: "evaluation", entry });
     post({ type: "checkpoint", checkpoint: { ...saved, history: [...history] } });
+    lastCheckpoint = performance.now();
   };
 
   /**
@@ -171,9 +165,7 @@ function run(task: TrainingTask): TrainingResult {
     let measured: Accuracies;
     try {
       measured =
-        "error" in reply
-          ? localAccuracies(Network.fromSpecs(layers, task.dtype), trainSample, validation)
-          : reply;
+        "error" in reply ? localAccuracies(layers, task.dtype, trainSample, validation) : reply;
     } catch (error) {
       if (!(error instanceof NonFiniteError)) throw error;
       const at = { iteration: saved.iteration, lastFiniteLoss: saved.loss };
@@ -186,7 +178,6 @@ function run(task: TrainingTask): TrainingResult {
   const started = performance.now();
   const startIteration = iteration;
   let lastProgress = started;
-  let lastCheckpoint = started;
   const samplesPerSecond = () =>
     ((iteration - startIteration) * task.batchSize * 1000) /
     Math.max(1, performance.now() - started);
@@ -205,12 +196,14 @@ function run(task: TrainingTask): TrainingResult {
     try {
       stepLoss = trainer.step();
     } catch (error) {
-      if (error instanceof NonFiniteError)
-        return { status: "diverged", iteration: next, lastFiniteLoss: loss, history };
-      throw error;
+      if (!(error instanceof NonFiniteError)) throw error;
+      stepLoss = Number.NaN;
     }
-    if (!Number.isFinite(stepLoss))
-      return { status: "diverged", iteration: next, lastFiniteLoss: loss, history };
+    // A divergence keeps the history so far, the evaluation in flight included (an overflow in
+    // that one, at an earlier iteration, is the divergence to report).
+    if (!Number.isFinite(stepLoss)) {
+      return settle(true) ?? { status: "diverged", iteration: next, lastFiniteLoss: loss, history };
+    }
     const diverged = settle(false);
     if (diverged) return diverged;
     loss = stepLoss;
@@ -222,12 +215,12 @@ function run(task: TrainingTask): TrainingResult {
       const before = settle(true);
       if (before) return before;
       if (task.evaluateInPool) {
-        inFlight = { layers: snapshotLayers(network), saved: state() };
+        inFlight = { layers: network.specs(), saved: state() };
         post({ type: "evaluate", layers: inFlight.layers });
       } else {
         try {
           // Rows outside the minibatch (the train sample, the validation data) can overflow too.
-          const measured = localAccuracies(network, trainSample, validation);
+          const measured = localAccuracies(network.specs(), task.dtype, trainSample, validation);
           record({ iteration, loss: stepLoss, ...measured }, state());
         } catch (error) {
           if (error instanceof NonFiniteError)
@@ -235,7 +228,6 @@ function run(task: TrainingTask): TrainingResult {
           throw error;
         }
       }
-      lastCheckpoint = now;
     } else if (now - lastCheckpoint >= task.checkpointEveryMs && !inFlight) {
       // Not while an evaluation is in flight: a resume from here would never record its entry.
       post({ type: "checkpoint", checkpoint: state() });
@@ -250,7 +242,7 @@ function run(task: TrainingTask): TrainingResult {
   if (diverged) return diverged;
   return {
     status: iteration >= task.iterations ? "completed" : "cancelled",
-    layers: snapshotLayers(network),
+    layers: network.specs(),
     iteration,
     loss,
     history,

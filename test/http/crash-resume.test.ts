@@ -80,14 +80,14 @@ describe("crash safety, with a real server process", { timeout: 240_000 }, () =>
 
   it("on SIGTERM records the evaluation the pool has in flight before the last checkpoint, and resumes to the bits of an uninterrupted run", async () => {
     // Two compute threads: evaluations run there while the job trains on. Each (10000 + 10000
-    // rows) takes longer than the 10 steps between two, so one is always in flight.
+    // rows) takes longer than the 5 steps between two, so one is always in flight.
     const env = { POOL_THREADS: "2", CHECKPOINT_INTERVAL_MS: "600000" };
     const job = mnistJob({
       data: { dataset: { name: "mnist", split: "train", limit: 10000 } },
       validation: { dataset: { name: "mnist", split: "test" } },
       trainEvaluationSamples: 10000,
       iterations: 200,
-      evaluateEvery: 10,
+      evaluateEvery: 5,
       batchSize: 1000,
     });
     const first = await startServer(env);
@@ -107,9 +107,9 @@ describe("crash safety, with a real server process", { timeout: 240_000 }, () =>
         await fetch(`${second.url}/v1/training-jobs/${created.body.id}`)
       ).json()) as { history: { iteration: number }[] };
       // Every evaluation up to the checkpoint is in the history, the one in flight included.
-      const last = Math.floor(Number(saved![1]) / 10) * 10;
+      const last = Math.floor(Number(saved![1]) / 5) * 5;
       expect(atRestart.history.map((h) => h.iteration)).toEqual(
-        Array.from({ length: last / 10 }, (_, i) => 10 * (i + 1)),
+        Array.from({ length: last / 5 }, (_, i) => 5 * (i + 1)),
       );
       const resumed = await waitForJob(second.url, created.body.id, undefined, 120_000);
       expect(resumed.status).toBe("succeeded");

@@ -15,6 +15,10 @@ describe("parseJsonBody", () => {
     expect(parse('{"name":"Gewichte für Übung ✓"}')).toEqual({ name: "Gewichte für Übung ✓" });
   });
 
+  it("skips a UTF-8 byte order mark, as Fastify's parser does", () => {
+    expect(parseJsonBody(Buffer.from('\uFEFF{"a":1}'))).toEqual({ a: 1 });
+  });
+
   it("refuses an empty body and invalid JSON with Fastify's errors", () => {
     expect(() => parse("")).toThrow(
       expect.objectContaining({ code: "FST_ERR_CTP_EMPTY_JSON_BODY" }),
@@ -32,7 +36,6 @@ describe("parseJsonBody", () => {
     ['{"a":{"c\\u006fnstructor":{"prototype":1}}}', "constructor"],
   ])("refuses %s, however deep or escaped", (text, key) => {
     expect(() => parse(text)).toThrow(new RegExp(`"${key}"`));
-    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it("lets a constructor key through when it has no prototype, as secure-json-parse does", () => {

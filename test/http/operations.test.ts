@@ -26,6 +26,9 @@ describe("operations", () => {
         .send({ layer: { type: "relu" }, x: [1] });
       expectProblem(work, 503, "DRAINING");
       expect(work.headers["retry-after"]).toBe("1");
+      // Liveness and metrics still answer.
+      expect((await request(app.server).get("/healthz")).status).toBe(200);
+      expect((await request(app.server).get("/metrics")).status).toBe(200);
     } finally {
       app.accepting = true;
     }

@@ -22,7 +22,11 @@ describe("graceful shutdown", () => {
     const stopAt = performance.now();
     server.child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 100));
-    const late = await fetch(`${server.url}/healthz`).then(
+    const late = await fetch(`${server.url}/v1/layers/forward`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ layer: { type: "relu" }, x: [1] }),
+    }).then(
       (r) => r.status,
       () => "refused",
     );

@@ -98,7 +98,7 @@ describe("evaluations in the compute pool, while the job trains on", () => {
     const here = await waitForJob(app.server, (await post("/v1/training-jobs", body)).body.id);
     const busy = await testApp({ DATA_DIR: tempDir(), POOL_THREADS: "2" });
     try {
-      // Four clients on two threads keep the queue from emptying, so the pool never offers an
+      // Six clients on two threads keep the queue from emptying, so the pool never offers an
       // idle thread: each evaluation is refused and computed by the job's thread, which by then
       // has trained on, from the layers of the iteration it evaluates.
       let answered = 0;
@@ -112,7 +112,7 @@ describe("evaluations in the compute pool, while the job trains on", () => {
           answered++;
         }
       };
-      const clients = [client(), client(), client(), client()];
+      const clients = Array.from({ length: 6 }, client);
       await new Promise((r) => setTimeout(r, 200));
       const job = (await request(busy.server).post("/v1/training-jobs").send(body)).body;
       const ended = await waitForJob(busy.server, job.id);
@@ -124,6 +124,25 @@ describe("evaluations in the compute pool, while the job trains on", () => {
       expect(busy.pool.piscina.completed).toBe(answered + 1);
     } finally {
       await busy.close();
+    }
+  });
+
+  it("keep the evaluation in flight in the history when a later step diverges", async () => {
+    const pooled = await testApp({ DATA_DIR: tempDir(), POOL_THREADS: "2" });
+    try {
+      // SGD at lr 1e8: steps 1 and 2 are finite, step 3 overflows while 2 is being evaluated.
+      const body = mnistJob({
+        optimizer: { type: "sgd", lr: 1e8 },
+        iterations: 50,
+        evaluateEvery: 1,
+      });
+      const job = (await request(pooled.server).post("/v1/training-jobs").send(body)).body;
+      const ended = await waitForJob(pooled.server, job.id);
+      expect(ended.status).toBe("failed");
+      expect(ended.error).toMatchObject({ iteration: 3, lastFiniteLoss: expect.any(Number) });
+      expect(ended.history.map((h: { iteration: number }) => h.iteration)).toEqual([1, 2]);
+    } finally {
+      await pooled.close();
     }
   });
 });
