@@ -8,6 +8,7 @@ import type { DType } from "../core/tensor.js";
 import {
   CONTROL,
   type EvaluationReply,
+  type TaskData,
   type TrainingMessage,
   type TrainingResult,
   type TrainingTask,
@@ -217,9 +218,22 @@ export class TrainingManager {
     });
 
     // A dataset is read on its first use, once per process: the job shows running meanwhile.
-    const data = await loadData(request.data, this.config.limits);
-    const validation =
-      request.validation && (await loadData(request.validation, this.config.limits));
+    let data: TaskData;
+    let validation: TaskData | undefined;
+    try {
+      data = await loadData(request.data, this.config.limits);
+      validation = request.validation && (await loadData(request.validation, this.config.limits));
+    } catch (error) {
+      // The files of a built-in dataset are missing or broken: the installation's problem, whose
+      // details (server paths) stay in the log.
+      this.log.error({ err: error, jobId: job.id }, "cannot read a training job's data");
+      this.finish(job.id, {
+        status: "failed",
+        error: { message: "the job's dataset could not be read; the server log has the cause" },
+        finishedAt: now(),
+      });
+      return;
+    }
     const channel = new MessageChannel();
     let lastMessage: () => void = () => {};
     const drained = new Promise<void>((resolve) => {
