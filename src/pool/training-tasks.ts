@@ -43,10 +43,11 @@ export interface TrainingTask {
   evaluateInPool: boolean;
 }
 
+/** A history entry's accuracies, wherever they were computed. */
+export type Accuracies = { trainAccuracy: number; validationAccuracy?: number };
+
 /** The main thread's answer to an `evaluate` message; on an error the worker evaluates itself. */
-export type EvaluationReply =
-  | { trainAccuracy: number; validationAccuracy?: number }
-  | { error: string };
+export type EvaluationReply = Accuracies | { error: string };
 
 export type TrainingMessage =
   | { type: "progress"; iteration: number; loss: number; samplesPerSecond: number }

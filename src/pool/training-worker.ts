@@ -13,6 +13,7 @@ import { type DType, sizeOf } from "../core/tensor.js";
 import { Trainer } from "../core/trainer.js";
 import type { Checkpoint, HistoryEntry } from "../store/repository.js";
 import {
+  type Accuracies,
   CONTROL,
   type EvaluationReply,
   type TaskData,
@@ -52,8 +53,6 @@ function accuracy(layers: LayerSpec[], dtype: DType, data: LabelledData): number
     if (mark !== undefined) arena?.release(mark);
   }
 }
-
-type Accuracies = { trainAccuracy: number; validationAccuracy?: number };
 
 /** The history entry's accuracies for these layers (a network's specs), computed in this thread. */
 function localAccuracies(
