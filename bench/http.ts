@@ -39,7 +39,8 @@ async function run(url: string, title: string, body?: string) {
   };
 }
 
-const server = await startBenchServer();
+// One client address sends everything here; the per-tenant limit is not what is measured.
+const server = await startBenchServer({ RATE_LIMIT_PER_MINUTE: "1000000000" });
 try {
   const model = await postJson<{ id: string }>(`${server.url}/v1/models`, twoLayerNet(1));
   const parameters = async (encoding: string) =>

@@ -7,22 +7,70 @@ import { errorCodes } from "fastify";
  * refused, as secure-json-parse refuses them. That parser scans the whole text with two regexes
  * for those keys (3.6 ms for a 4.4 MB base64 body); here the parsed objects are walked instead,
  * which skips the strings and costs one typeof per number of a nested array.
+ *
+ * Long `"base64"` values, nearly all the bytes of a base64 tensor request, never go through
+ * JSON.parse: they are lifted out of the bytes first and put back as strings cut from them, which
+ * saves a copy and a scan of each (5–7 ms for a `[1000, 784]` float32 batch).
  */
 export function parseJsonBody(bytes: Buffer): unknown {
   if (bytes.length === 0) throw new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY();
+  const { rest, lifted } = liftBase64(bytes);
   let value: unknown;
   try {
     // Pure ASCII, as numbers and base64 are, becomes a string by a copy instead of a UTF-8 decode.
-    const text = bytes.toString(isAscii(bytes) ? "latin1" : "utf8");
+    const text = rest.toString(isAscii(rest) ? "latin1" : "utf8");
     value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch {
     throw new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY();
   }
-  refusePrototypeKeys(value);
+  walkObjects(value, lifted);
   return value;
 }
 
-function refusePrototypeKeys(root: unknown): void {
+const KEY = Buffer.from('"base64"');
+/** Shorter values are left to JSON.parse: lifting them would save less than it costs. */
+const MIN_LIFTED = 1024;
+const isSpace = (byte: number | undefined) =>
+  byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+
+/**
+ * `bytes` with the content of every long `"base64": "…"` string replaced by a token, `\u0000`
+ * and its index in `lifted`. Only ASCII content without a backslash is lifted, so it reads the
+ * same as JSON.parse would read it, and the token is JSON that lexes alike wherever the content
+ * stood: inside a string it is one; where the quotes around it were not a string's (the `"base64"`
+ * was not a key) the text was invalid JSON and stays so. A body that holds `\u0000` itself is
+ * parsed whole, so that a token cannot be mistaken for a string of the caller's.
+ */
+function liftBase64(bytes: Buffer): { rest: Buffer; lifted: Buffer[] } {
+  const lifted: Buffer[] = [];
+  if (bytes.indexOf("\\u0000") !== -1) return { rest: bytes, lifted };
+  const parts: Buffer[] = [];
+  let kept = 0;
+  for (let at = bytes.indexOf(KEY); at !== -1; at = bytes.indexOf(KEY, at + KEY.length)) {
+    let i = at + KEY.length;
+    while (isSpace(bytes[i])) i++;
+    if (bytes[i++] !== 0x3a) continue;
+    while (isSpace(bytes[i])) i++;
+    if (bytes[i] !== 0x22) continue;
+    const start = i + 1;
+    const end = bytes.indexOf(0x22, start);
+    if (end === -1 || end - start < MIN_LIFTED) continue;
+    const content = bytes.subarray(start, end);
+    if (content.indexOf(0x5c) !== -1 || !isAscii(content)) continue;
+    parts.push(bytes.subarray(kept, start), Buffer.from(`\\u0000${lifted.length}`));
+    lifted.push(content);
+    kept = end;
+  }
+  if (lifted.length === 0) return { rest: bytes, lifted };
+  parts.push(bytes.subarray(kept));
+  return { rest: Buffer.concat(parts), lifted };
+}
+
+/**
+ * Every object and array of a parsed body, once: refuses prototype-poisoning keys, and puts the
+ * lifted base64 strings back where their tokens are.
+ */
+function walkObjects(root: unknown, lifted: Buffer[]): void {
   const pending = [root];
   while (pending.length > 0) {
     const node = pending.pop();
@@ -36,6 +84,10 @@ function refusePrototypeKeys(root: unknown): void {
         Object.hasOwn(node, "constructor") && (node as { constructor: unknown }).constructor;
       if (typeof ctor === "object" && ctor !== null && Object.hasOwn(ctor, "prototype")) {
         throw new SyntaxError('the body has a "constructor" with a "prototype" key');
+      }
+      const { base64 } = node as { base64?: unknown };
+      if (lifted.length > 0 && typeof base64 === "string" && base64.charCodeAt(0) === 0) {
+        (node as { base64: string }).base64 = lifted[Number(base64.slice(1))].toString("latin1");
       }
       for (const child of Object.values(node)) {
         if (typeof child === "object" && child !== null) pending.push(child);

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseJsonBody } from "../../src/http/json-body.js";
 
@@ -54,5 +55,82 @@ describe("parseJsonBody", () => {
     // Row 500 is the only one that starts with 500: its first number becomes a poisoned object.
     const poisoned = JSON.stringify({ x: rows }).replace("[500,", '[{"__proto__":1},');
     expect(() => parse(poisoned)).toThrow(/__proto__/);
+  });
+
+  describe("long base64 values, lifted out before JSON.parse", () => {
+    const long = (seed: number) =>
+      Buffer.from(Float32Array.from({ length: 600 }, (_, i) => i * seed).buffer).toString("base64");
+
+    it("reads them as JSON.parse reads them, whitespace and all", () => {
+      const [a, b] = [long(1), long(2)];
+      const text = `{"x" : {"shape":[600],"dtype":"float32","base64"\t:\n "${a}"},"w":[{"base64":"${b}"}]}`;
+      expect(parse(text)).toEqual(JSON.parse(text));
+      expect((parse(text) as { x: { base64: string } }).x.base64).toBe(a);
+    });
+
+    // Bodies a careless lifter would misread: "base64" after an escaped quote or backslash, inside
+    // a string, without its colon or quotes; values holding non-ASCII, escapes, quotes, the token.
+    const wrappers = fc.constantFrom(
+      ...[
+        ["{", "}"],
+        ["[{", "}]"],
+        ['{"k":[1,{', "}]}"],
+        ['{"k":"x\\\\",', "}"],
+      ],
+      ...[
+        ['{"k":"\\"', '"}'],
+        ['{"base64":"', '"}'],
+        ['"', '"'],
+        ["{", ""],
+        ["", "}"],
+      ],
+    );
+    const space = fc.constantFrom("", " ", "\t\n", "x");
+    const content = fc
+      .array(fc.constantFrom(long(3), long(3), "é", "\\n", "\\u0000", '"', '\\"', "\\\\", ""), {
+        maxLength: 3,
+      })
+      .map((pieces) => pieces.join(""));
+    const texts = fc
+      .tuple(wrappers, space, space, content)
+      .map(([[open, close], s1, s2, c]) => `${open}"base64"${s1}:${s2}"${c}"${close}`);
+    const outcome = (run: () => unknown) => {
+      try {
+        return { value: run() };
+      } catch {
+        return { threw: true };
+      }
+    };
+
+    it("accepts and refuses exactly what JSON.parse does, with the same values", () => {
+      fc.assert(
+        fc.property(texts, (text) => {
+          expect(outcome(() => parse(text))).toEqual(outcome(() => JSON.parse(text)));
+        }),
+        { numRuns: 3000 },
+      );
+    });
+
+    it("returns the values of valid bodies built around them", () => {
+      const tensor = fc.record({
+        base64: fc.constantFrom(long(6), long(7), "AAAA", "\u0000", "\u00000", Array(600).fill(0)),
+      });
+      const body = fc.letrec((tie) => ({
+        node: fc.oneof(
+          { depthSize: "small" },
+          tensor,
+          fc.string(),
+          fc.dictionary(fc.constantFrom("base64", "k", "x"), tie("node"), { maxKeys: 3 }),
+          fc.array(tie("node"), { maxLength: 3 }),
+        ),
+      })).node;
+      fc.assert(
+        fc.property(body, (value) => {
+          const text = JSON.stringify(value);
+          expect(parse(text)).toEqual(JSON.parse(text));
+        }),
+        { numRuns: 2000 },
+      );
+    });
   });
 });
