@@ -45,19 +45,32 @@ export class Arena {
 
   /** Zeroed data in the arena, or null when it has no room. */
   alloc(dtype: DType, length: number): FloatArray | null {
-    const start = Math.ceil(this.top / ALIGN) * ALIGN;
-    const end = start + length * bytesPer(dtype);
-    if (end > this.capacity) return null;
+    const start = this.claim(length * bytesPer(dtype));
+    if (start === null) return null;
     const { buffer } = this.memory;
-    const view =
-      dtype === "float32"
-        ? new Float32Array(buffer, start, length)
-        : new Float64Array(buffer, start, length);
+    const end = this.top;
     if (start < this.dirty)
       new Uint8Array(buffer, start, Math.min(end, this.dirty) - start).fill(0);
-    this.top = end;
     this.dirty = Math.max(this.dirty, end);
-    return view;
+    return dtype === "float32"
+      ? new Float32Array(buffer, start, length)
+      : new Float64Array(buffer, start, length);
+  }
+
+  /** Bytes as they are, not zeroed, for work that overwrites them; null when there is no room. */
+  bytes(length: number): Uint8Array | null {
+    const start = this.claim(length);
+    if (start === null) return null;
+    this.dirty = Math.max(this.dirty, this.top);
+    return new Uint8Array(this.memory.buffer, start, length);
+  }
+
+  /** The start of `bytes` more at the top, aligned, or null when they do not fit. */
+  private claim(bytes: number): number | null {
+    const start = Math.ceil(this.top / ALIGN) * ALIGN;
+    if (start + bytes > this.capacity) return null;
+    this.top = start + bytes;
+    return start;
   }
 
   /** The current end of the allocations, for `release`. */

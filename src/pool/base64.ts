@@ -3,7 +3,9 @@
  * checked for size on the main thread but decoded only in the worker, straight into the memory
  * the kernels read (the arena); answers are encoded there too, straight from it.
  */
+import { readFileSync } from "node:fs";
 import { endianness } from "node:os";
+import type { Arena } from "../core/arena.js";
 import { kernels } from "../core/kernels/index.js";
 import { allocate, type DType, type FloatArray, sizeOf, type Tensor } from "../core/tensor.js";
 import { mapTree } from "./tasks.js";
@@ -35,10 +37,12 @@ if (endianness() !== "LE") throw new Error("this service needs a little-endian h
 
 export const BYTES: Record<DType, number> = { float32: 4, float64: 8 };
 
-/** Bytes the text decodes to, from its length and padding alone. */
-export function base64Bytes(text: string): number {
-  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
-  return (text.length / 4) * 3 - padding;
+/** Bytes the text (of a length that is a multiple of 4) decodes to, from its padding alone. */
+export function base64Bytes(text: string | Uint8Array): number {
+  const n = text.length;
+  const at = (i: number) => (typeof text === "string" ? text.charCodeAt(i) : text[i]);
+  const padding = at(n - 1) !== 0x3d ? 0 : at(n - 2) !== 0x3d ? 1 : 2;
+  return (n / 4) * 3 - padding;
 }
 
 /**
@@ -53,30 +57,94 @@ export function base64SizeProblem(t: Base64Tensor): string | null {
   return `holds ${bytes} bytes but shape [${t.shape.join(", ")}] of ${t.dtype} needs ${expected}`;
 }
 
+const INVALID = "is not valid base64 (RFC 4648, padded)";
+
+type Decode = (text: number, n: number, out: number) => number;
+
+/**
+ * The WebAssembly SIMD decoder of assembly/base64.ts over `memory`: decodes the n characters at
+ * byte address `text` to `out` and returns the bytes written, or -1 for text that is not padded
+ * base64. It writes no byte past those valid text decodes to.
+ */
+export function base64Decoder(memory: WebAssembly.Memory): Decode {
+  // `npm run build` writes the module to dist/kernels/; this file runs from src/pool/ under
+  // vitest and from dist/pool/ otherwise, both two levels below the project.
+  const url = new URL("../../dist/kernels/base64.wasm", import.meta.url);
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(url)), {
+    env: { memory },
+  });
+  return instance.exports.decode as Decode;
+}
+
+/** This thread's WebAssembly decoder and the arena it decodes in; see `decodeInArena`. */
+let arenaDecoder: { arena: Arena; decode: Decode } | null = null;
+
+/**
+ * Makes this thread decode base64 into `arena`, in WebAssembly (null: Node's decoder, as on the
+ * TypeScript kernel path). For a worker thread, whose arena the kernels read.
+ */
+export function decodeInArena(arena: Arena | null): void {
+  arenaDecoder = arena && { arena, decode: base64Decoder(arena.memory) };
+}
+
+/** Bytes of the longest base64 text in a task: the scratch its decoding borrows from the arena. */
+export function longestBase64(task: unknown): number {
+  let longest = 0;
+  mapTree(task, (item) => {
+    if (isBase64(item)) longest = Math.max(longest, item.base64.length);
+    return undefined;
+  });
+  return longest;
+}
+
 /**
  * The tensor's values in its own dtype (in the arena, in a worker), or the problem with them.
- * Node's decoder skips characters outside the alphabet, so with the length already checked
- * (base64SizeProblem) any such character shows as fewer bytes written; it also takes the URL-safe
- * `-` and `_`, which RFC 4648's base64 does not. Both checks are much faster than a regular
- * expression over megabytes of text.
+ * With the length already checked (base64SizeProblem), text that is not base64 shows as fewer
+ * bytes than expected: from either decoder.
  */
 export function decodeBase64(
   t: Base64Tensor | PackedBase64Tensor,
 ): { data: FloatArray } | { problem: string } {
-  const { base64 } = t;
+  const data = allocate(t.dtype, sizeOf(t.shape));
+  // Both decoders write what the text's length and padding say; that must be exactly `data`.
+  const fits = t.base64.length % 4 === 0 && base64Bytes(t.base64) === data.byteLength;
+  const decoded = fits && (decodeWasm(t.base64, data) ?? decodeNode(t.base64, data));
+  if (!decoded) return { problem: INVALID };
+  const bad = kernels.firstNonFinite(data);
+  if (bad !== -1) return { problem: `element ${bad} is ${data[bad]}, not a finite number` };
+  return { data };
+}
+
+/**
+ * Decodes in WebAssembly when `data` lies in this thread's arena and the text fits beside it: the
+ * text is copied to the top of the arena for the moment. Null when it cannot.
+ */
+function decodeWasm(base64: string | Uint8Array, data: FloatArray): boolean | null {
+  if (!arenaDecoder?.arena.owns(data)) return null;
+  const { arena, decode } = arenaDecoder;
+  const mark = arena.mark();
+  const text = arena.bytes(base64.length);
+  if (!text) return null;
+  if (typeof base64 === "string") Buffer.from(text.buffer, text.byteOffset).write(base64, "latin1");
+  else text.set(base64);
+  const written = decode(text.byteOffset, text.length, data.byteOffset);
+  arena.release(mark);
+  return written === data.byteLength;
+}
+
+/**
+ * Node's decoder skips characters outside the alphabet, so any such character shows as fewer
+ * bytes written; it also takes the URL-safe `-` and `_`, which RFC 4648's base64 does not. Both
+ * checks are much faster than a regular expression over megabytes of text.
+ */
+function decodeNode(base64: string | Uint8Array, data: FloatArray): boolean {
   const text =
     typeof base64 === "string"
       ? base64
       : Buffer.from(base64.buffer, base64.byteOffset, base64.byteLength).toString("latin1");
-  const data = allocate(t.dtype, sizeOf(t.shape));
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const written = bytes.write(text, "base64");
-  if (written !== data.byteLength || text.includes("-") || text.includes("_")) {
-    return { problem: "is not valid base64 (RFC 4648, padded)" };
-  }
-  const bad = kernels.firstNonFinite(data);
-  if (bad !== -1) return { problem: `element ${bad} is ${data[bad]}, not a finite number` };
-  return { data };
+  return written === data.byteLength && !text.includes("-") && !text.includes("_");
 }
 
 /**

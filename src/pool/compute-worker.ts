@@ -17,7 +17,7 @@ import { softmax } from "../core/layers/softmax-with-loss.js";
 import { type LayerSpec, Network } from "../core/network.js";
 import { Rng } from "../core/rng.js";
 import { type DType, dtypeOf, fromValues, reshape, sizeOf, type Tensor } from "../core/tensor.js";
-import { decodeBase64, encodeBase64, isBase64, type TaskTensor } from "./base64.js";
+import { decodeBase64, encodeBase64, isBase64, longestBase64, type TaskTensor } from "./base64.js";
 import {
   type BackwardResult,
   buffersOf,
@@ -106,14 +106,11 @@ function layerSpecs(task: { layers: TaskLayer[]; layerPath?: string }): LayerSpe
   });
 }
 
-/** Makes room in the arena for a network over x's rows. */
-function reserveFor(layers: readonly TaskLayer[], dtype: DType, xShape: readonly number[]): void {
-  const rows = xShape.length === 1 ? 1 : xShape[0];
-  arena?.reserve(workingSetBytes(layers, dtype, rows, sizeOf(xShape) / rows));
-}
-
+/** Makes room in the arena for a network over x's rows, and for decoding the task's base64. */
 function prepare(task: ComputeTask) {
-  reserveFor(task.layers, task.dtype, task.x.shape);
+  const rows = task.x.shape.length === 1 ? 1 : task.x.shape[0];
+  const inputs = sizeOf(task.x.shape) / rows;
+  arena?.reserve(workingSetBytes(task.layers, task.dtype, rows, inputs) + longestBase64(task));
   const network = Network.fromSpecs(layerSpecs(task), task.dtype);
   const x = local(task.x, task.dtype, "x");
   const t = task.t && local(task.t, task.dtype, "t");
@@ -217,7 +214,8 @@ export function evaluate(task: EvaluateTask): TaskOutcome<Evaluation> {
     const rows = shape.length === 1 ? 1 : shape[0];
     const inline = "x" in task ? sizeOf(task.x.shape) * 8 : 0;
     const chunk = [Math.min(rows, EVALUATION_CHUNK), sizeOf(shape) / rows];
-    arena?.reserve(workingSetBytes(task.layers, task.dtype, chunk[0], chunk[1]) + inline);
+    const scratch = longestBase64(task);
+    arena?.reserve(workingSetBytes(task.layers, task.dtype, chunk[0], chunk[1]) + inline + scratch);
     const network = Network.fromSpecs(layerSpecs(task), task.dtype);
     if (!network.hasLoss) {
       throw new ShapeError(

@@ -7,6 +7,7 @@ import { workerData } from "node:worker_threads";
 import type { Arena } from "../core/arena.js";
 import { type KernelPath, useKernels } from "../core/kernels/index.js";
 import { type DType, sizeOf } from "../core/tensor.js";
+import { decodeInArena } from "./base64.js";
 import { mapTree, type TaskLayer } from "./tasks.js";
 
 export interface WorkerOptions {
@@ -20,10 +21,15 @@ export function workerOptions(kernels: KernelPath, arenaMb: number): WorkerOptio
   return { kernels, arenaBytes: arenaMb * 1024 * 1024 };
 }
 
-/** This thread's arena; null on the TypeScript path (or outside a pool, as in tests). */
+/**
+ * This thread's arena, where its base64 is decoded too; null on the TypeScript path (or outside a
+ * pool, as in tests).
+ */
 export function installWorkerKernels(): Arena | null {
   const options = workerData as WorkerOptions | null;
-  return options ? useKernels(options.kernels, options.arenaBytes) : null;
+  const arena = options ? useKernels(options.kernels, options.arenaBytes) : null;
+  decodeInArena(arena);
+  return arena;
 }
 
 /**

@@ -1,5 +1,8 @@
-import { describe, expect, it } from "vitest";
-import { decodeBase64, packBase64 } from "../../src/pool/base64.js";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Arena } from "../../src/core/arena.js";
+import { useKernels } from "../../src/core/kernels/index.js";
+import { base64Decoder, decodeBase64, decodeInArena, packBase64 } from "../../src/pool/base64.js";
 import { buffersOf } from "../../src/pool/tasks.js";
 
 const text = (values: number[]) => Buffer.from(new Float32Array(values).buffer).toString("base64");
@@ -33,5 +36,115 @@ describe("base64 tensors between threads", () => {
     }
     const nan = decodeBase64({ ...good, base64: text([0, Number.NaN]) });
     expect(nan).toEqual({ problem: "element 1 is NaN, not a finite number" });
+  });
+});
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/**
+ * RFC 4648's reading of padded base64, written out: the bytes, or null when it is not base64.
+ * (Node's decoder, the reference for bytes, takes text that is not: it skips what is outside the
+ * alphabet, takes `-` and `_`, and stops at any `=`.)
+ */
+function reference(text: string): Uint8Array | null {
+  if (text.length % 4 !== 0) return null;
+  const body = text.replace(/={1,2}$/, "");
+  if (![...body].every((c) => ALPHABET.includes(c))) return null;
+  if (text.length - body.length === 2 && body.length % 4 !== 2) return null;
+  if (text.length - body.length === 1 && body.length % 4 !== 3) return null;
+  return new Uint8Array(Buffer.from(text, "base64"));
+}
+
+const tensorOf = (bytes: number) => ({ shape: [bytes], dtype: "float32" as const });
+
+describe.each([
+  ["WebAssembly SIMD, into the arena", true],
+  ["Node's decoder", false],
+])("base64 decoded by %s", (_name, wasm) => {
+  let arena: Arena | null = null;
+  beforeAll(() => {
+    arena = wasm ? useKernels("simd", 64 * 1024 * 1024) : null;
+    arena?.reserve(16 * 1024 * 1024);
+    decodeInArena(arena);
+  });
+  afterAll(() => {
+    useKernels("typescript", 0);
+    decodeInArena(null);
+  });
+
+  /** The decoded bytes of a text meant for `bytes` bytes, or null for the invalid-base64 problem. */
+  function decode(text: string, bytes: number): Uint8Array | null {
+    // The texts below decode to finite floats; their bytes are compared, not their values.
+    const result = decodeBase64({ ...tensorOf(bytes / 4), base64: text });
+    if ("problem" in result && result.problem.startsWith("element")) {
+      throw new Error("unexpected finiteness problem");
+    }
+    if ("problem" in result) return null;
+    expect(arena?.owns(result.data) ?? false).toBe(wasm);
+    return new Uint8Array(result.data.buffer, result.data.byteOffset, result.data.byteLength);
+  }
+
+  it("reads every length, tail and padding as RFC 4648 does", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        // Float32 tensors hold whole floats: the bytes padded with zeros to a multiple of 4, and
+        // every float's top byte kept below 0x40, so no exponent is all ones (NaN or ±∞).
+        const padded = new Uint8Array(Math.ceil(bytes.length / 4) * 4 || 4);
+        padded.set(bytes);
+        for (let i = 3; i < padded.length; i += 4) padded[i] &= 0x3f;
+        const text = Buffer.from(padded).toString("base64");
+        expect(decode(text, padded.length)).toEqual(padded);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("refuses every character outside the alphabet, wherever it stands", () => {
+    const zeros = Buffer.alloc(48).toString("base64"); // 64 characters of "A"
+    for (let code = 0; code < 256; code++) {
+      for (const at of [0, 5, 17, 40, 61]) {
+        const text = zeros.slice(0, at) + String.fromCharCode(code) + zeros.slice(at + 1);
+        const expected = reference(text);
+        expect(decode(text, 48), `${code} at ${at}`).toEqual(expected);
+      }
+    }
+  });
+
+  it("refuses padding anywhere but at the end, and text of another size", () => {
+    const simd = "A".repeat(64);
+    const texts = [
+      "AAAAAA==",
+      "AAAAAAA=",
+      "AAAA=A==",
+      "AA==AAAA",
+      "A=AAAA==",
+      "AAAAA===",
+      "========",
+    ];
+    for (const text of [...texts, ...texts.map((t) => simd + t), `${simd.slice(8)}=AAAAAAAAAA==`]) {
+      const bytes = 4 + (text.length - 8) * 0.75;
+      const expected = reference(text);
+      expect(decode(text, bytes), text).toEqual(expected?.length === bytes ? expected : null);
+    }
+  });
+});
+
+describe("the WebAssembly base64 decoder", () => {
+  it("writes no byte past the ones it decodes", () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const decode = base64Decoder(memory);
+    const bytes = new Uint8Array(memory.buffer);
+    const OUT = 8192;
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (data) => {
+        const text = Buffer.from(data).toString("base64");
+        Buffer.from(memory.buffer).write(text, 0, "latin1");
+        bytes.fill(0xee, OUT, OUT + 512);
+        expect(decode(0, text.length, OUT)).toBe(data.length);
+        expect(bytes.subarray(OUT, OUT + data.length)).toEqual(data);
+        expect(bytes.subarray(OUT + data.length, OUT + 512).every((b) => b === 0xee)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
