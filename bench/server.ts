@@ -28,9 +28,11 @@ export async function startBenchServer(
   // BENCH_CPU_PROF=<dir>: the server and each of its threads write a V8 CPU profile there.
   const dir = process.env.BENCH_CPU_PROF;
   const profiling = dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+  // BENCH_NODE_FLAGS: more flags for the server's node, e.g. "--trace-gc".
+  const flags = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
   const child: ChildProcess = spawn(
     process.execPath,
-    [...profiling, "--experimental-wasm-relaxed-simd", "dist/server.js"],
+    [...profiling, ...flags, "--experimental-wasm-relaxed-simd", "dist/server.js"],
     {
       cwd: new URL("..", import.meta.url).pathname,
       env: {

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import { serializerCompiler } from "fastify-type-provider-zod";
 import type { Config } from "./config.js";
-import { parseJsonBody } from "./http/json-body.js";
+import { type ParsedBody, parseJsonBody } from "./http/json-body.js";
 import { ProblemError } from "./http/problem.js";
 import { validatorCompiler } from "./http/validation.js";
 import auth from "./plugins/auth.js";
@@ -21,6 +21,13 @@ import trainingJobRoutes from "./routes/v1/training-jobs.js";
 export interface AppOptions {
   /** pino options, or false for silence (tests). */
   logger?: boolean | Record<string, unknown>;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Where the body's long base64 strings lie in its bytes (see ParsedBody); null without one. */
+    base64Bytes: Map<string, Uint8Array> | null;
+  }
 }
 
 /** Builds the whole application; it never listens (server.ts does, tests use inject/supertest). */
@@ -43,15 +50,17 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // JSON only: anything else is a 415, not a string handed to the validators.
   app.removeContentTypeParser("text/plain");
   app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_request, body, done) => {
-    let parsed: unknown;
+  app.decorateRequest("base64Bytes", null);
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+    let parsed: ParsedBody;
     try {
       parsed = parseJsonBody(body as Buffer);
     } catch (error) {
       done(error as Error, undefined);
       return;
     }
-    done(null, parsed);
+    request.base64Bytes = parsed.base64Bytes;
+    done(null, parsed.value);
   });
   app.decorate("accepting", true);
   // Draining (from SIGTERM, or any close): work in flight finishes, new work is refused; liveness

@@ -85,7 +85,8 @@ export default fp(
       reply.raw.once("close", onClose);
       const timer = app.metrics.taskDuration.startTimer({ task: name });
       try {
-        const outcome = (await pool.run(name, task, controller.signal)) as TaskOutcome<
+        const { base64Bytes } = reply.request;
+        const outcome = (await pool.run(name, task, controller.signal, base64Bytes)) as TaskOutcome<
           ValueOf<typeof name>
         >;
         timer({ outcome: outcome.ok ? "ok" : outcome.failure.kind });

@@ -148,16 +148,19 @@ function decodeNode(base64: string | Uint8Array, data: FloatArray): boolean {
 }
 
 /**
- * `value` with the text of every base64 tensor as bytes in a buffer of its own, so that a task
- * moves it to a worker (a transfer) rather than copying a string of megabytes; the worker turns
- * the bytes back into text in one copy.
+ * `value` with the text of every base64 tensor as bytes, so that a task moves it to a worker (a
+ * transfer) rather than copying a string of megabytes. The bytes are the view `known` has for the
+ * string, when it has one that is still attached (the request body's own buffer, moved whole), or
+ * else a copy in a buffer of their own.
  */
-export function packBase64<T>(value: T): T {
+export function packBase64<T>(value: T, known?: Map<string, Uint8Array> | null): T {
   return mapTree(value, (item) => {
     if (!("base64" in item) || typeof item.base64 !== "string") return undefined;
     const text = item.base64;
-    const bytes = new Uint8Array(text.length);
-    Buffer.from(bytes.buffer).write(text, "latin1");
+    const found = known?.get(text);
+    if (found?.byteLength === text.length) return { ...item, base64: found };
+    const bytes = Buffer.allocUnsafeSlow(text.length);
+    bytes.write(text, "latin1");
     return { ...item, base64: bytes };
   });
 }

@@ -38,17 +38,21 @@ export class ComputePool {
     });
   }
 
-  /** Runs a worker export; the task's typed arrays are transferred, so the caller gives them up. */
+  /**
+   * Runs a worker export; the task's typed arrays are transferred, so the caller gives them up,
+   * and so are the buffers of the `base64Bytes` its base64 strings are found in.
+   */
   async run<K extends TaskName>(
     name: K,
     task: Parameters<WorkerApi[K]>[0],
     signal?: AbortSignal,
+    base64Bytes?: Map<string, Uint8Array> | null,
   ): Promise<ReturnType<WorkerApi[K]>> {
     if (this.piscina.queueSize >= this.piscina.options.maxQueue && this.piscina.idleThreads === 0) {
       throw new QueueFullError("the compute queue is full");
     }
     try {
-      const sent = packBase64(task);
+      const sent = packBase64(task, base64Bytes);
       return await this.piscina.run(sent, { name, signal, transferList: buffersOf(sent) });
     } catch (error) {
       if (error instanceof Error && error.message === "Task queue is at limit") {

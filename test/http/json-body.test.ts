@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseJsonBody } from "../../src/http/json-body.js";
 
-const parse = (text: string) => parseJsonBody(Buffer.from(text));
+const parse = (text: string) => parseJsonBody(Buffer.from(text)).value;
 
 describe("parseJsonBody", () => {
   it("parses ASCII and UTF-8 bodies", () => {
@@ -17,7 +17,7 @@ describe("parseJsonBody", () => {
   });
 
   it("skips a UTF-8 byte order mark, as Fastify's parser does", () => {
-    expect(parseJsonBody(Buffer.from('\uFEFF{"a":1}'))).toEqual({ a: 1 });
+    expect(parse('\uFEFF{"a":1}')).toEqual({ a: 1 });
   });
 
   it("refuses an empty body and invalid JSON with Fastify's errors", () => {
@@ -66,6 +66,25 @@ describe("parseJsonBody", () => {
       const text = `{"x" : {"shape":[600],"dtype":"float32","base64"\t:\n "${a}"},"w":[{"base64":"${b}"}]}`;
       expect(parse(text)).toEqual(JSON.parse(text));
       expect((parse(text) as { x: { base64: string } }).x.base64).toBe(a);
+    });
+
+    it("says where each lifted string lies in a body that owns its buffer", () => {
+      const [a, b] = [long(1), long(2)];
+      const body = Buffer.from(`{"x":{"base64":"${a}"},"w":{"base64":"${b}"},"s":"${a}"}`);
+      expect(body.byteOffset === 0 && body.byteLength === body.buffer.byteLength).toBe(true);
+      const { value, base64Bytes } = parseJsonBody(body);
+      const { x, w } = value as { x: { base64: string }; w: { base64: string } };
+      expect(base64Bytes.size).toBe(2);
+      for (const text of [x.base64, w.base64]) {
+        const bytes = base64Bytes.get(text)!;
+        expect(bytes.buffer).toBe(body.buffer);
+        expect(Buffer.from(bytes).toString("latin1")).toBe(text);
+      }
+      // A body in Node's shared pool (small ones are) lends no views: moving its buffer would
+      // take the pool with it.
+      const pooled = Buffer.from(`{"x":{"base64":"${long(1).slice(0, 1200)}"}}`);
+      expect(pooled.byteLength < pooled.buffer.byteLength).toBe(true);
+      expect(parseJsonBody(pooled).base64Bytes.size).toBe(0);
     });
 
     // Bodies a careless lifter would misread: "base64" after an escaped quote or backslash, inside

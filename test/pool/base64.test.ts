@@ -23,6 +23,22 @@ describe("base64 tensors between threads", () => {
     expect(task.x.base64).toBe(text([1.5, -2]));
   });
 
+  it("move the request body's own bytes when it has them, once, and copy after that", () => {
+    const values = Array.from({ length: 2000 }, (_, i) => i);
+    const x = { shape: [2000], dtype: "float32" as const, base64: text(values) };
+    const body = Buffer.from(`{"x":{"base64":"${x.base64}"}}`);
+    expect(body.byteLength).toBe(body.buffer.byteLength); // its own buffer, not Node's pool
+    const start = body.indexOf(x.base64);
+    const known = new Map([[x.base64, body.subarray(start, start + x.base64.length)]]);
+    const first = packBase64({ x }, known);
+    expect(first.x.base64).toBe(known.get(x.base64));
+    expect(buffersOf(first)).toEqual([body.buffer]);
+    structuredClone(first, { transfer: buffersOf(first) }); // as postMessage moves it
+    const second = packBase64({ x }, known);
+    expect(buffersOf(second)).not.toContain(body.buffer);
+    expect(Buffer.from(second.x.base64 as unknown as Uint8Array).toString("latin1")).toBe(x.base64);
+  });
+
   it("decode the same from bytes as from text, and find the same problems", () => {
     const good = { shape: [2], dtype: "float32" as const, base64: text([1.5, -2]) };
     const fromText = decodeBase64(good);
