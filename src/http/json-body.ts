@@ -62,10 +62,10 @@ const isSpace = (byte: number | undefined) =>
  */
 function liftBase64(bytes: Buffer): { rest: Buffer; lifted: Buffer[] } {
   const lifted: Buffer[] = [];
-  if (bytes.indexOf("\\u0000") !== -1) return { rest: bytes, lifted };
-  const parts: Buffer[] = [];
-  let kept = 0;
-  for (let at = bytes.indexOf(KEY); at !== -1; at = bytes.indexOf(KEY, at + KEY.length)) {
+  const kept: Buffer[] = [];
+  let from = 0;
+  // A quote ends each lifted value, so the next key is searched for after it.
+  for (let at = bytes.indexOf(KEY); at !== -1; at = bytes.indexOf(KEY, Math.max(at + 1, from))) {
     let i = at + KEY.length;
     while (isSpace(bytes[i])) i++;
     if (bytes[i++] !== 0x3a) continue;
@@ -76,12 +76,16 @@ function liftBase64(bytes: Buffer): { rest: Buffer; lifted: Buffer[] } {
     if (end === -1 || end - start < MIN_LIFTED) continue;
     const content = bytes.subarray(start, end);
     if (content.indexOf(0x5c) !== -1 || !isAscii(content)) continue;
-    parts.push(bytes.subarray(kept, start), Buffer.from(`\\u0000${lifted.length}`));
+    kept.push(bytes.subarray(from, start));
     lifted.push(content);
-    kept = end;
+    from = end;
   }
   if (lifted.length === 0) return { rest: bytes, lifted };
-  parts.push(bytes.subarray(kept));
+  kept.push(bytes.subarray(from));
+  // Lifted values hold no backslash, so only the rest can hold a `\u0000` of the caller's.
+  if (kept.some((part) => part.includes("\\u0000"))) return { rest: bytes, lifted: [] };
+  const token = (index: number) => Buffer.from(`\\u0000${index}`);
+  const parts = kept.flatMap((part, k) => (k === 0 ? [part] : [token(k - 1), part]));
   return { rest: Buffer.concat(parts), lifted };
 }
 

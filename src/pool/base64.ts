@@ -105,46 +105,63 @@ export function longestBase64(task: unknown): number {
 export function decodeBase64(
   t: Base64Tensor | PackedBase64Tensor,
 ): { data: FloatArray } | { problem: string } {
-  const data = allocate(t.dtype, sizeOf(t.shape));
-  // Both decoders write what the text's length and padding say; that must be exactly `data`.
-  const fits = t.base64.length % 4 === 0 && base64Bytes(t.base64) === data.byteLength;
-  const decoded = fits && (decodeWasm(t.base64, data) ?? decodeNode(t.base64, data));
-  if (!decoded) return { problem: INVALID };
+  // Both decoders write what the text's length and padding say, which must be the whole tensor.
+  const length = sizeOf(t.shape);
+  const bytes = length * BYTES[t.dtype];
+  if (t.base64.length % 4 !== 0 || base64Bytes(t.base64) !== bytes) return { problem: INVALID };
+  const data = decodeWasm(t.base64, t.dtype, length) ?? decodeNode(t.base64, t.dtype, length);
+  if (!data) return { problem: INVALID };
   const bad = kernels.firstNonFinite(data);
   if (bad !== -1) return { problem: `element ${bad} is ${data[bad]}, not a finite number` };
   return { data };
 }
 
 /**
- * Decodes in WebAssembly when `data` lies in this thread's arena and the text fits beside it: the
- * text is copied to the top of the arena for the moment. Null when it cannot.
+ * The values decoded in WebAssembly, in this thread's arena (not zeroed first: the decoder writes
+ * them all), with the text copied above them for the moment; false when the text is not base64,
+ * null when this thread has no decoder or its arena no room.
  */
-function decodeWasm(base64: string | Uint8Array, data: FloatArray): boolean | null {
-  if (!arenaDecoder?.arena.owns(data)) return null;
+function decodeWasm(
+  base64: string | Uint8Array,
+  dtype: DType,
+  length: number,
+): FloatArray | false | null {
+  if (!arenaDecoder) return null;
   const { arena, decode } = arenaDecoder;
+  const start = arena.mark();
+  const out = arena.bytes(length * BYTES[dtype]);
   const mark = arena.mark();
-  const text = arena.bytes(base64.length);
-  if (!text) return null;
+  const text = out && arena.bytes(base64.length);
+  if (!out || !text) {
+    arena.release(start);
+    return null;
+  }
   if (typeof base64 === "string") Buffer.from(text.buffer, text.byteOffset).write(base64, "latin1");
   else text.set(base64);
-  const written = decode(text.byteOffset, text.length, data.byteOffset);
+  const written = decode(text.byteOffset, text.length, out.byteOffset);
   arena.release(mark);
-  return written === data.byteLength;
+  if (written !== out.byteLength) return false;
+  const { buffer } = arena.memory;
+  return dtype === "float32"
+    ? new Float32Array(buffer, out.byteOffset, length)
+    : new Float64Array(buffer, out.byteOffset, length);
 }
 
 /**
- * Node's decoder skips characters outside the alphabet, so any such character shows as fewer
- * bytes written; it also takes the URL-safe `-` and `_`, which RFC 4648's base64 does not. Both
- * checks are much faster than a regular expression over megabytes of text.
+ * The values decoded by Node into a new tensor (in the arena when the core allocates there), or
+ * false. Node's decoder skips characters outside the alphabet, so any such character shows as
+ * fewer bytes written; it also takes the URL-safe `-` and `_`, which RFC 4648's base64 does not.
+ * Both checks are much faster than a regular expression over megabytes of text.
  */
-function decodeNode(base64: string | Uint8Array, data: FloatArray): boolean {
+function decodeNode(base64: string | Uint8Array, dtype: DType, length: number): FloatArray | false {
   const text =
     typeof base64 === "string"
       ? base64
       : Buffer.from(base64.buffer, base64.byteOffset, base64.byteLength).toString("latin1");
-  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const written = bytes.write(text, "base64");
-  return written === data.byteLength && !text.includes("-") && !text.includes("_");
+  const data = allocate(dtype, length);
+  const written = Buffer.from(data.buffer, data.byteOffset, data.byteLength).write(text, "base64");
+  const valid = written === data.byteLength && !text.includes("-") && !text.includes("_");
+  return valid && data;
 }
 
 /**

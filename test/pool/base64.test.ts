@@ -163,4 +163,22 @@ describe("the WebAssembly base64 decoder", () => {
       { numRuns: 500 },
     );
   });
+
+  it("falls back to Node's decoder, giving back what it took, when the text does not fit", () => {
+    const arena = useKernels("simd", 64 * 1024 * 1024)!;
+    decodeInArena(arena);
+    try {
+      // A new arena has 64 KiB free: room for these 40 KB of values, not for their 53 KB of text.
+      const values = Float32Array.from({ length: 10_000 }, (_, i) => i / 7);
+      const top = arena.mark();
+      const decoded = decodeBase64({ ...tensorOf(values.length), base64: text([...values]) });
+      expect(decoded).toEqual({ data: values });
+      // Node's decoder wrote them where the WebAssembly one had claimed room: it gave it back.
+      const { data } = decoded as { data: Float32Array };
+      expect(arena.owns(data) && data.byteOffset).toBe(Math.ceil(top / 64) * 64);
+    } finally {
+      useKernels("typescript", 0);
+      decodeInArena(null);
+    }
+  });
 });
