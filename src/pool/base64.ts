@@ -98,9 +98,9 @@ export function longestBase64(task: unknown): number {
 }
 
 /**
- * The tensor's values in its own dtype (in the arena, in a worker), or the problem with them.
- * With the length already checked (base64SizeProblem), text that is not base64 shows as fewer
- * bytes than expected: from either decoder.
+ * The tensor's values in its own dtype (in the arena, in a worker), or the problem with them. The
+ * text's length and padding must give the tensor's size (the main thread checked that already, in
+ * base64SizeProblem, to name the sizes); its characters are the decoders' to check.
  */
 export function decodeBase64(
   t: Base64Tensor | PackedBase64Tensor,
@@ -136,8 +136,8 @@ function decodeWasm(
     arena.release(start);
     return null;
   }
-  if (typeof base64 === "string") Buffer.from(text.buffer, text.byteOffset).write(base64, "latin1");
-  else text.set(base64);
+  if (typeof base64 !== "string") text.set(base64);
+  else Buffer.from(text.buffer, text.byteOffset, text.byteLength).write(base64, "latin1");
   const written = decode(text.byteOffset, text.length, out.byteOffset);
   arena.release(mark);
   if (written !== out.byteLength) return false;

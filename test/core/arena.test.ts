@@ -66,6 +66,20 @@ describe("Arena", () => {
     expect(isZero(arena.alloc("float64", 200)!)).toBe(true);
   });
 
+  it("hands out bytes as they are, aligned, and zeroes them for a later view", () => {
+    const arena = new Arena(0, 4 * PAGE);
+    arena.alloc("float32", 10)!.fill(7);
+    arena.reset();
+    const bytes = arena.bytes(1000)!;
+    expect(bytes.byteOffset).toBe(0);
+    expect(new Float32Array(bytes.buffer, 0, 10).every((v) => v === 7)).toBe(true); // not zeroed
+    bytes.fill(0xff);
+    expect(arena.bytes(10)!.byteOffset).toBe(1024);
+    expect(arena.bytes(4 * PAGE)).toBeNull();
+    arena.reset();
+    expect(isZero(arena.alloc("float64", 200)!)).toBe(true);
+  });
+
   it("returns null when full, and has room again after a reset", () => {
     const arena = new Arena(0, PAGE);
     expect(arena.capacity).toBe(PAGE);
