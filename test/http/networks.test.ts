@@ -77,6 +77,29 @@ describe("POST /v1/networks/forward", () => {
       nested.body.out.flat().map((v: number) => Math.fround(v)),
     );
   });
+  it("answers a large base64 request, lifted out of the JSON and moved to a worker, as nested", async () => {
+    const random = seeded(11);
+    const [W1, W2, x] = [
+      randomMatrix(784, 16, random),
+      randomMatrix(16, 10, random),
+      randomMatrix(64, 784, random),
+    ];
+    const f32 = (rows: number[][]) => rows.map((row) => row.map(Math.fround));
+    const layers = (W: (m: number[][]) => unknown) => [
+      { type: "affine", W: W(W1), b: Array(16).fill(0.1) },
+      { type: "relu" },
+      { type: "affine", W: W(W2), b: Array(10).fill(0) },
+      { type: "softmaxWithLoss" },
+    ];
+    const b64 = (m: number[][]) => base64Tensor([m.length, m[0].length], m.flat());
+    const viaBase64 = await post("/v1/networks/forward", { layers: layers(b64), x: b64(x) });
+    const nested = await post("/v1/networks/forward", { layers: layers(f32), x: f32(x) });
+    expect(viaBase64.status).toBe(200);
+    expect(b64(x).base64.length).toBeGreaterThan(1024);
+    expect(decodeBase64(viaBase64.body.out)).toEqual(
+      nested.body.out.flat().map((v: number) => Math.fround(v)),
+    );
+  });
 });
 
 describe("POST /v1/networks/backward", () => {

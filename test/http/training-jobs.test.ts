@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testApp } from "../helpers/app.js";
 import { mnistJob, parameterBits, twoLayerNet, waitForJob } from "../helpers/jobs.js";
 import { tempDir } from "../helpers/temp.js";
-import { slowBody } from "../helpers/tensors.js";
+import { base64Tensor, randomMatrix, seeded, slowBody } from "../helpers/tensors.js";
 
 let app: FastifyInstance;
 beforeAll(async () => {
@@ -378,5 +378,37 @@ describe("bad training requests", () => {
     expect(job.history[1].trainAccuracy).toBe(1);
     const predicted = await post(`/v1/models/${job.resultModelId}/predict`, { x });
     expect(predicted.body.labels).toEqual([0, 1, 0, 1]);
+  });
+
+  it("trains from one body holding base64 layers and base64 data, both long enough to lift", async () => {
+    // Both values are lifted out of the same body; creating the model moves the layers' bytes to
+    // a worker, and the data must still be there to read afterwards.
+    const random = seeded(3);
+    const x = Array.from({ length: 40 }, (_, i) =>
+      Array.from({ length: 64 }, (_, j) => (j < 32 === (i % 2 === 0) ? 1 : 0)),
+    );
+    const W1 = base64Tensor([64, 8], randomMatrix(64, 8, random, 0.1).flat());
+    expect(W1.base64.length).toBeGreaterThan(1024);
+    const layers = [
+      { type: "affine", W: W1, b: [0, 0, 0, 0, 0, 0, 0, 0] },
+      { type: "relu" },
+      { type: "affine", W: randomMatrix(8, 2, random, 0.1), b: [0, 0] },
+      { type: "softmaxWithLoss" },
+    ];
+    const data = { x: base64Tensor([40, 64], x.flat()), t: x.map((_, i) => i % 2) };
+    const res = await post("/v1/training-jobs", {
+      model: { layers },
+      data,
+      optimizer: { type: "adam", lr: 0.05 },
+      batchSize: 40,
+      iterations: 100,
+      evaluateEvery: 100,
+    });
+    expect(res.status).toBe(202);
+    const job = await waitForJob(app.server, res.body.id);
+    expect(job.status).toBe("succeeded");
+    expect(job.history[job.history.length - 1].trainAccuracy).toBe(1);
+    const predicted = await post(`/v1/models/${job.resultModelId}/predict`, { x: data.x });
+    expect(predicted.body.labels).toEqual(data.t);
   });
 });
