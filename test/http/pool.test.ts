@@ -22,16 +22,16 @@ describe("the worker pool", () => {
   it("keeps the event loop free while a long computation runs", async () => {
     app = await testApp({ POOL_THREADS: "1" });
     const server = app.server;
-    const slow = timed(() =>
-      request(server).post("/v1/networks/gradient-check").send(slowBody(60)),
-    );
+    const slow = request(server).post("/v1/networks/gradient-check").send(slowBody(80));
+    const slowEnded = slow.then(() => performance.now());
     await new Promise((r) => setTimeout(r, 100));
     const health: number[] = [];
     for (let i = 0; i < 5; i++)
       health.push((await timed(() => request(server).get("/healthz"))).ms);
-    const { res, ms } = await slow;
-    expect(res.status).toBe(200);
-    expect(ms).toBeGreaterThan(500);
+    const healthEnded = performance.now();
+    expect((await slow).status).toBe(200);
+    // All five were answered quickly while the computation still ran (however fast this machine).
+    expect(healthEnded).toBeLessThan(await slowEnded);
     expect(Math.max(...health)).toBeLessThan(200);
   });
 
