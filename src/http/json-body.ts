@@ -57,8 +57,10 @@ const isSpace = (byte: number | undefined) =>
  * and its index in `lifted`. Only ASCII content without a backslash is lifted, so it reads the
  * same as JSON.parse would read it, and the token is JSON that lexes alike wherever the content
  * stood: inside a string it is one; where the quotes around it were not a string's (the `"base64"`
- * was not a key) the text was invalid JSON and stays so. A body that holds `\u0000` itself is
- * parsed whole, so that a token cannot be mistaken for a string of the caller's.
+ * was not a key) the text was invalid JSON and stays so. One difference is left: a raw control
+ * character, which JSON does not allow in a string, reaches the base64 decoder, which refuses it
+ * (a 400 at the tensor's `base64` instead of one for invalid JSON). A body that holds `\u0000`
+ * itself is parsed whole, so that a token cannot be mistaken for a string of the caller's.
  */
 function liftBase64(bytes: Buffer): { rest: Buffer; lifted: Buffer[] } {
   const lifted: Buffer[] = [];

@@ -87,6 +87,13 @@ describe("parseJsonBody", () => {
       expect(parseJsonBody(pooled).base64Bytes.size).toBe(0);
     });
 
+    it("leaves a raw control character in a long value to the base64 decoder to refuse", () => {
+      // JSON.parse would refuse the whole body; the value reaches the tensor's decoder instead.
+      const value = `${long(1).slice(0, 600)}\t${long(1).slice(601)}`;
+      expect(() => JSON.parse(`{"base64":"${value}"}`)).toThrow();
+      expect(parse(`{"base64":"${value}"}`)).toEqual({ base64: value });
+    });
+
     // Bodies a careless lifter would misread: "base64" after an escaped quote or backslash, inside
     // a string, without its colon or quotes; values holding non-ASCII, escapes, quotes, the token.
     const wrappers = fc.constantFrom(

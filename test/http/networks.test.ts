@@ -100,6 +100,21 @@ describe("POST /v1/networks/forward", () => {
       nested.body.out.flat().map((v: number) => Math.fround(v)),
     );
   });
+  it("refuses a raw control character inside a long base64 value at that value", async () => {
+    const x = base64Tensor(
+      [2, 400],
+      Array.from({ length: 800 }, (_, i) => i),
+    );
+    const text = JSON.stringify({ layers: [{ type: "relu" }], x }).replace("AAA", "A\tA");
+    const res = await request(app.server)
+      .post("/v1/networks/forward")
+      .set("content-type", "application/json")
+      .send(text);
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([
+      { path: "x.base64", message: "is not valid base64 (RFC 4648, padded)" },
+    ]);
+  });
 });
 
 describe("POST /v1/networks/backward", () => {
