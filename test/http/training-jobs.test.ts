@@ -348,6 +348,26 @@ describe("bad training requests", () => {
     });
   });
 
+  /**
+   * A job on inline data with Adam (lr 0.05), evaluated every 100 iterations, which must succeed;
+   * the finished job and its result model's labels for the data's x.
+   */
+  async function trainWithAdam(
+    model: object,
+    data: { x: unknown; t: number[] },
+    batchSize: number,
+    iterations: number,
+  ) {
+    const optimizer = { type: "adam", lr: 0.05 };
+    const body = { model, data, optimizer, batchSize, iterations, evaluateEvery: 100 };
+    const res = await post("/v1/training-jobs", body);
+    expect(res.status).toBe(202);
+    const job = await waitForJob(app.server, res.body.id);
+    expect(job.status).toBe("succeeded");
+    const predicted = await post(`/v1/models/${job.resultModelId}/predict`, { x: data.x });
+    return { job, labels: predicted.body.labels };
+  }
+
   it("trains on inline data", async () => {
     const model = {
       architecture: {
@@ -364,20 +384,9 @@ describe("bad training requests", () => {
       [0.1, 0.9],
       [0.9, 0.1],
     ];
-    const res = await post("/v1/training-jobs", {
-      model,
-      data: { x, t: [0, 1, 0, 1] },
-      optimizer: { type: "adam", lr: 0.05 },
-      batchSize: 4,
-      iterations: 200,
-      evaluateEvery: 100,
-    });
-    expect(res.status).toBe(202);
-    const job = await waitForJob(app.server, res.body.id);
-    expect(job.status).toBe("succeeded");
+    const { job, labels } = await trainWithAdam(model, { x, t: [0, 1, 0, 1] }, 4, 200);
     expect(job.history[1].trainAccuracy).toBe(1);
-    const predicted = await post(`/v1/models/${job.resultModelId}/predict`, { x });
-    expect(predicted.body.labels).toEqual([0, 1, 0, 1]);
+    expect(labels).toEqual([0, 1, 0, 1]);
   });
 
   it("trains from one body holding base64 layers and base64 data, both long enough to lift", async () => {
@@ -396,19 +405,8 @@ describe("bad training requests", () => {
       { type: "softmaxWithLoss" },
     ];
     const data = { x: base64Tensor([40, 64], x.flat()), t: x.map((_, i) => i % 2) };
-    const res = await post("/v1/training-jobs", {
-      model: { layers },
-      data,
-      optimizer: { type: "adam", lr: 0.05 },
-      batchSize: 40,
-      iterations: 100,
-      evaluateEvery: 100,
-    });
-    expect(res.status).toBe(202);
-    const job = await waitForJob(app.server, res.body.id);
-    expect(job.status).toBe("succeeded");
+    const { job, labels } = await trainWithAdam({ layers }, data, 40, 100);
     expect(job.history[job.history.length - 1].trainAccuracy).toBe(1);
-    const predicted = await post(`/v1/models/${job.resultModelId}/predict`, { x: data.x });
-    expect(predicted.body.labels).toEqual(data.t);
+    expect(labels).toEqual(data.t);
   });
 });
