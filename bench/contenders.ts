@@ -1,21 +1,15 @@
 /**
- * The work `npm run bench` times, set up once per contender: our kernel paths, each WebAssembly
- * path with an arena of its own that the core allocates from while the path is installed, and
+ * The work `npm run bench` times, set up once per contender: our kernel paths, each a Backend
+ * (a WebAssembly one with an arena of its own, which everything it computes is allocated in), and
  * tfjs-core on its CPU and WebAssembly backends. Every contender starts from the same numbers, and
  * its first answer is checked against the TypeScript path's before anything is timed.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { Arena } from "../src/core/arena.js";
-import {
-  type KernelPath,
-  type MatKernels,
-  setKernels,
-  tsKernels,
-} from "../src/core/kernels/index.js";
-import { createWasmKernels } from "../src/core/kernels/wasm-kernels.js";
-import { type LayerSpec, Network } from "../src/core/network.js";
+import { Backend, type KernelPath } from "../src/core/backend.js";
+import type { LayerSpec } from "../src/core/layer-spec.js";
+import { Network } from "../src/core/network.js";
 import { SGD } from "../src/core/optimizers/sgd.js";
-import { allocate, type DType, type FloatArray, setAllocator } from "../src/core/tensor.js";
+import type { DType, FloatArray } from "../src/core/tensor.js";
 
 /** What the round loop runs: `enter` makes the contender current, `run` is the timed call. */
 export interface Contender {
@@ -47,55 +41,42 @@ export interface StepWork {
 
 export interface OurPath {
   readonly name: KernelPath;
-  readonly kernels: MatKernels;
-  /** Where the path's operands must lie; null for the TypeScript path (the JS heap). */
-  readonly arena: Arena | null;
+  readonly backend: Backend;
 }
 
 /** A path with its arena grown once to `bytes`: growing later would detach the bench's views. */
 export function ourPath(name: KernelPath, bytes: number): OurPath {
-  if (name === "typescript") return { name, kernels: tsKernels, arena: null };
-  const { kernels, arena } = createWasmKernels(name, 2 * bytes);
-  arena.reserve(bytes);
-  return { name, kernels, arena };
-}
-
-/** The path's kernels and allocator for the whole core, as useKernels, but keeping its arena. */
-export function install(path: OurPath): void {
-  setKernels(path.kernels);
-  const { arena } = path;
-  setAllocator(arena ? (dtype, length) => arena.alloc(dtype, length) : null);
+  const backend = Backend.create(name, { arenaBytes: 2 * bytes });
+  backend.begin(bytes);
+  return { name, backend };
 }
 
 /** Throws unless every view lies in the path's arena, where its WebAssembly code takes them. */
 function checkPlaced(path: OurPath, views: FloatArray[]): void {
-  if (path.arena && !views.every((v) => path.arena!.owns(v))) {
+  if (!views.every((v) => path.backend.holds(v))) {
     throw new Error(`${path.name}: an operand lies outside the arena; the bench would time TS`);
   }
 }
 
-/** `values` in `dtype`, allocated by the core (so in the installed path's arena). */
-function place(values: ArrayLike<number>, dtype: DType): FloatArray {
-  const data = allocate(dtype, values.length);
-  data.set(values);
-  return data;
+/** `values` in `dtype`, where the path's ops read them. */
+function place(path: OurPath, values: ArrayLike<number>, dtype: DType): FloatArray {
+  return path.backend.fromValues([values.length], values, dtype).data;
 }
 
 export function ourProduct(path: OurPath, w: ProductWork): Contender & { out: FloatArray } {
-  install(path);
   const { m, k, n } = w;
-  const a = place(w.a, w.dtype);
-  const b = place(w.b, w.dtype);
-  const out = allocate(w.dtype, m * n);
+  const a = place(path, w.a, w.dtype);
+  const b = place(path, w.b, w.dtype);
+  const out = path.backend.alloc(w.dtype, m * n);
   checkPlaced(path, [a, b, out]);
-  const { kernels } = path;
+  const kernels = path.backend.ops;
   const run =
     w.kind === "NN"
       ? () => kernels.gemm(a, b, out, m, k, n)
       : w.kind === "NT"
         ? () => kernels.gemmNT(a, b, out, m, k, n)
         : () => kernels.gemmTN(a, b, out, k, m, n);
-  return { enter: async () => install(path), run, out };
+  return { enter: async () => {}, run, out };
 }
 
 function specs(w: StepWork): LayerSpec[] {
@@ -118,24 +99,23 @@ function specs(w: StepWork): LayerSpec[] {
 
 /** Our step as a training job runs it (Trainer.step without the minibatch gathering). */
 export function ourStep(path: OurPath, w: StepWork): Contender & { firstGrads: FloatArray[] } {
-  install(path);
   const [batch, inputs] = w.sizes;
-  const net = Network.fromSpecs(specs(w), w.dtype);
-  const x = { shape: [batch, inputs], data: place(w.x, w.dtype) };
-  const t = { shape: [batch], data: place(w.labels, w.dtype) };
+  const net = Network.fromSpecs(specs(w), w.dtype, path.backend);
+  const x = { shape: [batch, inputs], data: place(path, w.x, w.dtype) };
+  const t = { shape: [batch], data: place(path, w.labels, w.dtype) };
   const params = net.parameters();
   // The first pass allocates the layers' buffers, in the arena like everything else here.
   net.loss(x, t);
   net.backward({ dloss: 1, needDx: false });
   checkPlaced(path, [x.data, t.data, ...params.flatMap((p) => [p.value.data, p.grad.data])]);
   const firstGrads = params.map((p) => p.grad.data.slice());
-  const sgd = new SGD(params, { lr: w.lr });
+  const sgd = new SGD(params, path.backend, { lr: w.lr });
   const run = () => {
     net.loss(x, t);
     net.backward({ dloss: 1, needDx: false });
     sgd.step();
   };
-  return { enter: async () => install(path), run, firstGrads };
+  return { enter: async () => {}, run, firstGrads };
 }
 
 export type TfBackend = "cpu" | "wasm";

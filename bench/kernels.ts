@@ -8,12 +8,7 @@
  */
 import { cpus, loadavg } from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
-import {
-  bestKernelPath,
-  type KernelPath,
-  supportsPath,
-  useKernels,
-} from "../src/core/kernels/index.js";
+import { bestKernelPath, type KernelPath, supportsPath } from "../src/core/backend.js";
 import { Rng } from "../src/core/rng.js";
 import type { DType, FloatArray } from "../src/core/tensor.js";
 import {
@@ -250,7 +245,6 @@ for (let round = 0; round < ROUNDS; round++) {
     }
   }
 }
-useKernels("typescript", 0);
 const seconds = (performance.now() - started) / 1000;
 
 const ms = (row: Row, column: Column): number | null => {

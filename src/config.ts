@@ -1,12 +1,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { z } from "zod";
-import {
-  bestKernelPath,
-  KERNEL_PATHS,
-  type KernelPath,
-  supportsPath,
-} from "./core/kernels/index.js";
+import { bestKernelPath, KERNEL_PATHS, type KernelPath, supportsPath } from "./core/backend.js";
 import { type ApiKey, parseApiKeys } from "./http/api-keys.js";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>

@@ -1,5 +1,5 @@
 import type { Network } from "./network.js";
-import { allocate, type FloatArray, type Tensor } from "./tensor.js";
+import type { FloatArray, Tensor } from "./tensor.js";
 
 /** Index of the largest value of each row of a [rows, cols] tensor (first one on ties). */
 export function argmaxRows(t: Tensor): Int32Array {
@@ -31,6 +31,18 @@ export interface Evaluation {
   loss: number;
   accuracy: number;
   count: number;
+  /**
+   * Each chunk's summed loss (its mean times its rows), in order: evaluations of consecutive
+   * whole chunks combine into the very loss one pass gives (`meanLoss`).
+   */
+  chunkLosses: number[];
+}
+
+/** The mean loss over `count` rows from their chunks' summed losses, added in order. */
+export function meanLoss(chunkLosses: readonly number[], count: number): number {
+  let sum = 0;
+  for (const chunk of chunkLosses) sum += chunk;
+  return sum / count;
 }
 
 /** Rows per forward pass of `evaluate`. */
@@ -49,9 +61,9 @@ export function evaluate(
   const dtype = network.dtype;
   const width = data.inputSize;
   const size = Math.min(chunk, data.count);
-  const xs = allocate(dtype, size * width);
-  const ts = allocate(dtype, size);
-  let lossSum = 0;
+  const xs = network.backend.alloc(dtype, size * width);
+  const ts = network.backend.alloc(dtype, size);
+  const chunkLosses: number[] = [];
   let correct = 0;
   for (let start = 0; start < data.count; start += chunk) {
     const rows = Math.min(chunk, data.count - start);
@@ -60,9 +72,10 @@ export function evaluate(
     x.data.set(data.x.subarray(start * width, (start + rows) * width));
     for (let i = 0; i < rows; i++) t.data[i] = data.labels[start + i];
     const { out, loss } = network.loss(x, t);
-    lossSum += loss * rows;
+    chunkLosses.push(loss * rows);
     const predicted = argmaxRows(out);
     for (let i = 0; i < rows; i++) if (predicted[i] === data.labels[start + i]) correct++;
   }
-  return { loss: lossSum / data.count, accuracy: correct / data.count, count: data.count };
+  const { count } = data;
+  return { loss: meanLoss(chunkLosses, count), accuracy: correct / count, count, chunkLosses };
 }

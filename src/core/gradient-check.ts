@@ -1,6 +1,6 @@
 import { ShapeError } from "./errors.js";
 import type { Network } from "./network.js";
-import { cast, clone, type FloatArray, type Tensor } from "./tensor.js";
+import type { FloatArray, Tensor } from "./tensor.js";
 
 /**
  * ∂f/∂value[i] ≈ (f(v + h) - f(v - h)) / 2h for every element (central differences, book ch. 4.4),
@@ -140,7 +140,8 @@ export function checkInputGradient(
   objective: Objective,
   epsilon = 1e-4,
 ): GradientDiff {
-  const input = clone(cast(x, network.dtype));
+  // A copy of its own, perturbed in place, where the network's ops read it.
+  const input = network.backend.fromValues(x.shape, x.data, network.dtype);
   const dx = backprop(network, input, objective, true)!;
   const numeric = numericalGradient(
     () => objectiveValue(network, input, objective),

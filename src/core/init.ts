@@ -3,7 +3,7 @@
  * W ~ N(0, std²) with std from the fan-in, b = 0.
  */
 
-import type { LayerSpec } from "./network.js";
+import type { LayerSpec } from "./layer-spec.js";
 import type { Rng } from "./rng.js";
 import { type DType, zeros } from "./tensor.js";
 

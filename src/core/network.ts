@@ -1,5 +1,6 @@
+import type { Backend } from "./backend.js";
 import { NonFiniteError, ShapeError } from "./errors.js";
-import { kernels } from "./kernels/index.js";
+import type { LayerSpec } from "./layer-spec.js";
 import { Affine, checkAffineParams } from "./layers/affine.js";
 import type { Layer } from "./layers/layer.js";
 import { Relu } from "./layers/relu.js";
@@ -12,23 +13,14 @@ import {
 } from "./layers/softmax-with-loss.js";
 import type { Parameter } from "./parameter.js";
 import {
-  cast,
   clone,
   type DType,
-  fromValues,
   reshape,
   sameShape,
   shapeToString,
   sizeOf,
   type Tensor,
 } from "./tensor.js";
-
-/** A layer as a request describes it (API.md, "Layers"). */
-export type LayerSpec =
-  | { readonly type: "relu" }
-  | { readonly type: "sigmoid" }
-  | { readonly type: "affine"; readonly W: Tensor; readonly b: Tensor }
-  | { readonly type: "softmaxWithLoss" };
 
 export type AnyLayer = Layer | SoftmaxWithLoss;
 
@@ -77,12 +69,14 @@ export class Network {
   private constructor(
     readonly layers: readonly AnyLayer[],
     readonly dtype: DType,
+    /** Where every layer computes and allocates. */
+    readonly backend: Backend,
   ) {
     this.hasLoss = layers[layers.length - 1].type === "softmaxWithLoss";
   }
 
-  /** Validates the specs and builds the layers; W and b are copied into `dtype`. */
-  static fromSpecs(specs: readonly LayerSpec[], dtype: DType): Network {
+  /** Validates the specs and builds the layers on `backend`; W and b are copied into `dtype`. */
+  static fromSpecs(specs: readonly LayerSpec[], dtype: DType, backend: Backend): Network {
     if (specs.length === 0) {
       throw new ShapeError("a network needs at least one layer", null, null, null, "layers");
     }
@@ -91,9 +85,9 @@ export class Network {
     const layers = specs.map((spec, i): AnyLayer => {
       switch (spec.type) {
         case "relu":
-          return new Relu();
+          return new Relu(backend);
         case "sigmoid":
-          return new Sigmoid();
+          return new Sigmoid(backend);
         case "softmaxWithLoss":
           if (i !== specs.length - 1) {
             throw new ShapeError(
@@ -104,7 +98,7 @@ export class Network {
               `layers[${i}]`,
             );
           }
-          return new SoftmaxWithLoss();
+          return new SoftmaxWithLoss(backend);
         case "affine": {
           checkAffineParams(spec.W.shape, spec.b.shape, i);
           const [inputs, outputs] = spec.W.shape;
@@ -119,8 +113,9 @@ export class Network {
           }
           features = outputs;
           return new Affine(
-            fromValues(spec.W.shape, spec.W.data, dtype),
-            fromValues(spec.b.shape, spec.b.data, dtype),
+            backend,
+            backend.fromValues(spec.W.shape, spec.W.data, dtype),
+            backend.fromValues(spec.b.shape, spec.b.data, dtype),
           );
         }
         default:
@@ -133,7 +128,7 @@ export class Network {
           );
       }
     });
-    return new Network(layers, dtype);
+    return new Network(layers, dtype, backend);
   }
 
   /** W then b of each affine layer, in layer order. */
@@ -232,7 +227,7 @@ export class Network {
         );
       }
       checkData(dout, "dout");
-      const d = cast(dout, this.dtype);
+      const d = this.backend.local(dout, this.dtype);
       grad = pass.xShape.length === 1 ? reshape(d, [1, ...pass.outShape]) : d;
     }
     for (; i >= 0 && grad !== null; i--) {
@@ -248,7 +243,7 @@ export class Network {
   /** Runs every layer on x (cast to the network's dtype, a 1-D x as [1, D]); shapes checked. */
   private run(x: Tensor): Tensor {
     this.pass = null;
-    let h = cast(x, this.dtype);
+    let h = this.backend.local(x, this.dtype);
     if (h.shape.length === 1) h = reshape(h, [1, h.shape[0]]);
     this.layers.forEach((layer, i) => {
       h = layer.forward(h);
@@ -297,7 +292,7 @@ export class Network {
   }
 
   private checkFinite(t: Tensor, layer: number, phase: "forward" | "backward"): void {
-    if (kernels.firstNonFinite(t.data) !== -1) {
+    if (this.backend.ops.firstNonFinite(t.data) !== -1) {
       throw new NonFiniteError(layer, this.layers[layer].type, phase);
     }
   }

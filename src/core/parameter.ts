@@ -1,4 +1,5 @@
-import { type Tensor, zerosLike } from "./tensor.js";
+import type { Backend } from "./backend.js";
+import { dtypeOf, type Tensor } from "./tensor.js";
 
 /**
  * A learnable tensor with its gradient beside it. Optimizers see only parameters; their state is
@@ -7,10 +8,12 @@ import { type Tensor, zerosLike } from "./tensor.js";
 export class Parameter {
   readonly grad: Tensor;
 
+  /** Takes `value` as it is (no copy); the gradient is allocated on `backend`. */
   constructor(
+    backend: Backend,
     readonly value: Tensor,
     readonly role: "weight" | "bias",
   ) {
-    this.grad = zerosLike(value);
+    this.grad = backend.zeros(value.shape, dtypeOf(value.data));
   }
 }

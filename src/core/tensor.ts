@@ -23,25 +23,9 @@ export function sizeOf(shape: readonly number[]): number {
   return n;
 }
 
-/** Where `allocate` takes memory from first; null when it has no room left. */
-export type Allocator = (dtype: DType, length: number) => FloatArray | null;
-
-let allocator: Allocator | null = null;
-
-/**
- * Routes every allocation of the core (outputs, gradients, optimizer state, batches) to
- * `next` (a worker's WebAssembly arena), or back to the JS heap with null.
- */
-export function setAllocator(next: Allocator | null): void {
-  allocator = next;
-}
-
-/** Zeroed data, from the installed allocator when it has room, else from the JS heap. */
+/** Zeroed data on the JS heap; a Backend allocates where its ops read (Backend.alloc). */
 export function allocate(dtype: DType, length: number): FloatArray {
-  return (
-    allocator?.(dtype, length) ??
-    (dtype === "float32" ? new Float32Array(length) : new Float64Array(length))
-  );
+  return dtype === "float32" ? new Float32Array(length) : new Float64Array(length);
 }
 
 export function zeros(shape: readonly number[], dtype: DType): Tensor {
@@ -98,24 +82,4 @@ export function firstNonFinite(data: FloatArray): number {
 /** A copy with its own data. */
 export function clone(t: Tensor): Tensor {
   return { shape: [...t.shape], data: t.data.slice() };
-}
-
-/**
- * A tensor of `shape` over `previous`'s data when that has the same dtype and length (its stale
- * contents are to be overwritten), else over new zeroed data. Layers use it to keep one buffer per
- * output across calls with the same batch shape.
- */
-export function reuseOrAllocate(
-  previous: Tensor | null,
-  shape: readonly number[],
-  dtype: DType,
-): Tensor {
-  if (previous !== null && dtypeOf(previous.data) === dtype) {
-    if (previous.data.length === sizeOf(shape)) {
-      return sameShape(previous.shape, shape)
-        ? previous
-        : { shape: [...shape], data: previous.data };
-    }
-  }
-  return zeros(shape, dtype);
 }

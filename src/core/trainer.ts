@@ -2,7 +2,7 @@ import type { LabelledData } from "./evaluation.js";
 import type { Network } from "./network.js";
 import type { Optimizer } from "./optimizers/optimizer.js";
 import type { Rng } from "./rng.js";
-import { allocate, type Tensor } from "./tensor.js";
+import type { Tensor } from "./tensor.js";
 import { addWeightDecayGrad, weightDecayLoss } from "./weight-decay.js";
 
 export interface TrainerOptions {
@@ -30,11 +30,9 @@ export class Trainer {
   ) {
     const { batchSize } = options;
     this.indices = new Int32Array(batchSize);
-    this.x = {
-      shape: [batchSize, data.inputSize],
-      data: allocate(network.dtype, batchSize * data.inputSize),
-    };
-    this.t = { shape: [batchSize], data: allocate(network.dtype, batchSize) };
+    const { backend, dtype } = network;
+    this.x = backend.zeros([batchSize, data.inputSize], dtype);
+    this.t = backend.zeros([batchSize], dtype);
   }
 
   /** One update; returns the minibatch loss, weight decay included. */
@@ -52,7 +50,7 @@ export class Trainer {
     // The decay term is taken before the update, on the weights that produced this loss.
     const loss = network.lossValue(x, t) + (lambda > 0 ? weightDecayLoss(params, lambda) : 0);
     network.backward({ dloss: 1, needDx: false });
-    if (lambda > 0) addWeightDecayGrad(params, lambda);
+    if (lambda > 0) addWeightDecayGrad(params, lambda, network.backend.ops);
     this.optimizer.step();
     return loss;
   }

@@ -2,13 +2,17 @@
  * L2 weight decay (book ch. 6.4.2): the loss gains ½·λ·ΣW² over the weights, so each weight's
  * gradient gains λ·W. Biases are not decayed.
  */
-import { kernels } from "./kernels/index.js";
+import type { ArrayOps } from "./kernels/array-ops.js";
 import type { Parameter } from "./parameter.js";
 
 /** ∂L/∂W += λ·W for every weight; call after backward, before the optimizer step. */
-export function addWeightDecayGrad(params: readonly Parameter[], lambda: number): void {
+export function addWeightDecayGrad(
+  params: readonly Parameter[],
+  lambda: number,
+  ops: ArrayOps,
+): void {
   for (const p of params) {
-    if (p.role === "weight") kernels.axpy(lambda, p.value.data, p.grad.data);
+    if (p.role === "weight") ops.axpy(lambda, p.value.data, p.grad.data);
   }
 }
 

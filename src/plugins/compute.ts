@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import fp from "fastify-plugin";
-import { Gauge } from "prom-client";
+import { Counter, Gauge } from "prom-client";
 import type { Config } from "../config.js";
-import { KERNEL_PATHS } from "../core/kernels/index.js";
+import { KERNEL_PATHS } from "../core/backend.js";
 import { ProblemError, validationFailed } from "../http/problem.js";
 import { ComputePool, QueueFullError, type TaskName } from "../pool/compute-pool.js";
 import type * as worker from "../pool/compute-worker.js";
 import type { TaskFailure, TaskOutcome } from "../pool/tasks.js";
+import type { FallbackCounts } from "../pool/worker-backend.js";
 
 type Api = typeof worker;
 type ValueOf<K extends TaskName> = ReturnType<Api[K]> extends TaskOutcome<infer T> ? T : never;
@@ -22,6 +23,8 @@ declare module "fastify" {
     pool: ComputePool;
     /** Runs a task in the pool within the request's deadline, mapping failures to problems. */
     compute: Compute;
+    /** Counts (and logs once per reason) work that a worker's backend ran off its fast path. */
+    countFallbacks(counts: FallbackCounts | undefined): void;
   }
 }
 
@@ -75,6 +78,25 @@ export default fp(
     });
     for (const path of KERNEL_PATHS) kernelInfo.set({ path }, path === kernels ? 1 : 0);
 
+    const fallbacks = new Counter({
+      name: "kernel_fallbacks_total",
+      help: "Allocations that missed a worker's arena (arena_full) and ops that ran on the TypeScript reference because an operand lay outside it (operand_off_arena)",
+      labelNames: ["reason"] as const,
+      registers: [app.metrics.registry],
+    });
+    const logged = new Set<string>();
+    app.decorate("countFallbacks", (counts: FallbackCounts | undefined) => {
+      for (const [reason, count] of Object.entries(counts ?? {})) {
+        fallbacks.inc({ reason }, count);
+        if (logged.has(reason)) continue;
+        logged.add(reason);
+        app.log.warn(
+          { reason, kernels },
+          `numeric work fell off the ${kernels} kernels (${reason}); kernel_fallbacks_total counts each time`,
+        );
+      }
+    });
+
     const run: Compute = async (reply, name, task) => {
       const controller = new AbortController();
       const deadline = setTimeout(() => controller.abort(DEADLINE), config.requestTimeoutMs);
@@ -90,6 +112,7 @@ export default fp(
           ValueOf<typeof name>
         >;
         timer({ outcome: outcome.ok ? "ok" : outcome.failure.kind });
+        app.countFallbacks(outcome.fallbacks);
         if (!outcome.ok) throw failureProblem(outcome.failure);
         return outcome.value;
       } catch (error) {

@@ -4,7 +4,7 @@ import { isResponseSerializationError } from "fastify-type-provider-zod";
 import { DatasetError } from "../datasets/catalog.js";
 import { type Problem, ProblemError, problem, validationFailed } from "../http/problem.js";
 import { InvalidCursorError } from "../store/repository.js";
-import { SubmissionError } from "../training/submission.js";
+import { SubmissionError } from "../training/submit.js";
 
 const PROBLEM_JSON = "application/problem+json; charset=utf-8";
 

@@ -1,9 +1,9 @@
 import { Piscina } from "piscina";
-import type { KernelPath } from "../core/kernels/index.js";
-import { packBase64 } from "./base64.js";
+import type { KernelPath } from "../core/backend.js";
+import { packBase64 } from "../wire/base64.js";
+import { buffersOf } from "../wire/tree.js";
 import type * as worker from "./compute-worker.js";
-import { buffersOf } from "./tasks.js";
-import { workerOptions } from "./worker-arena.js";
+import { workerOptions } from "./worker-backend.js";
 import { workerUrl } from "./worker-url.js";
 
 type WorkerApi = typeof worker;

@@ -13,27 +13,39 @@ import {
 } from "../core/evaluation.js";
 import { gradientCheck as checkGradients } from "../core/gradient-check.js";
 import { initLayers } from "../core/init.js";
-import { softmax } from "../core/layers/softmax-with-loss.js";
-import { type LayerSpec, Network } from "../core/network.js";
-import { Rng } from "../core/rng.js";
-import { type DType, dtypeOf, fromValues, reshape, sizeOf, type Tensor } from "../core/tensor.js";
-import { decodeBase64, encodeBase64, isBase64, longestBase64, type TaskTensor } from "./base64.js";
 import {
-  type BackwardResult,
-  buffersOf,
-  type ComputeTask,
-  type CreateModelTask,
-  type EvaluateTask,
-  type ForwardResult,
-  mapTree,
-  type ParameterCheck,
-  type PredictResult,
-  type PredictTask,
-  type TaskFailure,
-  type TaskLayer,
-  type TaskOutcome,
+  type LayerShape,
+  type LayerSpec,
+  type Pass,
+  type WorkingSetOptions,
+  workingSetBytes,
+} from "../core/layer-spec.js";
+import { softmax } from "../core/layers/softmax-with-loss.js";
+import { Network } from "../core/network.js";
+import { Rng } from "../core/rng.js";
+import { type DType, reshape, sizeOf, type Tensor } from "../core/tensor.js";
+import {
+  base64DecoderFor,
+  encodeBase64,
+  isBase64,
+  longestBase64,
+  type TaskTensor,
+} from "../wire/base64.js";
+import { buffersOf, mapTree } from "../wire/tree.js";
+import type {
+  BackwardResult,
+  ComputeTask,
+  CreateModelTask,
+  EvaluateTask,
+  ForwardResult,
+  ParameterCheck,
+  PredictResult,
+  PredictTask,
+  TaskFailure,
+  TaskLayer,
+  TaskOutcome,
 } from "./tasks.js";
-import { installWorkerKernels, outOfArena, workingSetBytes } from "./worker-arena.js";
+import { outOfArena, workerBackend } from "./worker-backend.js";
 
 /** A failure this file finds in a core result, carried out of `outcome` like the core's errors. */
 class FailedTask extends Error {
@@ -46,18 +58,27 @@ function moved<T>(value: T): T {
   return move({ [transferableSymbol]: buffersOf(value), [valueSymbol]: value } as never) as T;
 }
 
-const arena = installWorkerKernels();
+const { backend, takeFallbacks } = workerBackend();
+const decodeBase64 = base64DecoderFor(backend);
 
 /**
- * Runs `work` on an empty arena, turning the caller's mistakes into values. The result's tensors
- * leave as base64 read straight from the arena when `encoding` asks for it, else copied off the
- * arena into buffers that are moved, not copied, to the main thread.
+ * Runs `work` on a backend that has room for `bytes` (all it had before is freed), turning the
+ * caller's mistakes into values. The result's tensors leave as base64 read straight from the
+ * arena when `encoding` asks for it, else copied off the arena into buffers that are moved, not
+ * copied, to the main thread.
  */
-function outcome<T>(work: () => T, encoding?: string): TaskOutcome<T> {
-  arena?.reset();
+function outcome<T>(bytes: number, work: () => T, encoding?: string): TaskOutcome<T> {
+  backend.begin(bytes);
+  const result = attempt(work, encoding);
+  const fallbacks = takeFallbacks();
+  const reported = fallbacks ? { ...result, fallbacks } : result;
+  return reported.ok ? moved(reported) : reported;
+}
+
+function attempt<T>(work: () => T, encoding?: string): TaskOutcome<T> {
   try {
-    const value = encoding === "base64" ? base64Tensors(work()) : outOfArena(work(), arena);
-    return moved({ ok: true, value });
+    const value = encoding === "base64" ? base64Tensors(work()) : outOfArena(work(), backend);
+    return { ok: true, value };
   } catch (error) {
     if (error instanceof FailedTask) return { ok: false, failure: error.failure };
     if (error instanceof ShapeError) {
@@ -90,11 +111,9 @@ function decoded(t: TaskTensor, path: string): Tensor {
   return { shape: t.shape, data: result.data };
 }
 
-/** t in `dtype`, in the arena when there is one: copied only when it is not both already. */
+/** t in `dtype`, where the ops read it: copied only when it is not both already. */
 function local(t: TaskTensor, dtype: DType, path: string): Tensor {
-  const values = decoded(t, path);
-  const ready = dtypeOf(values.data) === dtype && (arena === null || arena.owns(values.data));
-  return ready ? values : fromValues(values.shape, values.data, dtype);
+  return backend.local(decoded(t, path), dtype);
 }
 
 /** The layers with base64 parameters decoded; Network.fromSpecs copies them into its dtype. */
@@ -106,12 +125,33 @@ function layerSpecs(task: { layers: TaskLayer[]; layerPath?: string }): LayerSpe
   });
 }
 
-/** Makes room in the arena for a network over x's rows, and for decoding the task's base64. */
+/** The pass over all of x's rows, or over at most `chunk` of them at a time. */
+function passOver(shape: readonly number[], chunk = Infinity): Pass {
+  const rows = shape.length === 1 ? 1 : shape[0];
+  return { rows: Math.min(rows, chunk), inputs: sizeOf(shape) / rows };
+}
+
+/**
+ * The bytes a task needs: the network's working set for `pass`, the task's tensors as decoded
+ * (into the arena, before the network copies them), and the scratch for decoding its longest
+ * base64 text.
+ */
+function bytesFor(
+  task: { dtype: DType; layers: LayerShape[] },
+  pass: Pass,
+  options?: WorkingSetOptions,
+): number {
+  let decoded = 0;
+  mapTree(task, (item) => {
+    if (!("shape" in item && ("base64" in item || "data" in item))) return undefined;
+    decoded += sizeOf(item.shape as number[]) * 8 + 64;
+    return item;
+  });
+  return workingSetBytes(task.layers, task.dtype, pass, options) + decoded + longestBase64(task);
+}
+
 function prepare(task: ComputeTask) {
-  const rows = task.x.shape.length === 1 ? 1 : task.x.shape[0];
-  const inputs = sizeOf(task.x.shape) / rows;
-  arena?.reserve(workingSetBytes(task.layers, task.dtype, rows, inputs) + longestBase64(task));
-  const network = Network.fromSpecs(layerSpecs(task), task.dtype);
+  const network = Network.fromSpecs(layerSpecs(task), task.dtype, backend);
   const x = local(task.x, task.dtype, "x");
   const t = task.t && local(task.t, task.dtype, "t");
   network.checkShapes(x.shape, t?.shape);
@@ -119,52 +159,60 @@ function prepare(task: ComputeTask) {
 }
 
 export function forward(task: ComputeTask): TaskOutcome<ForwardResult> {
-  return outcome(() => {
-    const { network, x, t } = prepare(task);
-    if (t && network.hasLoss) return network.loss(x, t);
-    return { out: network.forward(x) };
-  }, task.encoding);
+  return outcome(
+    bytesFor(task, passOver(task.x.shape)),
+    () => {
+      const { network, x, t } = prepare(task);
+      if (t && network.hasLoss) return network.loss(x, t);
+      return { out: network.forward(x) };
+    },
+    task.encoding,
+  );
 }
 
 export function backward(task: ComputeTask): TaskOutcome<BackwardResult> {
-  return outcome(() => {
-    const { network, x, t } = prepare(task);
-    let result: ForwardResult;
-    let dx: Tensor | null;
-    if (network.hasLoss) {
-      if (!t)
-        throw new ShapeError(
-          "a network ending in softmaxWithLoss needs labels",
-          null,
-          null,
-          null,
-          "t",
-        );
-      const dloss = typeof task.dout === "number" ? task.dout : 1;
-      result = network.loss(x, t);
-      dx = network.backward({ dloss, needDx: true });
-    } else {
-      if (task.dout === undefined || typeof task.dout === "number") {
-        throw new ShapeError(
-          "a network without a loss layer needs a dout tensor",
-          null,
-          null,
-          null,
-          "dout",
-        );
+  return outcome(
+    bytesFor(task, passOver(task.x.shape)),
+    () => {
+      const { network, x, t } = prepare(task);
+      let result: ForwardResult;
+      let dx: Tensor | null;
+      if (network.hasLoss) {
+        if (!t)
+          throw new ShapeError(
+            "a network ending in softmaxWithLoss needs labels",
+            null,
+            null,
+            null,
+            "t",
+          );
+        const dloss = typeof task.dout === "number" ? task.dout : 1;
+        result = network.loss(x, t);
+        dx = network.backward({ dloss, needDx: true });
+      } else {
+        if (task.dout === undefined || typeof task.dout === "number") {
+          throw new ShapeError(
+            "a network without a loss layer needs a dout tensor",
+            null,
+            null,
+            null,
+            "dout",
+          );
+        }
+        result = { out: network.forward(x) };
+        dx = network.backward({ dout: local(task.dout, task.dtype, "dout"), needDx: true });
       }
-      result = { out: network.forward(x) };
-      dx = network.backward({ dout: local(task.dout, task.dtype, "dout"), needDx: true });
-    }
-    const grads = network.layers.map((layer) =>
-      layer.params.length === 2 ? { W: layer.params[0].grad, b: layer.params[1].grad } : null,
-    );
-    return { ...result, dx: dx!, grads };
-  }, task.encoding);
+      const grads = network.layers.map((layer) =>
+        layer.params.length === 2 ? { W: layer.params[0].grad, b: layer.params[1].grad } : null,
+      );
+      return { ...result, dx: dx!, grads };
+    },
+    task.encoding,
+  );
 }
 
 export function gradientCheck(task: ComputeTask): TaskOutcome<ParameterCheck[]> {
-  return outcome(() => {
+  return outcome(bytesFor(task, passOver(task.x.shape)), () => {
     const { network, x, t } = prepare(task);
     if (!t) throw new ShapeError("a gradient check needs labels", null, null, null, "t");
     const report = checkGradients(network, x, t, task.epsilon);
@@ -186,37 +234,38 @@ export function gradientCheck(task: ComputeTask): TaskOutcome<ParameterCheck[]> 
 }
 
 export function createModel(task: CreateModelTask): TaskOutcome<{ layers: LayerSpec[] }> {
-  return outcome(() => {
+  // Initialised layers live on the heap; given ones are decoded, then copied by a network.
+  const bytes = "layers" in task ? bytesFor(task, { rows: 0, inputs: 0 }) : 0;
+  return outcome(bytes, () => {
     if ("architecture" in task) {
       return { layers: initLayers(task.architecture, task.dtype, new Rng(task.seed)) };
     }
     // Built to validate the layers and cast them into the model's dtype.
-    return { layers: Network.fromSpecs(layerSpecs(task), task.dtype).specs() };
+    return { layers: Network.fromSpecs(layerSpecs(task), task.dtype, backend).specs() };
   });
 }
 
 /** Probabilities and argmax labels; a model without a loss layer gets a softmax of its scores. */
 export function predict(task: PredictTask): TaskOutcome<PredictResult> {
-  return outcome(() => {
-    const { network, x } = prepare(task);
-    const out = network.forward(x);
-    const probabilities = network.hasLoss ? out : softmax(out);
-    const labels = Array.from(argmaxRows(probabilities));
-    return { probabilities, labels: x.shape.length === 1 ? labels[0] : labels };
-  }, task.encoding);
+  return outcome(
+    bytesFor(task, passOver(task.x.shape)),
+    () => {
+      const { network, x } = prepare(task);
+      const out = network.forward(x);
+      const probabilities = network.hasLoss ? out : softmax(out);
+      const labels = Array.from(argmaxRows(probabilities));
+      return { probabilities, labels: x.shape.length === 1 ? labels[0] : labels };
+    },
+    task.encoding,
+  );
 }
 
 export function evaluate(task: EvaluateTask): TaskOutcome<Evaluation> {
-  return outcome(() => {
-    // Room first (the arena grows only while empty): the inline x as decoded, plus the working
-    // set of one chunk, which evaluate copies the rows into.
-    const shape = "rows" in task ? [EVALUATION_CHUNK, task.rows.inputSize] : task.x.shape;
-    const rows = shape.length === 1 ? 1 : shape[0];
-    const inline = "x" in task ? sizeOf(task.x.shape) * 8 : 0;
-    const chunk = [Math.min(rows, EVALUATION_CHUNK), sizeOf(shape) / rows];
-    const scratch = longestBase64(task);
-    arena?.reserve(workingSetBytes(task.layers, task.dtype, chunk[0], chunk[1]) + inline + scratch);
-    const network = Network.fromSpecs(layerSpecs(task), task.dtype);
+  // Every row is copied chunk by chunk into buffers of one chunk, where the pass runs.
+  const shape = "rows" in task ? [task.rows.count, task.rows.inputSize] : task.x.shape;
+  const pass = passOver(shape, EVALUATION_CHUNK);
+  return outcome(bytesFor(task, pass, { rowBuffers: true }), () => {
+    const network = Network.fromSpecs(layerSpecs(task), task.dtype, backend);
     if (!network.hasLoss) {
       throw new ShapeError(
         "evaluation needs a model ending in softmaxWithLoss",

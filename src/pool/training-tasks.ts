@@ -1,20 +1,15 @@
 import type { MessagePort } from "node:worker_threads";
 import type { LabelledData } from "../core/evaluation.js";
-import type { LayerSpec } from "../core/network.js";
+import type { LayerSpec } from "../core/layer-spec.js";
 import type { OptimizerConfig } from "../core/optimizers/index.js";
-import type { DType, Tensor } from "../core/tensor.js";
-import type { Checkpoint, HistoryEntry } from "../store/repository.js";
-
-export type DataRef =
-  | { dataset: { name: string; split: string; limit?: number } }
-  | { x: Tensor; t: Tensor };
-
-/** A job's data as its thread gets it: a built-in dataset's rows (shared memory), or tensors. */
-export type TaskData = { rows: LabelledData } | { x: Tensor; t: Tensor };
+import type { DType } from "../core/tensor.js";
+import type { Checkpoint, HistoryEntry, Measurements } from "../training/checkpoint.js";
+import type { FallbackCounts } from "./worker-backend.js";
 
 /** Values of the shared control word a running job polls between iterations. */
 export const CONTROL = { run: 0, cancel: 1, stop: 2 } as const;
 
+/** One job as its thread runs it: plain data, the rows in shared memory or moved to it. */
 export interface TrainingTask {
   jobId: string;
   dtype: DType;
@@ -26,8 +21,8 @@ export interface TrainingTask {
   evaluateEvery: number;
   trainEvaluationSamples: number;
   seed: number;
-  data: TaskData;
-  validation?: TaskData;
+  data: LabelledData;
+  validation?: LabelledData;
   /** Resume from here instead of the model's parameters. */
   checkpoint?: Checkpoint;
   checkpointEveryMs: number;
@@ -43,17 +38,20 @@ export interface TrainingTask {
   evaluateInPool: boolean;
 }
 
-/** A history entry's accuracies, wherever they were computed. */
-export type Accuracies = { trainAccuracy: number; validationAccuracy?: number };
-
 /** The main thread's answer to an `evaluate` message; on an error the worker evaluates itself. */
-export type EvaluationReply = Accuracies | { error: string };
+export type EvaluationReply = Measurements | { error: string };
 
 export type TrainingMessage =
-  | { type: "progress"; iteration: number; loss: number; samplesPerSecond: number }
+  | {
+      type: "progress";
+      iteration: number;
+      loss: number;
+      samplesPerSecond: number;
+      fallbacks?: FallbackCounts;
+    }
   | { type: "evaluation"; entry: HistoryEntry }
   | { type: "checkpoint"; checkpoint: Checkpoint }
-  /** Asks for the accuracies of these layers (see TrainingTask.evaluateInPool). */
+  /** Asks for the measurements of these layers (see TrainingTask.evaluateInPool). */
   | { type: "evaluate"; layers: LayerSpec[] };
 
 export type TrainingResult =
@@ -63,15 +61,9 @@ export type TrainingResult =
       layers: LayerSpec[];
       iteration: number;
       loss: number | null;
-      history: HistoryEntry[];
       samplesPerSecond: number;
     }
   /** Stopped for a shutdown; the last checkpoint (just sent) resumes it. */
   | { status: "interrupted"; iteration: number }
-  | {
-      status: "diverged";
-      iteration: number;
-      lastFiniteLoss: number | null;
-      history: HistoryEntry[];
-    }
+  | { status: "diverged"; iteration: number; lastFiniteLoss: number | null }
   | { status: "invalid"; message: string };

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Limits } from "../config.js";
 import { DTYPES } from "../core/tensor.js";
-import { decodeTensor, TensorFormatError, type WireTensor } from "../http/tensor-codec.js";
+import { decodeTensor, TensorFormatError, type WireTensor } from "../wire/tensor-codec.js";
 
 export const DType = z.enum(DTYPES).meta({ description: "Arithmetic type of the request" });
 export const Encoding = z

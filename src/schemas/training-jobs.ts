@@ -89,12 +89,21 @@ export function trainingJobBody(config: Config) {
     });
 }
 
-const HistoryEntry = z.object({
-  iteration: z.int(),
-  loss: z.number(),
-  trainAccuracy: z.number().optional(),
-  validationAccuracy: z.number().optional(),
-});
+const HistoryEntry = z
+  .object({
+    iteration: z.int(),
+    loss: z.number().meta({ description: "The minibatch loss of this iteration" }),
+    trainLoss: z.number().optional().meta({
+      description: "Mean loss over the train sample (the first trainEvaluationSamples)",
+    }),
+    trainAccuracy: z.number().optional(),
+    validationLoss: z
+      .number()
+      .optional()
+      .meta({ description: "Mean loss over the validation data" }),
+    validationAccuracy: z.number().optional(),
+  })
+  .meta({ id: "HistoryEntry" });
 
 export const JobSchema = z
   .object({

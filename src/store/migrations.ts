@@ -66,6 +66,17 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (job_id, position)
   ) STRICT;
   `,
+  `
+  -- a job's inline training and validation tensors, stored once as bytes (data.x, data.t, …)
+  CREATE TABLE job_tensors (
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    shape TEXT NOT NULL,
+    dtype TEXT NOT NULL CHECK (dtype IN ('float32', 'float64')),
+    data BLOB NOT NULL,
+    PRIMARY KEY (job_id, name)
+  ) STRICT;
+  `,
 ];
 
 /**

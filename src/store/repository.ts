@@ -5,20 +5,12 @@
  * Tenancy: every record has a tenant, `null` in open mode. A read with one tenant never sees
  * another tenant's records (`get` gives undefined, lists leave them out).
  */
-import type { DType, FloatArray, Tensor } from "../core/tensor.js";
+import type { LayerShape, LayerSpec } from "../core/layer-spec.js";
+import type { DType, Tensor } from "../core/tensor.js";
+import type { Checkpoint, HistoryEntry } from "../training/checkpoint.js";
+import type { JobProgress, JobSpec } from "../training/job-spec.js";
 
-export type StoredLayer =
-  | { type: "relu" }
-  | { type: "sigmoid" }
-  | { type: "softmaxWithLoss" }
-  | { type: "affine"; W: Tensor; b: Tensor };
-
-/** A layer without its numbers: enough to describe a model in a list. */
-export type LayerSummary =
-  | { type: "relu" }
-  | { type: "sigmoid" }
-  | { type: "softmaxWithLoss" }
-  | { type: "affine"; W: { shape: number[] }; b: { shape: number[] } };
+export type { Checkpoint, HistoryEntry, JobProgress };
 
 export type ModelOrigin =
   | { kind: "architecture"; architecture: unknown; seed: number }
@@ -30,14 +22,15 @@ export interface ModelRecord {
   tenant: string | null;
   name: string | null;
   dtype: DType;
-  layers: StoredLayer[];
+  layers: LayerSpec[];
   parameterCount: number;
   origin: ModelOrigin;
   createdAt: string;
   updatedAt: string;
 }
 
-export type ModelSummaryRecord = Omit<ModelRecord, "layers"> & { layers: LayerSummary[] };
+/** A model without its numbers: its layers' shapes are enough to describe it in a list. */
+export type ModelSummaryRecord = Omit<ModelRecord, "layers"> & { layers: LayerShape[] };
 
 /** What `create` needs: the store assigns the id and timestamps unless given, and counts. */
 export type NewModel = Omit<ModelRecord, "id" | "createdAt" | "updatedAt" | "parameterCount"> &
@@ -78,26 +71,11 @@ export interface ModelRepository {
 
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 
-export interface JobProgress {
-  iteration: number;
-  iterations: number;
-  epoch: number;
-  fraction: number;
-}
-
-export interface HistoryEntry {
-  iteration: number;
-  loss: number;
-  trainAccuracy?: number;
-  validationAccuracy?: number;
-}
-
 export interface JobRecord {
   id: string;
   tenant: string | null;
   status: JobStatus;
-  /** The validated request body, as JSON. */
-  request: unknown;
+  request: JobSpec;
   modelId: string;
   resultModelId: string | null;
   progress: JobProgress;
@@ -114,7 +92,10 @@ export interface JobRecord {
 /** A job as lists show it: without the request, which may carry a whole inline training set. */
 export type JobSummaryRecord = Omit<JobRecord, "request">;
 
-/** What `create` needs; the rest starts as a fresh queued job (id, createdAt assigned). */
+/**
+ * What `create` needs; the rest starts as a fresh queued job (id, createdAt assigned). The inline
+ * tensors its request names (`{stored: name}`) are stored with it, under those names.
+ */
 export type NewJob = Pick<JobRecord, "tenant" | "request" | "modelId" | "progress"> &
   Partial<Omit<JobRecord, "tenant" | "request" | "modelId" | "progress">>;
 
@@ -135,29 +116,19 @@ export type JobPatch = Partial<
   >
 >;
 
-/** Everything needed to resume a job where it stopped, bit for bit. */
-export interface Checkpoint {
-  jobId: string;
-  iteration: number;
-  /** In the model's `parameters()` order. */
-  parameters: FloatArray[];
-  /** `slots[i]` are the optimizer's arrays for parameter i (e.g. Adam's m and v). */
-  optimizerState: { step: number; slots: FloatArray[][] };
-  /** The generator's state; must survive JSON (no bigint). */
-  rngState: unknown;
-  history: HistoryEntry[];
-  loss: number | null;
-}
-
 export interface JobRepository {
-  create(job: NewJob): JobRecord;
+  create(job: NewJob, tensors?: ReadonlyMap<string, Tensor>): JobRecord;
   get(id: string, tenant: string | null): JobRecord | undefined;
+  /** The inline tensors stored with a job, by name. */
+  loadTensors(jobId: string): Map<string, Tensor>;
   /** Newest first. */
   list(query: ListQuery): Page<JobSummaryRecord>;
   /** For the orchestrator, not tenant-scoped; undefined when there is no such job. */
   update(id: string, patch: JobPatch): JobRecord | undefined;
   /** Appends without rewriting the history from the caller's copy. */
   appendHistory(id: string, entries: HistoryEntry[]): void;
+  /** Drops the entries after `iteration` (what a resume from there will redo). */
+  truncateHistory(id: string, iteration: number): void;
   /**
    * Flags a queued or running job for cancellation; the orchestrator decides what that means.
    * Undefined when the tenant has no such job; a finished job is returned unchanged.

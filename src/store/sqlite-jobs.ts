@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type Database from "better-sqlite3";
-import { type DType, dtypeOf, type FloatArray } from "../core/tensor.js";
+import type { KernelPath } from "../core/backend.js";
+import type { RngState } from "../core/rng.js";
+import { type DType, dtypeOf, type FloatArray, type Tensor } from "../core/tensor.js";
 import { fromBlob, toBlob } from "./blob.js";
 import { checkLimit, decodeCursor, encodeCursor } from "./cursor.js";
 import type {
@@ -62,9 +64,9 @@ interface CheckpointState {
   step: number;
   parameters: number;
   slots: number[];
-  rngState: unknown;
-  history: HistoryEntry[];
+  rngState: RngState;
   loss: number | null;
+  kernels: KernelPath;
 }
 
 export class SqliteJobRepository implements JobRepository {
@@ -86,6 +88,13 @@ export class SqliteJobRepository implements JobRepository {
     [string],
     { dtype: DType; data: Buffer }
   >;
+  private readonly insertTensor: Database.Statement;
+  private readonly selectTensors: Database.Statement<
+    [string],
+    { name: string; shape: string; dtype: DType; data: Buffer }
+  >;
+  private readonly pushHistory: Database.Statement<[string, string]>;
+  private readonly cutHistory: Database.Statement<[number, string]>;
   /** Prepared UPDATEs by the set of patched fields: a job's updates repeat the same few. */
   private readonly updates = new Map<string, Database.Statement>();
 
@@ -124,12 +133,26 @@ export class SqliteJobRepository implements JobRepository {
       "INSERT INTO checkpoint_tensors (job_id, position, dtype, data) VALUES (?, ?, ?, ?)",
     );
     this.selectCheckpoint = db.prepare("SELECT iteration, state FROM checkpoints WHERE job_id = ?");
+    this.insertTensor = db.prepare(
+      "INSERT INTO job_tensors (job_id, name, shape, dtype, data) VALUES (?, ?, ?, ?, ?)",
+    );
+    this.selectTensors = db.prepare(
+      "SELECT name, shape, dtype, data FROM job_tensors WHERE job_id = ?",
+    );
+    this.pushHistory = db.prepare(
+      "UPDATE jobs SET history = json_insert(history, '$[#]', json(?)) WHERE id = ?",
+    );
+    this.cutHistory = db.prepare(
+      `UPDATE jobs SET history = (SELECT json_group_array(json(value)) FROM json_each(jobs.history)
+         WHERE json_extract(value, '$.iteration') <= ?)
+       WHERE id = ?`,
+    );
     this.selectCheckpointTensors = db.prepare(
       "SELECT dtype, data FROM checkpoint_tensors WHERE job_id = ? ORDER BY position",
     );
   }
 
-  create(job: NewJob): JobRecord {
+  create(job: NewJob, tensors: ReadonlyMap<string, Tensor> = new Map()): JobRecord {
     const record: JobRecord = {
       status: "queued",
       resultModelId: null,
@@ -144,15 +167,31 @@ export class SqliteJobRepository implements JobRepository {
       id: job.id ?? randomUUID(),
       createdAt: job.createdAt ?? new Date().toISOString(),
     };
-    this.insertJob.run({
-      id: record.id,
-      tenant: record.tenant,
-      modelId: record.modelId,
-      createdAt: record.createdAt,
-      request: JSON.stringify(record.request ?? null),
-      ...encodePatch(record),
-    });
+    this.db.transaction(() => {
+      this.insertJob.run({
+        id: record.id,
+        tenant: record.tenant,
+        modelId: record.modelId,
+        createdAt: record.createdAt,
+        request: JSON.stringify(record.request ?? null),
+        ...encodePatch(record),
+      });
+      for (const [name, { shape, data }] of tensors) {
+        this.insertTensor.run(record.id, name, JSON.stringify(shape), dtypeOf(data), toBlob(data));
+      }
+    })();
     return record;
+  }
+
+  loadTensors(jobId: string): Map<string, Tensor> {
+    return new Map(
+      this.selectTensors
+        .all(jobId)
+        .map((row) => [
+          row.name,
+          { shape: JSON.parse(row.shape), data: fromBlob(row.data, row.dtype) },
+        ]),
+    );
   }
 
   get(id: string, tenant: string | null): JobRecord | undefined {
@@ -190,13 +229,19 @@ export class SqliteJobRepository implements JobRepository {
   }
 
   appendHistory(id: string, entries: HistoryEntry[]): void {
-    this.db
-      .transaction(() => {
-        const row = this.selectJob.get(id);
-        if (!row) throw new Error(`job ${id} does not exist`);
-        this.update(id, { history: [...JSON.parse(row.history), ...entries] });
-      })
-      .immediate();
+    this.db.transaction(() => {
+      if (entries.length === 0 && !this.selectJob.get(id))
+        throw new Error(`job ${id} does not exist`);
+      for (const entry of entries) {
+        if (this.pushHistory.run(JSON.stringify(entry), id).changes === 0) {
+          throw new Error(`job ${id} does not exist`);
+        }
+      }
+    })();
+  }
+
+  truncateHistory(id: string, iteration: number): void {
+    this.cutHistory.run(iteration, id);
   }
 
   requestCancel(id: string, tenant: string | null): JobRecord | undefined {
@@ -213,8 +258,8 @@ export class SqliteJobRepository implements JobRepository {
       parameters: parameters.length,
       slots: optimizerState.slots.map((s) => s.length),
       rngState: checkpoint.rngState,
-      history: checkpoint.history,
       loss: checkpoint.loss,
+      kernels: checkpoint.kernels,
     };
     const tensors = [...parameters, ...optimizerState.slots.flat()];
     this.db.transaction(() => {
@@ -259,8 +304,8 @@ export class SqliteJobRepository implements JobRepository {
         slots,
       },
       rngState: state.rngState,
-      history: state.history,
       loss: state.loss,
+      kernels: state.kernels,
     };
   }
 

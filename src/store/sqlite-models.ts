@@ -1,17 +1,16 @@
 import { randomUUID } from "node:crypto";
 import type Database from "better-sqlite3";
+import type { LayerShape, LayerSpec } from "../core/layer-spec.js";
 import { dtypeOf, sizeOf, type Tensor } from "../core/tensor.js";
 import { fromBlob, toBlob } from "./blob.js";
 import { checkLimit, decodeCursor, encodeCursor } from "./cursor.js";
 import type {
-  LayerSummary,
   ListQuery,
   ModelRecord,
   ModelRepository,
   ModelSummaryRecord,
   NewModel,
   Page,
-  StoredLayer,
 } from "./repository.js";
 
 interface ModelRow {
@@ -103,14 +102,14 @@ export class SqliteModelRepository implements ModelRepository {
       throw new Error(`model ${id} has ${blobs.length} stored tensors for ${affine} affine layers`);
     }
     let next = 0;
-    const tensor = (shape: number[]): Tensor => {
+    const tensor = (shape: readonly number[]): Tensor => {
       const data = fromBlob(blobs[next++], summary.dtype);
       if (data.length !== sizeOf(shape)) {
         throw new Error(`model ${id}: a stored tensor does not fill its shape [${shape}]`);
       }
-      return { shape, data };
+      return { shape: [...shape], data };
     };
-    const layers = summary.layers.map((l): StoredLayer => {
+    const layers = summary.layers.map((l): LayerSpec => {
       if (l.type !== "affine") return l;
       const W = tensor(l.W.shape);
       return { type: "affine", W, b: tensor(l.b.shape) };
@@ -166,11 +165,11 @@ function toRecord(model: NewModel): ModelRecord {
   };
 }
 
-function tensorsOf(layers: StoredLayer[]): Tensor[] {
+function tensorsOf(layers: LayerSpec[]): Tensor[] {
   return layers.flatMap((l) => (l.type === "affine" ? [l.W, l.b] : []));
 }
 
-function summarizeLayer(layer: StoredLayer): LayerSummary {
+function summarizeLayer(layer: LayerSpec): LayerShape {
   return layer.type === "affine"
     ? { type: "affine", W: { shape: [...layer.W.shape] }, b: { shape: [...layer.b.shape] } }
     : { type: layer.type };

@@ -1,17 +1,23 @@
-import { EVALUATION_CHUNK } from "../core/evaluation.js";
-import type { LayerSpec } from "../core/network.js";
+import { EVALUATION_CHUNK, meanLoss } from "../core/evaluation.js";
+import type { LayerSpec } from "../core/layer-spec.js";
 import type { DType } from "../core/tensor.js";
 import { loadDataset } from "../datasets/catalog.js";
 import type { ComputePool } from "../pool/compute-pool.js";
+import type { FallbackCounts } from "../pool/worker-backend.js";
+import type { DatasetRef } from "./job-spec.js";
 
-export interface DatasetRef {
-  name: string;
-  split: string;
-  limit?: number;
+/** Mean loss and accuracy of a network over a dataset's samples. */
+export interface DatasetMeasurement {
+  loss: number;
+  accuracy: number;
 }
 
-/** Accuracy of a network over a dataset's samples, computed elsewhere than the caller's thread. */
-export type Evaluator = (dtype: DType, layers: LayerSpec[], dataset: DatasetRef) => Promise<number>;
+/** Measures a network over a dataset's samples elsewhere than the caller's thread. */
+export type Evaluator = (
+  dtype: DType,
+  layers: LayerSpec[],
+  dataset: DatasetRef,
+) => Promise<DatasetMeasurement>;
 
 /**
  * Rows per task: a few milliseconds of work, so that requests arriving meanwhile wait behind at
@@ -24,9 +30,13 @@ const PART_ROWS = 2 * EVALUATION_CHUNK;
  * PART_ROWS, one in flight per thread that was idle at the start; with none idle it refuses (the
  * job's thread then evaluates), so requests keep the threads they are using. Correct answers are
  * counted per part and summed, so the accuracy is the one a single pass gives, bit for bit (a
- * row's arithmetic does not depend on its part).
+ * row's arithmetic does not depend on its part), and so is the loss: parts are whole chunks, whose
+ * summed losses are added in order as one pass adds them.
  */
-export function poolEvaluator(pool: ComputePool): Evaluator {
+export function poolEvaluator(
+  pool: ComputePool,
+  countFallbacks: (counts: FallbackCounts | undefined) => void,
+): Evaluator {
   return async (dtype, layers, { name, split, limit }) => {
     const threads = pool.idleThreads;
     if (threads === 0) throw new Error("no idle compute thread");
@@ -34,6 +44,7 @@ export function poolEvaluator(pool: ComputePool): Evaluator {
     const parts = Math.ceil(total / PART_ROWS);
     let next = 0;
     let correct = 0;
+    const partLosses: number[][] = [];
     const runner = async () => {
       for (let part = next++; part < parts; part = next++) {
         const offset = part * PART_ROWS;
@@ -45,12 +56,15 @@ export function poolEvaluator(pool: ComputePool): Evaluator {
           ),
           rows: await loadDataset(name, split, Math.min(PART_ROWS, total - offset), offset),
         });
+        countFallbacks(outcome.fallbacks);
         if (!outcome.ok) throw new Error(outcome.failure.message);
-        correct += Math.round(outcome.value.accuracy * outcome.value.count);
+        const { accuracy, count, chunkLosses } = outcome.value;
+        correct += Math.round(accuracy * count);
+        partLosses[part] = chunkLosses;
       }
     };
     await Promise.all(Array.from({ length: Math.min(threads, parts) }, runner));
-    return correct / total;
+    return { loss: meanLoss(partLosses.flat(), total), accuracy: correct / total };
   };
 }
 

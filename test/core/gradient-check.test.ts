@@ -8,7 +8,7 @@ import {
 } from "../../src/core/gradient-check.js";
 import { Network } from "../../src/core/network.js";
 import { fromValues } from "../../src/core/tensor.js";
-import { affineSpec, expectClose, indices, mulberry32, randomTensor } from "./helpers.js";
+import { affineSpec, backend, expectClose, indices, mulberry32, randomTensor } from "./helpers.js";
 
 describe("numericalGradient", () => {
   it("differentiates a cubic by central differences and restores every element", () => {
@@ -59,6 +59,7 @@ describe("gradientCheck", () => {
         { type: "softmaxWithLoss" },
       ],
       "float64",
+      backend,
     );
     const x = randomTensor([2, 3], "float64", random);
     const t = indices([0, 1], "float64");
@@ -83,14 +84,14 @@ describe("gradientCheck", () => {
   });
 
   it("needs a loss layer", () => {
-    const net = Network.fromSpecs([{ type: "relu" }], "float64");
+    const net = Network.fromSpecs([{ type: "relu" }], "float64", backend);
     const x = fromValues([1, 2], [1, 2], "float64");
     expect(() => gradientCheck(net, x, indices([0], "float64"))).toThrow(ShapeError);
   });
 
   it("flags a gradient that does not belong to the objective", () => {
     const random = mulberry32(4);
-    const net = Network.fromSpecs([affineSpec(2, 2, random)], "float64");
+    const net = Network.fromSpecs([affineSpec(2, 2, random)], "float64", backend);
     const x = randomTensor([2, 2], "float64", random);
     const dout = randomTensor([2, 2], "float64", random);
     expect(checkInputGradient(net, x, { dout }).maxRelError).toBeLessThan(1e-7);

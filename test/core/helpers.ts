@@ -1,6 +1,13 @@
-import type { LayerSpec } from "../../src/core/network.js";
+import { Backend } from "../../src/core/backend.js";
+import type { ArrayOps } from "../../src/core/kernels/array-ops.js";
+import { createTypescriptOps } from "../../src/core/kernels/typescript-ops.js";
+import { createWasmOps, type WasmVariant, wasmArena } from "../../src/core/kernels/wasm-ops.js";
+import type { LayerSpec } from "../../src/core/layer-spec.js";
 import { Network } from "../../src/core/network.js";
 import { allocate, type DType, sizeOf, type Tensor } from "../../src/core/tensor.js";
+
+/** The reference backend the core's tests compute on, unless a test names another. */
+export const backend = Backend.typescript();
 
 /** The tests' one seeded generator (mulberry32), so no test depends on Math.random. */
 export { seeded as mulberry32 } from "../helpers/tensors.js";
@@ -54,7 +61,7 @@ export function reluMargin(specs: readonly LayerSpec[], x: Tensor): number {
   let margin = Infinity;
   specs.forEach((spec, i) => {
     if (spec.type !== "relu") return;
-    const input = i === 0 ? x : Network.fromSpecs(specs.slice(0, i), "float64").forward(x);
+    const input = i === 0 ? x : Network.fromSpecs(specs.slice(0, i), "float64", backend).forward(x);
     for (const v of input.data) margin = Math.min(margin, Math.abs(v));
   });
   return margin;
@@ -83,7 +90,7 @@ export function confidentLabels(specs: LayerSpec[], x: Tensor, label: number): n
   const last = specs.findLast((s) => s.type === "affine");
   if (last?.type !== "affine") throw new Error("no affine layer to bias");
   for (let attempt = 0; attempt < 40; attempt++) {
-    const probabilities = Network.fromSpecs(specs, "float64").forward(x);
+    const probabilities = Network.fromSpecs(specs, "float64", backend).forward(x);
     const classes = last.b.shape[0];
     const rows = probabilities.data.length / classes;
     let worst = 1;
@@ -129,4 +136,18 @@ export function expectClose(
       throw new Error(`element ${i}: got ${a}, expected ${e} (rtol ${rtol}, atol ${atol})`);
     }
   }
+}
+
+/**
+ * A variant's WebAssembly ops over an arena of their own, falling back to `reference` (a set of
+ * TypeScript ops a test may spy on) for operands outside it.
+ */
+export function wasmKernels(
+  variant: WasmVariant,
+  maxBytes: number,
+  reference: ArrayOps = createTypescriptOps(),
+  onFallback: () => void = () => {},
+) {
+  const arena = wasmArena(maxBytes);
+  return { kernels: createWasmOps(variant, arena, reference, onFallback), arena };
 }

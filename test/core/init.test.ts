@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type Architecture, initLayers, initStd } from "../../src/core/init.js";
-import type { LayerSpec } from "../../src/core/network.js";
+import type { LayerSpec } from "../../src/core/layer-spec.js";
 import { Rng } from "../../src/core/rng.js";
 import type { Tensor } from "../../src/core/tensor.js";
 

@@ -1,15 +1,17 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { Backend } from "../../src/core/backend.js";
 import { NonFiniteError, ShapeError } from "../../src/core/errors.js";
 import {
   checkInputGradient,
   checkParameters,
   type Objective,
 } from "../../src/core/gradient-check.js";
-import { type MatKernels, setKernels, tsKernels } from "../../src/core/kernels/index.js";
-import { type LayerSpec, Network } from "../../src/core/network.js";
+import type { LayerSpec } from "../../src/core/layer-spec.js";
+import { Network } from "../../src/core/network.js";
 import { clone, DTYPES, type DType, fromValues, type Tensor } from "../../src/core/tensor.js";
 import {
   affineSpec,
+  backend,
   confidentLabels,
   expectClose,
   indices,
@@ -34,7 +36,7 @@ const affine = (inputs: number, outputs: number, seed: number) =>
 describe("Network.fromSpecs", () => {
   it("lists W then b of each affine layer, copied and cast into the dtype", () => {
     const specs: LayerSpec[] = [affine(3, 2, 1), { type: "relu" }, affine(2, 4, 2)];
-    const net = Network.fromSpecs(specs, "float32");
+    const net = Network.fromSpecs(specs, "float32", backend);
     const params = net.parameters();
     expect(params.map((p) => [p.role, p.value.shape])).toEqual([
       ["weight", [3, 2]],
@@ -47,14 +49,14 @@ describe("Network.fromSpecs", () => {
     expect(net.layers.map((l) => l.type)).toEqual(["affine", "relu", "affine"]);
     expect(net.hasLoss).toBe(false);
     // A copy: training the network never writes into the request's tensors.
-    const same = Network.fromSpecs(specs, "float64");
+    const same = Network.fromSpecs(specs, "float64", backend);
     same.parameters()[0].value.data[0] = 123;
     expect((specs[0] as { W: Tensor }).W.data[0]).not.toBe(123);
   });
 
   it("gives its layers back as specs", () => {
     const specs: LayerSpec[] = [affine(3, 2, 1), { type: "sigmoid" }, { type: "softmaxWithLoss" }];
-    const again = Network.fromSpecs(specs, "float64").specs();
+    const again = Network.fromSpecs(specs, "float64", backend).specs();
     expect(again).toEqual(specs);
   });
 
@@ -99,7 +101,7 @@ describe("Network.fromSpecs", () => {
     ],
   ];
   it.each(invalid)("rejects %s", (_, specs, path, message) => {
-    const error = caught(() => Network.fromSpecs(specs, "float64")) as ShapeError;
+    const error = caught(() => Network.fromSpecs(specs, "float64", backend)) as ShapeError;
     expect(error).toBeInstanceOf(ShapeError);
     expect(error.path).toBe(path);
     expect(error.message).toMatch(message);
@@ -110,6 +112,7 @@ describe("Network.checkShapes", () => {
   const net = Network.fromSpecs(
     [affine(6, 40, 1), { type: "relu" }, affine(40, 3, 2), { type: "softmaxWithLoss" }],
     "float64",
+    backend,
   );
 
   it("gives the output shape, flattening N-d input and dropping the axis of a 1-D x", () => {
@@ -130,6 +133,7 @@ describe("Network.checkShapes", () => {
     const deeper = Network.fromSpecs(
       [{ type: "relu" }, { type: "sigmoid" }, affine(4, 2, 3)],
       "float64",
+      backend,
     );
     const error2 = caught(() => deeper.checkShapes([5, 3])) as ShapeError;
     expect(error2.layer).toBe(2);
@@ -156,7 +160,7 @@ describe("Network.checkShapes", () => {
       expect(error).toBeInstanceOf(ShapeError);
       expect(error.path).toBe("t");
     }
-    const noLoss = Network.fromSpecs([{ type: "relu" }], "float64");
+    const noLoss = Network.fromSpecs([{ type: "relu" }], "float64", backend);
     expect((caught(() => noLoss.checkShapes([2, 2], [2])) as ShapeError).path).toBe("t");
   });
 
@@ -167,7 +171,7 @@ describe("Network.checkShapes", () => {
   });
 
   it("wants 2-D scores for softmaxWithLoss", () => {
-    const lone = Network.fromSpecs([{ type: "softmaxWithLoss" }], "float64");
+    const lone = Network.fromSpecs([{ type: "softmaxWithLoss" }], "float64", backend);
     const error = caught(() => lone.checkShapes([2, 3, 4])) as ShapeError;
     expect(error.layer).toBe(0);
     expect(error.message).toMatch(/\[2, 3, 4\]/);
@@ -289,7 +293,7 @@ describe("backprop against central differences (float64, relative error < 1e-7)"
     const target = objective(specs, input);
     // No perturbation may cross ReLU's kink.
     expect(reluMargin(specs, input)).toBeGreaterThan(1e-2);
-    const net = Network.fromSpecs(specs, "float64");
+    const net = Network.fromSpecs(specs, "float64", backend);
     const dx = checkInputGradient(net, input, target, H);
     expect(dx.maxRelError).toBeLessThan(1e-7);
     const report = checkParameters(net, input, target, H);
@@ -309,7 +313,7 @@ describe("Network forward, loss and backward", () => {
   ];
 
   it("computes a 1-D x as a batch of one and drops that axis again", () => {
-    const net = Network.fromSpecs(specs, "float64");
+    const net = Network.fromSpecs(specs, "float64", backend);
     const sample = x([4], 83);
     const batch = fromValues([1, 4], sample.data, "float64");
     for (const t of [fromValues([3], [0, 0, 1], "float64"), indices([2], "float64")]) {
@@ -332,7 +336,7 @@ describe("Network forward, loss and backward", () => {
   });
 
   it("runs a lone relu and a lone softmaxWithLoss (the /v1/layers routes)", () => {
-    const relu = Network.fromSpecs([{ type: "relu" }], "float32");
+    const relu = Network.fromSpecs([{ type: "relu" }], "float32", backend);
     expect(Array.from(relu.forward(fromValues([3], [-1, 0, 2], "float32")).data)).toEqual([
       0, 0, 2,
     ]);
@@ -340,7 +344,7 @@ describe("Network forward, loss and backward", () => {
     expect(dx.shape).toEqual([3]);
     expect(Array.from(dx.data)).toEqual([0, 0, 7]);
 
-    const soft = Network.fromSpecs([{ type: "softmaxWithLoss" }], "float64");
+    const soft = Network.fromSpecs([{ type: "softmaxWithLoss" }], "float64", backend);
     const { out, loss } = soft.loss(fromValues([3], [1, 2, 3], "float64"), indices([2], "float64"));
     expect(out.shape).toEqual([3]);
     expect(loss).toBeCloseTo(-Math.log(out.data[2] + 1e-7), 14);
@@ -350,17 +354,15 @@ describe("Network forward, loss and backward", () => {
   });
 
   it("gives null for needDx false, the same gradients, and skips the first dout·Wᵀ", () => {
+    const own = Backend.typescript();
     const calls: string[] = [];
-    const spy: MatKernels = {
-      ...tsKernels,
-      gemmNT(...args) {
-        calls.push("gemmNT");
-        tsKernels.gemmNT(...args);
-      },
-    };
-    setKernels(spy);
-    try {
-      const net = Network.fromSpecs(specs, "float64");
+    const gemmNT = own.ops.gemmNT;
+    vi.spyOn(own.ops, "gemmNT").mockImplementation((...args) => {
+      calls.push("gemmNT");
+      gemmNT(...args);
+    });
+    {
+      const net = Network.fromSpecs(specs, "float64", own);
       const input = x([3, 4], 84);
       const t = indices([0, 1, 2], "float64");
       net.loss(input, t);
@@ -372,8 +374,6 @@ describe("Network forward, loss and backward", () => {
       expect(net.backward({ needDx: false })).toBeNull();
       expect(calls).toEqual(["gemmNT"]);
       expect(net.parameters().map((p) => Array.from(p.grad.data))).toEqual(withDx);
-    } finally {
-      setKernels(tsKernels);
     }
   });
 
@@ -381,6 +381,7 @@ describe("Network forward, loss and backward", () => {
     const net = Network.fromSpecs(
       [affine(4, 3, 85), { type: "sigmoid" }, affine(3, 2, 86), { type: "relu" }],
       "float32",
+      backend,
     );
     const x1 = x([2, 4], 87);
     const x2 = x([2, 4], 88);
@@ -396,7 +397,7 @@ describe("Network forward, loss and backward", () => {
     expect(dx1).toEqual(dxCopy);
     expect([x1, dout]).toEqual(saved);
 
-    const lossNet = Network.fromSpecs(specs, "float64");
+    const lossNet = Network.fromSpecs(specs, "float64", backend);
     const t = oneHot([1, 2], 3, "float64");
     const tBefore = clone(t);
     lossNet.loss(x([2, 4], 89), t);
@@ -405,7 +406,7 @@ describe("Network forward, loss and backward", () => {
   });
 
   it("overwrites parameter gradients on each backward", () => {
-    const net = Network.fromSpecs(specs, "float64");
+    const net = Network.fromSpecs(specs, "float64", backend);
     const input = x([2, 4], 90);
     const t = indices([0, 1], "float64");
     net.loss(input, t);
@@ -420,7 +421,7 @@ describe("Network forward, loss and backward", () => {
     const input = x([5, 4], 91);
     const t = indices([0, 1, 2, 1, 0], "float64");
     const results = (["float32", "float64"] as DType[]).map((dtype) => {
-      const net = Network.fromSpecs(specs, dtype);
+      const net = Network.fromSpecs(specs, dtype, backend);
       const { out, loss } = net.loss(input, t);
       const dx = net.backward({ needDx: true })!;
       expect(out.data).toBeInstanceOf(dtype === "float32" ? Float32Array : Float64Array);
@@ -438,7 +439,7 @@ describe("Network forward, loss and backward", () => {
   });
 
   it("validates dout, dloss and the order of calls", () => {
-    const noLoss = Network.fromSpecs([affine(2, 3, 92)], "float64");
+    const noLoss = Network.fromSpecs([affine(2, 3, 92)], "float64", backend);
     expect(() =>
       noLoss.backward({ dout: fromValues([1, 3], [1, 2, 3], "float64"), needDx: true }),
     ).toThrow(/forward/);
@@ -450,7 +451,7 @@ describe("Network forward, loss and backward", () => {
     expect(wrong.path).toBe("dout");
     expect(wrong.message).toMatch(/expected \[2, 3\], got \[3, 2\]/);
 
-    const lossNet = Network.fromSpecs(specs, "float64");
+    const lossNet = Network.fromSpecs(specs, "float64", backend);
     lossNet.forward(x([2, 4], 94));
     expect(() => lossNet.backward({ needDx: true })).toThrow(/loss/);
     lossNet.loss(x([2, 4], 94), indices([0, 1], "float64"));
@@ -468,7 +469,7 @@ describe("Network forward, loss and backward", () => {
   });
 
   it("rejects labels out of range before any arithmetic", () => {
-    const net = Network.fromSpecs(specs, "float64");
+    const net = Network.fromSpecs(specs, "float64", backend);
     const error = caught(() => net.loss(x([2, 4], 96), indices([0, 3], "float64"))) as ShapeError;
     expect(error).toBeInstanceOf(ShapeError);
     expect(error.path).toBe("t");
@@ -476,8 +477,6 @@ describe("Network forward, loss and backward", () => {
 });
 
 describe("non-finite values", () => {
-  afterEach(() => setKernels(tsKernels));
-
   it("name the layer that overflowed in the forward pass", () => {
     const huge = (inputs: number): LayerSpec => ({
       type: "affine",
@@ -487,6 +486,7 @@ describe("non-finite values", () => {
     const net = Network.fromSpecs(
       [{ type: "sigmoid" }, huge(2), { type: "relu" }, huge(1)],
       "float32",
+      backend,
     );
     // sigmoid gives ~1, affine gives 2e30, relu keeps it, the second affine overflows float32.
     const error = caught(() =>
@@ -497,7 +497,7 @@ describe("non-finite values", () => {
   });
 
   it("name the loss layer for a non-finite loss", () => {
-    const net = Network.fromSpecs([{ type: "softmaxWithLoss" }], "float64");
+    const net = Network.fromSpecs([{ type: "softmaxWithLoss" }], "float64", backend);
     // A soft label of 1e308 on a class of probability 0 gives 1e308·log(1e-7) = -Infinity.
     const t = fromValues([1, 2], [0, 1e308], "float64");
     const error = caught(() =>
@@ -507,7 +507,11 @@ describe("non-finite values", () => {
   });
 
   it("name the layer that overflowed in the backward pass", () => {
-    const net = Network.fromSpecs([affine(2, 2, 97), { type: "softmaxWithLoss" }], "float64");
+    const net = Network.fromSpecs(
+      [affine(2, 2, 97), { type: "softmaxWithLoss" }],
+      "float64",
+      backend,
+    );
     net.loss(fromValues([1, 2], [1e300, 1e300], "float64"), indices([0], "float64"));
     const error = caught(() => net.backward({ dloss: 1e300, needDx: false })) as NonFiniteError;
     expect(error).toBeInstanceOf(NonFiniteError);
@@ -519,6 +523,7 @@ describe("non-finite values", () => {
       const net = Network.fromSpecs(
         [{ type: "sigmoid" }, affine(3, 3, 98), { type: "relu" }, { type: "softmaxWithLoss" }],
         dtype,
+        backend,
       );
       const big = dtype === "float64" ? 1e308 : 1e38;
       const { out, loss } = net.loss(

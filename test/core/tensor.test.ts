@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { clone, fromValues, reuseOrAllocate, zeros } from "../../src/core/tensor.js";
+import { Backend } from "../../src/core/backend.js";
+import { clone, fromValues, zeros } from "../../src/core/tensor.js";
+
+const backend = Backend.typescript();
+const reuseOrAllocate = backend.reuse.bind(backend);
 
 describe("clone", () => {
   it("copies shape and data", () => {
@@ -12,7 +16,7 @@ describe("clone", () => {
   });
 });
 
-describe("reuseOrAllocate", () => {
+describe("Backend.reuse", () => {
   it("reuses data of the same dtype and length, under the new shape", () => {
     const t = zeros([2, 3], "float64");
     expect(reuseOrAllocate(t, [2, 3], "float64")).toBe(t);

@@ -9,7 +9,7 @@ import { Sigmoid } from "../../src/core/layers/sigmoid.js";
 import { SoftmaxWithLoss } from "../../src/core/layers/softmax-with-loss.js";
 import { Network } from "../../src/core/network.js";
 import type { Tensor } from "../../src/core/tensor.js";
-import { expectClose, indices, mulberry32, oneHot, randomTensor } from "./helpers.js";
+import { backend, expectClose, indices, mulberry32, oneHot, randomTensor } from "./helpers.js";
 
 // An independent implementation of the same math: tfjs-core on its CPU backend, in float32.
 const F32 = { rtol: 1e-4, atol: 1e-6 };
@@ -34,7 +34,7 @@ describe("against tfjs-core (cpu backend), float32", () => {
   it("Relu", () => {
     const x = randomTensor([3, 4], "float32", random, { minAbs: 0.01 });
     const dout = randomTensor([3, 4], "float32", random);
-    const relu = new Relu();
+    const relu = new Relu(backend);
     const out = relu.forward(x);
     const dx = relu.backward(dout, true)!;
     tf.tidy(() => {
@@ -48,7 +48,7 @@ describe("against tfjs-core (cpu backend), float32", () => {
   it("Sigmoid", () => {
     const x = randomTensor([3, 4], "float32", random, { scale: 6 });
     const dout = randomTensor([3, 4], "float32", random);
-    const sigmoid = new Sigmoid();
+    const sigmoid = new Sigmoid(backend);
     const out = sigmoid.forward(x);
     const dx = sigmoid.backward(dout, true)!;
     tf.tidy(() => {
@@ -64,7 +64,7 @@ describe("against tfjs-core (cpu backend), float32", () => {
     const W = randomTensor([6, 4], "float32", random);
     const b = randomTensor([4], "float32", random);
     const dout = randomTensor([3, 4], "float32", random);
-    const affine = new Affine(W, b);
+    const affine = new Affine(backend, W, b);
     const out = affine.forward(x);
     const dx = affine.backward(dout, true)!;
     tf.tidy(() => {
@@ -90,7 +90,7 @@ describe("against tfjs-core (cpu backend), float32", () => {
     const scores = randomTensor([4, 5], "float32", random, { scale: 2 });
     const labels = [3, 0, 4, 1];
     const t = kind === "oneHot" ? oneHot(labels, 5, "float32") : indices(labels, "float32");
-    const layer = new SoftmaxWithLoss();
+    const layer = new SoftmaxWithLoss(backend);
     const y = layer.forward(scores);
     const loss = layer.loss(t);
     const dx = layer.backward(0.5);
@@ -121,6 +121,7 @@ describe("against tfjs-core (cpu backend), float32", () => {
         { type: "softmaxWithLoss" },
       ],
       "float32",
+      backend,
     );
     const { out, loss } = net.loss(x, indices(labels, "float32"));
     const dx = net.backward({ needDx: true })!;

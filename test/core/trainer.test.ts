@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
-import { type MatKernels, tsKernels, useKernels } from "../../src/core/kernels/index.js";
-import { type LayerSpec, Network } from "../../src/core/network.js";
+import { describe, expect, it } from "vitest";
+import { Backend, type FallbackReason } from "../../src/core/backend.js";
+import type { LayerSpec } from "../../src/core/layer-spec.js";
+import { Network } from "../../src/core/network.js";
 import { createOptimizer, type OptimizerConfig } from "../../src/core/optimizers/index.js";
 import { Rng } from "../../src/core/rng.js";
 import { Trainer } from "../../src/core/trainer.js";
@@ -14,7 +15,7 @@ const OPTIMIZERS: OptimizerConfig[] = [
   { type: "adam", lr: 0.01, beta1: 0.9, beta2: 0.999 },
 ];
 
-function setup(batchSize: number, optimizer: OptimizerConfig) {
+function setup(batchSize: number, optimizer: OptimizerConfig, backend: Backend) {
   const random = mulberry32(5);
   const specs: LayerSpec[] = [
     affineSpec(30, 20, random, 0.3),
@@ -29,10 +30,10 @@ function setup(batchSize: number, optimizer: OptimizerConfig) {
     count,
     inputSize: 30,
   };
-  const network = Network.fromSpecs(specs, "float32");
+  const network = Network.fromSpecs(specs, "float32", backend);
   const trainer = new Trainer(
     network,
-    createOptimizer(optimizer, network.parameters()),
+    createOptimizer(optimizer, network.parameters(), backend),
     new Rng(3),
     data,
     {
@@ -44,33 +45,31 @@ function setup(batchSize: number, optimizer: OptimizerConfig) {
 }
 
 describe("Trainer on the WebAssembly kernels", () => {
-  afterEach(() => {
-    useKernels("typescript", 0);
-    vi.restoreAllMocks();
-  });
-
   it.each(OPTIMIZERS)(
     "allocates nothing after its first step, never leaving WebAssembly ($type)",
     (optimizer) => {
-      const arena = useKernels("relaxed-simd", 16 * MiB)!;
-      arena.reserve(MiB);
-      const { network, trainer } = setup(16, optimizer);
+      const fallbacks: FallbackReason[] = [];
+      const backend = Backend.create("relaxed-simd", {
+        arenaBytes: 16 * MiB,
+        onFallback: (reason) => fallbacks.push(reason),
+      });
+      backend.begin(MiB);
+      const arena = backend.arena!;
+      const { network, trainer } = setup(16, optimizer, backend);
       trainer.step();
       const top = arena.mark();
-      const spies = (Object.keys(tsKernels) as (keyof MatKernels)[]).map((name) =>
-        vi.spyOn(tsKernels, name),
-      );
       for (let i = 0; i < 20; i++) trainer.step();
       expect(arena.mark()).toBe(top);
-      for (const spy of spies) expect(spy).not.toHaveBeenCalled();
+      expect(fallbacks).toEqual([]);
       for (const p of network.parameters()) expect(arena.owns(p.value.data)).toBe(true);
     },
   );
 
   it.each(OPTIMIZERS)("lowers the loss as the TypeScript path does ($type)", (optimizer) => {
     const losses = (path: "relaxed-simd" | "typescript") => {
-      useKernels(path, 16 * MiB)?.reserve(MiB);
-      const { trainer } = setup(16, optimizer);
+      const backend = Backend.create(path, { arenaBytes: 16 * MiB });
+      backend.begin(MiB);
+      const { trainer } = setup(16, optimizer, backend);
       return Array.from({ length: 200 }, () => trainer.step());
     };
     const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;

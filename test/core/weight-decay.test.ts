@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Parameter } from "../../src/core/parameter.js";
 import { type DType, fromValues } from "../../src/core/tensor.js";
 import { addWeightDecayGrad, weightDecayLoss } from "../../src/core/weight-decay.js";
+import { backend } from "./helpers.js";
 
 function param(
   shape: number[],
@@ -10,7 +11,7 @@ function param(
   role: "weight" | "bias",
   dtype: DType = "float64",
 ): Parameter {
-  const p = new Parameter(fromValues(shape, values, dtype), role);
+  const p = new Parameter(backend, fromValues(shape, values, dtype), role);
   p.grad.data.set(grad);
   return p;
 }
@@ -27,7 +28,7 @@ function network(dtype: DType = "float64"): Parameter[] {
 describe("weight decay", () => {
   it("adds λ·W to the weights' gradients and leaves biases alone", () => {
     const params = network();
-    addWeightDecayGrad(params, 0.1);
+    addWeightDecayGrad(params, 0.1, backend.ops);
     // dW0 = [0.1 + 0.1·1, 0.2 + 0.1·2, 0.3 + 0.1·3, 0.4 + 0.1·(-4)] = [0.2, 0.4, 0.6, 0]
     const [w0, b0, w1, b1] = params;
     for (const [i, v] of [0.2, 0.4, 0.6, 0].entries()) expect(w0.grad.data[i]).toBeCloseTo(v, 15);
@@ -49,13 +50,13 @@ describe("weight decay", () => {
 
   it("with λ = 0 changes nothing", () => {
     const params = network();
-    addWeightDecayGrad(params, 0);
+    addWeightDecayGrad(params, 0, backend.ops);
     expect(Array.from(params[0].grad.data)).toEqual([0.1, 0.2, 0.3, 0.4]);
   });
 
   it("works in float32 and keeps the gradient a Float32Array", () => {
     const params = network("float32");
-    addWeightDecayGrad(params, 0.5);
+    addWeightDecayGrad(params, 0.5, backend.ops);
     expect(params[0].grad.data).toBeInstanceOf(Float32Array);
     // dW0 = [0.1 + 0.5, 0.2 + 1, 0.3 + 1.5, 0.4 - 2]
     const want = [0.6, 1.2, 1.8, -1.6];

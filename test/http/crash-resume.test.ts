@@ -119,4 +119,32 @@ describe("crash safety, with a real server process", { timeout: 240_000 }, () =>
       await second.exited;
     }
   });
+
+  it("keeps a cancel that was answered, though the process is killed a moment later", async () => {
+    const env = { CHECKPOINT_INTERVAL_MS: "100", POOL_THREADS: "1" };
+    const first = await startServer(env);
+    const created = await postJson(
+      `${first.url}/v1/training-jobs`,
+      mnistJob({ iterations: 5000, evaluateEvery: 5000, batchSize: 1000 }),
+    );
+    // Past a few checkpoints, so a resume would have somewhere to start from.
+    await waitForJob(first.url, created.body.id, (j) => j.progress.iteration >= 20, 60_000);
+    const cancel = await postJson(`${first.url}/v1/training-jobs/${created.body.id}/cancel`, {});
+    first.child.kill("SIGKILL");
+    expect(cancel.status).toBe(202);
+    expect((await first.exited).signal).toBe("SIGKILL");
+
+    const second = await startServer({ ...env, DATA_DIR: first.dataDir });
+    try {
+      const ended = await waitForJob(second.url, created.body.id);
+      expect(ended.status).toBe("cancelled");
+      expect(second.output()).not.toContain("resuming training job");
+      // It never trained on: what it shows is at most where the first process was stopped.
+      expect(ended.progress.iteration).toBeLessThan(5000);
+      expect(ended.resultModelId).toBeDefined();
+    } finally {
+      second.child.kill("SIGTERM");
+      await second.exited;
+    }
+  });
 });

@@ -84,4 +84,43 @@ describe("KERNELS: the numeric kernels the workers run", () => {
       }
     });
   });
+
+  describe("work that falls off a WebAssembly path is counted, and still right", () => {
+    const app = testApp({ KERNELS: "simd", WORKER_ARENA_MB: "16", POOL_THREADS: "1" });
+    afterAll(async () => (await app).close());
+    const b64 = (values: Float32Array) => Buffer.from(values.buffer).toString("base64");
+    const fallbacks = async () => {
+      const text = (await request((await app).server).get("/metrics")).text;
+      const line = /^kernel_fallbacks_total\{reason="arena_full"\} (\d+)/m.exec(text);
+      return Number(line?.[1] ?? 0);
+    };
+    /** A forward through one affine layer of `outputs` units, all ones: each output is 784. */
+    const forward = async (outputs: number) => {
+      const W = new Float32Array(784 * outputs).fill(1);
+      const res = await request((await app).server)
+        .post("/v1/networks/forward")
+        .send({
+          dtype: "float32",
+          layers: [
+            {
+              type: "affine",
+              W: { shape: [784, outputs], dtype: "float32", base64: b64(W) },
+              b: { shape: [outputs], dtype: "float32", base64: b64(new Float32Array(outputs)) },
+            },
+          ],
+          x: { shape: [2, 784], dtype: "float32", base64: b64(new Float32Array(2 * 784).fill(1)) },
+          outputEncoding: "flat",
+        });
+      expect(res.status).toBe(200);
+      expect(res.body.out.data).toEqual(new Array(2 * outputs).fill(784));
+    };
+
+    it("counts none while a task fits the arena, and each miss once it does not", async () => {
+      await forward(50);
+      expect(await fallbacks()).toBe(0);
+      // 784 × 5000 float32 weights are 15.7 MB, decoded and then copied: past a 16 MiB arena.
+      await forward(5000);
+      expect(await fallbacks()).toBeGreaterThan(0);
+    });
+  });
 });

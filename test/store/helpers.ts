@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { onTestFinished } from "vitest";
 import type { FloatArray } from "../../src/core/tensor.js";
 import type { NewModel } from "../../src/store/repository.js";
+import type { JobSpec } from "../../src/training/job-spec.js";
 
 /** A fresh temp dir per call, removed after the test. */
 export function tempDir(): string {
@@ -53,5 +54,20 @@ export function twoLayerModel(
     ],
     origin: { kind: "architecture", architecture: { inputSize: 4, hiddenSizes: [3] }, seed: 7 },
     ...extra,
+  };
+}
+
+/** A job's spec as submit stores it: SGD on MNIST's first 100 samples for `iterations`. */
+export function jobSpec(iterations: number): JobSpec {
+  return {
+    optimizer: { type: "sgd", lr: 0.1 },
+    batchSize: 10,
+    iterations,
+    trainSize: 100,
+    weightDecay: 0,
+    evaluateEvery: 10,
+    trainEvaluationSamples: 100,
+    seed: 1,
+    data: { dataset: { name: "mnist", split: "train", limit: 100 } },
   };
 }

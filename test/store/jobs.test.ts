@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { fromValues } from "../../src/core/tensor.js";
 import type { Checkpoint, NewJob } from "../../src/store/repository.js";
 import { openStore } from "../../src/store/sqlite-store.js";
-import { awkward, sameBits, tempDir, twoLayerModel } from "./helpers.js";
+import { awkward, jobSpec, sameBits, tempDir, twoLayerModel } from "./helpers.js";
 
 const progress = { iteration: 0, iterations: 100, epoch: 0, fraction: 0 };
 
@@ -9,7 +10,7 @@ function newJob(extra: Partial<NewJob> = {}): NewJob {
   return {
     tenant: null,
     modelId: "m-1",
-    request: { modelId: "m-1", batchSize: 100, iterations: 100, optimizer: { type: "adam" } },
+    request: jobSpec(100),
     progress,
     ...extra,
   };
@@ -24,9 +25,9 @@ function checkpoint(jobId: string, iteration: number): Checkpoint {
       step: iteration,
       slots: [[awkward(12, "float64"), awkward(12, "float32")], [], [awkward(3, "float32")]],
     },
-    rngState: [123456789, 362436069, 521288629, 88675123],
-    history: [{ iteration: 10, loss: 0.1 + 0.2, trainAccuracy: 1 / 3 }],
+    rngState: { s: [123456789, 362436069, 521288629, 88675123], spare: 0.1 + 0.2 },
     loss: Math.PI,
+    kernels: "relaxed-simd",
   };
 }
 
@@ -85,6 +86,41 @@ describe("job repository", () => {
     expect(store.jobs.update("missing", { status: "failed" })).toBeUndefined();
     expect(() => store.jobs.appendHistory("missing", [])).toThrow("job missing does not exist");
     store.close();
+  });
+
+  it("drops the history after a checkpoint's iteration, for a resume to redo", () => {
+    const store = openStore(tempDir());
+    const { id } = store.jobs.create(newJob());
+    const entries = [10, 20, 30].map((iteration) => ({ iteration, loss: 1 / iteration }));
+    store.jobs.appendHistory(id, entries);
+    store.jobs.truncateHistory(id, 20);
+    expect(store.jobs.get(id, null)!.history).toEqual(entries.slice(0, 2));
+    store.jobs.truncateHistory(id, 0);
+    expect(store.jobs.get(id, null)!.history).toEqual([]);
+    store.close();
+  });
+
+  it("keeps a job's inline tensors as their own bits, and drops them with the job's record", () => {
+    const dir = tempDir();
+    const store = openStore(dir);
+    const x = { shape: [2, 3], data: awkward(6, "float64") };
+    const t = fromValues([2], [1, 0], "float32");
+    const { id } = store.jobs.create(
+      newJob(),
+      new Map([
+        ["data.x", x],
+        ["data.t", t],
+      ]),
+    );
+    store.close();
+    const reopened = openStore(dir);
+    const tensors = reopened.jobs.loadTensors(id);
+    expect([...tensors.keys()].sort()).toEqual(["data.t", "data.x"]);
+    expect(tensors.get("data.x")!.shape).toEqual([2, 3]);
+    expect(sameBits(tensors.get("data.x")!.data, x.data)).toBe(true);
+    expect(tensors.get("data.t")!.data).toEqual(Float32Array.of(1, 0));
+    expect(reopened.jobs.loadTensors("missing").size).toBe(0);
+    reopened.close();
   });
 
   it("flags cancellation only for the job's tenant and only while it can still stop", () => {
@@ -148,8 +184,8 @@ describe("job repository", () => {
     expect(got.iteration).toBe(20);
     expect(got.optimizerState.step).toBe(20);
     expect(got.rngState).toEqual(want.rngState);
-    expect(got.history).toEqual(want.history);
     expect(got.loss).toBe(Math.PI);
+    expect(got.kernels).toBe("relaxed-simd");
     expect(got.parameters).toHaveLength(2);
     expect(got.parameters.map((p, i) => sameBits(p, want.parameters[i]))).toEqual([true, true]);
     expect(got.optimizerState.slots.map((s) => s.length)).toEqual([2, 0, 1]);

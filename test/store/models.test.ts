@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { InvalidCursorError, type StoredLayer } from "../../src/store/repository.js";
+import type { LayerSpec } from "../../src/core/layer-spec.js";
+import { InvalidCursorError } from "../../src/store/repository.js";
 import { openStore } from "../../src/store/sqlite-store.js";
 import { sameBits, tempDir, twoLayerModel } from "./helpers.js";
 
-function affine(layers: StoredLayer[]) {
+function affine(layers: LayerSpec[]) {
   return layers.flatMap((l) => (l.type === "affine" ? [l] : []));
 }
 
@@ -64,7 +65,8 @@ describe("model repository", () => {
     );
     const bad = twoLayerModel("float32");
     const first = bad.layers[0];
-    if (first.type === "affine") first.b = { shape: [4], data: first.b.data };
+    if (first.type === "affine")
+      bad.layers[0] = { ...first, b: { shape: [4], data: first.b.data } };
     expect(() => store.models.create(bad)).toThrow("3 values do not fill shape [4]");
     expect(store.models.list({ tenant: null, limit: 10 }).items).toEqual([]);
     store.close();

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { fromBlob, toBlob } from "../../src/store/blob.js";
 import { MIGRATIONS, migrate } from "../../src/store/migrations.js";
 import { DATABASE_FILE, openStore, StoreOpenError } from "../../src/store/sqlite-store.js";
-import { awkward, sameBits, tempDir, twoLayerModel } from "./helpers.js";
+import { awkward, jobSpec, sameBits, tempDir, twoLayerModel } from "./helpers.js";
 
 describe("sqlite store", () => {
   it("keeps models, jobs and checkpoints across close and reopen", () => {
@@ -15,7 +15,7 @@ describe("sqlite store", () => {
     const job = first.jobs.create({
       tenant: null,
       modelId: model.id,
-      request: { iterations: 3 },
+      request: jobSpec(3),
       progress: { iteration: 0, iterations: 3, epoch: 0, fraction: 0 },
     });
     const parameters = [awkward(5, "float64")];
@@ -24,9 +24,9 @@ describe("sqlite store", () => {
       iteration: 2,
       parameters,
       optimizerState: { step: 2, slots: [[awkward(5, "float64")]] },
-      rngState: { s: [1, 2] },
-      history: [],
+      rngState: { s: [1, 2, 3, 4], spare: null },
       loss: null,
+      kernels: "typescript",
     });
     first.close();
     first.close(); // closing twice is harmless

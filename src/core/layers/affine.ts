@@ -1,15 +1,7 @@
+import type { Backend } from "../backend.js";
 import { ShapeError } from "../errors.js";
-import { kernels } from "../kernels/index.js";
 import { Parameter } from "../parameter.js";
-import {
-  cast,
-  dtypeOf,
-  reuseOrAllocate,
-  sameShape,
-  shapeToString,
-  sizeOf,
-  type Tensor,
-} from "../tensor.js";
+import { dtypeOf, sameShape, shapeToString, sizeOf, type Tensor } from "../tensor.js";
 import { checkDout, type Layer, pathPrefix } from "./layer.js";
 
 /**
@@ -59,11 +51,15 @@ export class Affine implements Layer {
   private dx: Tensor | null = null;
 
   /** Takes W and b as they are (no copy): they become the parameters' values. */
-  constructor(W: Tensor, b: Tensor) {
+  constructor(
+    private readonly backend: Backend,
+    W: Tensor,
+    b: Tensor,
+  ) {
     checkAffineParams(W.shape, b.shape);
     if (dtypeOf(W.data) !== dtypeOf(b.data)) throw new TypeError("affine W and b differ in dtype");
-    this.W = new Parameter(W, "weight");
-    this.b = new Parameter(b, "bias");
+    this.W = new Parameter(backend, W, "weight");
+    this.b = new Parameter(backend, b, "bias");
     this.params = [this.W, this.b];
   }
 
@@ -95,13 +91,14 @@ export class Affine implements Layer {
     const [n, outputs] = this.outputShape(x.shape);
     const inputs = this.inputs;
     const dtype = dtypeOf(this.W.value.data);
-    const xs = cast(x, dtype).data;
+    const xs = this.backend.local(x, dtype).data;
     this.x = { shape: [n, inputs], data: xs };
     this.xShape = x.shape;
-    this.out = reuseOrAllocate(this.out, [n, outputs], dtype);
+    this.out = this.backend.reuse(this.out, [n, outputs], dtype);
     const out = this.out.data;
-    kernels.gemm(xs, this.W.value.data, out, n, inputs, outputs);
-    kernels.addRowVector(out, this.b.value.data, n, outputs);
+    const { ops } = this.backend;
+    ops.gemm(xs, this.W.value.data, out, n, inputs, outputs);
+    ops.addRowVector(out, this.b.value.data, n, outputs);
     return this.out;
   }
 
@@ -112,12 +109,13 @@ export class Affine implements Layer {
     const [n, inputs] = x.shape;
     const outputs = this.outputs;
     const dtype = dtypeOf(this.W.value.data);
-    const d = cast(dout, dtype).data;
-    kernels.gemmTN(x.data, d, this.W.grad.data, n, inputs, outputs);
-    kernels.colSum(d, this.b.grad.data, n, outputs);
+    const d = this.backend.local(dout, dtype).data;
+    const { ops } = this.backend;
+    ops.gemmTN(x.data, d, this.W.grad.data, n, inputs, outputs);
+    ops.colSum(d, this.b.grad.data, n, outputs);
     if (!needDx) return null;
-    this.dx = reuseOrAllocate(this.dx, this.xShape, dtype);
-    kernels.gemmNT(d, this.W.value.data, this.dx.data, n, outputs, inputs);
+    this.dx = this.backend.reuse(this.dx, this.xShape, dtype);
+    ops.gemmNT(d, this.W.value.data, this.dx.data, n, outputs, inputs);
     return this.dx;
   }
 }

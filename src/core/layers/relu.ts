@@ -1,6 +1,6 @@
-import { kernels } from "../kernels/index.js";
+import type { Backend } from "../backend.js";
 import type { Parameter } from "../parameter.js";
-import { dtypeOf, reuseOrAllocate, type Tensor } from "../tensor.js";
+import { dtypeOf, type Tensor } from "../tensor.js";
 import { checkDout, type Layer } from "./layer.js";
 
 /** ReLU: out = max(0, x). Buffers: see Layer. */
@@ -11,13 +11,15 @@ export class Relu implements Layer {
   private out: Tensor | null = null;
   private dx: Tensor | null = null;
 
+  constructor(private readonly backend: Backend) {}
+
   outputShape(inputShape: readonly number[]): number[] {
     return [...inputShape];
   }
 
   forward(x: Tensor): Tensor {
-    this.out = reuseOrAllocate(this.out, x.shape, dtypeOf(x.data));
-    kernels.relu(x.data, this.out.data);
+    this.out = this.backend.reuse(this.out, x.shape, dtypeOf(x.data));
+    this.backend.ops.relu(x.data, this.out.data);
     return this.out;
   }
 
@@ -25,8 +27,8 @@ export class Relu implements Layer {
   backward(dout: Tensor, needDx: boolean): Tensor | null {
     checkDout(dout, this.out, this.type);
     if (!needDx) return null;
-    this.dx = reuseOrAllocate(this.dx, this.out.shape, dtypeOf(this.out.data));
-    kernels.reluBackward(this.out.data, dout.data, this.dx.data);
+    this.dx = this.backend.reuse(this.dx, this.out.shape, dtypeOf(this.out.data));
+    this.backend.ops.reluBackward(this.out.data, dout.data, this.dx.data);
     return this.dx;
   }
 }

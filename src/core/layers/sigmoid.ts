@@ -1,5 +1,6 @@
+import type { Backend } from "../backend.js";
 import type { Parameter } from "../parameter.js";
-import { dtypeOf, reuseOrAllocate, type Tensor } from "../tensor.js";
+import { dtypeOf, type Tensor } from "../tensor.js";
 import { checkDout, type Layer } from "./layer.js";
 
 /**
@@ -19,12 +20,14 @@ export class Sigmoid implements Layer {
   private out: Tensor | null = null;
   private dx: Tensor | null = null;
 
+  constructor(private readonly backend: Backend) {}
+
   outputShape(inputShape: readonly number[]): number[] {
     return [...inputShape];
   }
 
   forward(x: Tensor): Tensor {
-    this.out = reuseOrAllocate(this.out, x.shape, dtypeOf(x.data));
+    this.out = this.backend.reuse(this.out, x.shape, dtypeOf(x.data));
     const xs = x.data;
     const out = this.out.data;
     for (let i = 0; i < xs.length; i++) out[i] = sigmoid(xs[i]);
@@ -35,7 +38,7 @@ export class Sigmoid implements Layer {
   backward(dout: Tensor, needDx: boolean): Tensor | null {
     checkDout(dout, this.out, this.type);
     if (!needDx) return null;
-    this.dx = reuseOrAllocate(this.dx, this.out.shape, dtypeOf(this.out.data));
+    this.dx = this.backend.reuse(this.dx, this.out.shape, dtypeOf(this.out.data));
     const d = dout.data;
     const y = this.out.data;
     const dx = this.dx.data;

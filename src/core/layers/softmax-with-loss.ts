@@ -1,14 +1,7 @@
+import type { Backend } from "../backend.js";
 import { ShapeError } from "../errors.js";
 import type { Parameter } from "../parameter.js";
-import {
-  dtypeOf,
-  type FloatArray,
-  reuseOrAllocate,
-  sameShape,
-  sizeOf,
-  type Tensor,
-  zerosLike,
-} from "../tensor.js";
+import { dtypeOf, type FloatArray, sameShape, sizeOf, type Tensor, zerosLike } from "../tensor.js";
 
 /** Keeps log away from 0, as the book's cross_entropy_error does. */
 const DELTA = 1e-7;
@@ -94,6 +87,8 @@ export class SoftmaxWithLoss {
   /** One row of exponentials in float64, so float32 outputs are rounded once. */
   private exps = new Float64Array(0);
 
+  constructor(private readonly backend: Backend) {}
+
   /** Scores are [N, C]; the probabilities have the same shape. */
   outputShape(inputShape: readonly number[], index?: number): number[] {
     if (inputShape.length !== 2) {
@@ -110,7 +105,7 @@ export class SoftmaxWithLoss {
 
   forward(x: Tensor): Tensor {
     const [, classes] = this.outputShape(x.shape);
-    this.y = reuseOrAllocate(this.y, x.shape, dtypeOf(x.data));
+    this.y = this.backend.reuse(this.y, x.shape, dtypeOf(x.data));
     this.t = null;
     if (this.exps.length < classes) this.exps = new Float64Array(classes);
     softmaxRows(x.data, this.y.data, classes, this.exps);
@@ -142,7 +137,7 @@ export class SoftmaxWithLoss {
       throw new Error("softmaxWithLoss: backward needs forward and loss(t) first");
     }
     const [n, classes] = this.y.shape;
-    this.dx = reuseOrAllocate(this.dx, this.y.shape, dtypeOf(this.y.data));
+    this.dx = this.backend.reuse(this.dx, this.y.shape, dtypeOf(this.y.data));
     const scale = dout / n;
     const y = this.y.data;
     const ts = this.t.data;

@@ -4,6 +4,7 @@
  *   h ← h + ∂L/∂W ⊙ ∂L/∂W
  *   W ← W - lr·∂L/∂W / (√h + 1e-7)
  */
+import type { Backend } from "../backend.js";
 import type { Parameter } from "../parameter.js";
 import type { FloatArray } from "../tensor.js";
 import { Optimizer } from "./optimizer.js";
@@ -18,8 +19,12 @@ export class AdaGrad extends Optimizer {
   static readonly defaults = { lr: 0.01 } as const;
   readonly lr: number;
 
-  constructor(params: readonly Parameter[], { lr = AdaGrad.defaults.lr }: AdaGradOptions = {}) {
-    super(params, 1);
+  constructor(
+    params: readonly Parameter[],
+    backend: Backend,
+    { lr = AdaGrad.defaults.lr }: AdaGradOptions = {},
+  ) {
+    super(params, backend, 1);
     this.lr = lr;
   }
 

@@ -7,7 +7,7 @@
  *   v ← v + (1 - β2)·(g² - v)
  *   W ← W - lr_t·m / (√v + 1e-7)
  */
-import { kernels } from "../kernels/index.js";
+import type { Backend } from "../backend.js";
 import type { Parameter } from "../parameter.js";
 import type { FloatArray } from "../tensor.js";
 import { Optimizer } from "./optimizer.js";
@@ -26,13 +26,14 @@ export class Adam extends Optimizer {
 
   constructor(
     params: readonly Parameter[],
+    backend: Backend,
     {
       lr = Adam.defaults.lr,
       beta1 = Adam.defaults.beta1,
       beta2 = Adam.defaults.beta2,
     }: AdamOptions = {},
   ) {
-    super(params, 2);
+    super(params, backend, 2);
     this.lr = lr;
     this.beta1 = beta1;
     this.beta2 = beta2;
@@ -41,6 +42,6 @@ export class Adam extends Optimizer {
   protected override update(W: FloatArray, g: FloatArray, [m, v]: FloatArray[], t: number): void {
     const { beta1, beta2 } = this;
     const lrT = (this.lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
-    kernels.adamStep(W, g, m, v, beta1, beta2, lrT);
+    this.ops.adamStep(W, g, m, v, beta1, beta2, lrT);
   }
 }

@@ -1,3 +1,4 @@
+import type { Backend } from "../backend.js";
 import type { Parameter } from "../parameter.js";
 import { AdaGrad } from "./adagrad.js";
 import { Adam } from "./adam.js";
@@ -25,16 +26,18 @@ export type OptimizerConfig = { type: OptimizerType } & Hyperparameters;
 interface Entry {
   /** The hyperparameters this optimizer reads, with the book's values. */
   defaults: Readonly<Hyperparameters>;
-  create(params: readonly Parameter[], config: Hyperparameters): Optimizer;
+  /** Arrays it keeps per parameter. */
+  slots: number;
+  create(params: readonly Parameter[], backend: Backend, config: Hyperparameters): Optimizer;
 }
 
 const registry: Readonly<Record<OptimizerType, Entry>> = {
-  sgd: { defaults: SGD.defaults, create: (params, c) => new SGD(params, c) },
-  momentum: { defaults: Momentum.defaults, create: (params, c) => new Momentum(params, c) },
-  nesterov: { defaults: Nesterov.defaults, create: (params, c) => new Nesterov(params, c) },
-  adagrad: { defaults: AdaGrad.defaults, create: (params, c) => new AdaGrad(params, c) },
-  rmsprop: { defaults: RMSprop.defaults, create: (params, c) => new RMSprop(params, c) },
-  adam: { defaults: Adam.defaults, create: (params, c) => new Adam(params, c) },
+  sgd: { defaults: SGD.defaults, slots: 0, create: (p, b, c) => new SGD(p, b, c) },
+  momentum: { defaults: Momentum.defaults, slots: 1, create: (p, b, c) => new Momentum(p, b, c) },
+  nesterov: { defaults: Nesterov.defaults, slots: 1, create: (p, b, c) => new Nesterov(p, b, c) },
+  adagrad: { defaults: AdaGrad.defaults, slots: 1, create: (p, b, c) => new AdaGrad(p, b, c) },
+  rmsprop: { defaults: RMSprop.defaults, slots: 1, create: (p, b, c) => new RMSprop(p, b, c) },
+  adam: { defaults: Adam.defaults, slots: 2, create: (p, b, c) => new Adam(p, b, c) },
 };
 
 export const OPTIMIZER_TYPES = Object.keys(registry) as OptimizerType[];
@@ -59,8 +62,17 @@ export function resolveOptimizerConfig(config: OptimizerConfig): OptimizerConfig
   return resolved;
 }
 
-export function createOptimizer(config: OptimizerConfig, params: readonly Parameter[]): Optimizer {
-  return entryOf(config.type).create(params, resolveOptimizerConfig(config));
+export function createOptimizer(
+  config: OptimizerConfig,
+  params: readonly Parameter[],
+  backend: Backend,
+): Optimizer {
+  return entryOf(config.type).create(params, backend, resolveOptimizerConfig(config));
+}
+
+/** Arrays an optimizer of this type keeps per parameter (for a working set). */
+export function optimizerSlotCount(type: OptimizerType): number {
+  return entryOf(type).slots;
 }
 
 function entryOf(type: OptimizerType): Entry {

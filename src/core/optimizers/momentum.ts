@@ -4,7 +4,7 @@
  *   v ← m·v - lr·∂L/∂W
  *   W ← W + v
  */
-import { kernels } from "../kernels/index.js";
+import type { Backend } from "../backend.js";
 import type { Parameter } from "../parameter.js";
 import type { FloatArray } from "../tensor.js";
 import { Optimizer } from "./optimizer.js";
@@ -21,14 +21,15 @@ export class Momentum extends Optimizer {
 
   constructor(
     params: readonly Parameter[],
+    backend: Backend,
     { lr = Momentum.defaults.lr, momentum = Momentum.defaults.momentum }: MomentumOptions = {},
   ) {
-    super(params, 1);
+    super(params, backend, 1);
     this.lr = lr;
     this.momentum = momentum;
   }
 
   protected override update(W: FloatArray, g: FloatArray, [v]: FloatArray[]): void {
-    kernels.momentumStep(W, g, v, this.momentum, this.lr);
+    this.ops.momentumStep(W, g, v, this.momentum, this.lr);
   }
 }

@@ -6,6 +6,7 @@
  * optimizing recurrent networks", arXiv:1212.0901), except that the paper takes m²·v before the update of v;
  * the API promises the book's rule, so it is kept.
  */
+import type { Backend } from "../backend.js";
 import type { Parameter } from "../parameter.js";
 import type { FloatArray } from "../tensor.js";
 import { Optimizer } from "./optimizer.js";
@@ -22,9 +23,10 @@ export class Nesterov extends Optimizer {
 
   constructor(
     params: readonly Parameter[],
+    backend: Backend,
     { lr = Nesterov.defaults.lr, momentum = Nesterov.defaults.momentum }: NesterovOptions = {},
   ) {
-    super(params, 1);
+    super(params, backend, 1);
     this.lr = lr;
     this.momentum = momentum;
   }

@@ -3,8 +3,10 @@
  * counter and per-parameter state slots (momentum, squared-gradient sums, …) keyed by the
  * Parameter object. A subclass states only its update rule over one parameter's typed arrays.
  */
+import type { Backend } from "../backend.js";
+import type { ArrayOps } from "../kernels/array-ops.js";
 import type { Parameter } from "../parameter.js";
-import { allocate, dtypeOf, type FloatArray } from "../tensor.js";
+import { dtypeOf, type FloatArray } from "../tensor.js";
 
 /** A checkpoint of an optimizer: `slots[i]` are parameter i's arrays (e.g. Adam's m and v). */
 export interface OptimizerState {
@@ -14,12 +16,15 @@ export interface OptimizerState {
 
 export abstract class Optimizer {
   readonly params: readonly Parameter[];
+  /** What update rules run on: the backend's ops. */
+  protected readonly ops: ArrayOps;
   private t = 0;
   private readonly slots = new Map<Parameter, FloatArray[]>();
 
-  /** `slotCount` zeroed arrays per parameter, each in that parameter's dtype. */
-  protected constructor(params: readonly Parameter[], slotCount: number) {
+  /** `slotCount` zeroed arrays per parameter, each in that parameter's dtype, on `backend`. */
+  protected constructor(params: readonly Parameter[], backend: Backend, slotCount: number) {
     this.params = [...params];
+    this.ops = backend.ops;
     for (const p of this.params) {
       // Shared state would apply the rule twice per step to one value.
       if (this.slots.has(p)) throw new Error("a parameter appears twice in the optimizer's list");
@@ -27,7 +32,7 @@ export abstract class Optimizer {
       const n = p.value.data.length;
       this.slots.set(
         p,
-        Array.from({ length: slotCount }, () => allocate(dtype, n)),
+        Array.from({ length: slotCount }, () => backend.alloc(dtype, n)),
       );
     }
   }

@@ -3,6 +3,7 @@
  *   h ← ρ·h + (1 - ρ)·∂L/∂W ⊙ ∂L/∂W        (ρ = decay)
  *   W ← W - lr·∂L/∂W / (√h + 1e-7)
  */
+import type { Backend } from "../backend.js";
 import type { Parameter } from "../parameter.js";
 import type { FloatArray } from "../tensor.js";
 import { Optimizer } from "./optimizer.js";
@@ -21,9 +22,10 @@ export class RMSprop extends Optimizer {
 
   constructor(
     params: readonly Parameter[],
+    backend: Backend,
     { lr = RMSprop.defaults.lr, decay = RMSprop.defaults.decay }: RMSpropOptions = {},
   ) {
-    super(params, 1);
+    super(params, backend, 1);
     this.lr = lr;
     this.decay = decay;
   }

@@ -2,9 +2,9 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Config } from "../../config.js";
 import { validationFailed } from "../../http/problem.js";
-import { encodeTensor } from "../../http/tensor-codec.js";
 import { LayerBackwardResponse, LayerForwardResponse, layerSchemas } from "../../schemas/layers.js";
 import { problemResponses } from "../../schemas/problem.js";
+import { encodeTensor } from "../../wire/tensor-codec.js";
 
 export default async function layerRoutes(app: FastifyInstance, { config }: { config: Config }) {
   const schemas = layerSchemas(config.limits);

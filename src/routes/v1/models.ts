@@ -4,7 +4,6 @@ import { z } from "zod";
 import type { Config } from "../../config.js";
 import { loadDataset } from "../../datasets/catalog.js";
 import { notFound } from "../../http/problem.js";
-import { encodeTensor } from "../../http/tensor-codec.js";
 import { modelSummary } from "../../models/summary.js";
 import {
   createModelBody,
@@ -20,6 +19,7 @@ import {
   predictBody,
 } from "../../schemas/models.js";
 import { ProblemSchema, problemResponses } from "../../schemas/problem.js";
+import { encodeTensor } from "../../wire/tensor-codec.js";
 
 export default async function modelRoutes(app: FastifyInstance, { config }: { config: Config }) {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -185,7 +185,9 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
         "dataset" in body
           ? { rows: await loadDataset(body.dataset.name, body.dataset.split, body.dataset.limit) }
           : { x: body.x, t: body.t };
-      return app.compute(reply, "evaluate", { dtype: model.dtype, layers: model.layers, ...data });
+      const task = { dtype: model.dtype, layers: model.layers, ...data };
+      const { loss, accuracy, count } = await app.compute(reply, "evaluate", task);
+      return { loss, accuracy, count };
     },
   );
 }

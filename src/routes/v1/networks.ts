@@ -2,7 +2,6 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Config } from "../../config.js";
 import { validationFailed } from "../../http/problem.js";
-import { encodeTensor } from "../../http/tensor-codec.js";
 import {
   GradientCheckResponse,
   NetworkBackwardResponse,
@@ -10,6 +9,7 @@ import {
   networkSchemas,
 } from "../../schemas/networks.js";
 import { problemResponses } from "../../schemas/problem.js";
+import { encodeTensor } from "../../wire/tensor-codec.js";
 
 export default async function networkRoutes(app: FastifyInstance, { config }: { config: Config }) {
   const schemas = networkSchemas(config.limits);

@@ -1,12 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Config } from "../../config.js";
-import { resolveOptimizerConfig } from "../../core/optimizers/index.js";
 import { notFound, ProblemError, validationFailed } from "../../http/problem.js";
-import { materialize, TensorFormatError } from "../../http/tensor-codec.js";
-import { inputOutputSizes } from "../../models/summary.js";
-import type { TaskTensor } from "../../pool/base64.js";
-import type { DataRef } from "../../pool/training-tasks.js";
 import { ProblemSchema, problemResponses } from "../../schemas/problem.js";
 import {
   IdParams,
@@ -15,10 +10,12 @@ import {
   PageQuery,
   trainingJobBody,
 } from "../../schemas/training-jobs.js";
-import type { JobRecord, JobSummaryRecord, ModelRecord } from "../../store/repository.js";
-import { type StoredTrainingRequest, storeData } from "../../training/job-request.js";
-import { describeData } from "../../training/submission.js";
-import { isFinished, type JobEvent } from "../../training/training-manager.js";
+import type { JobRecord, JobSummaryRecord } from "../../store/repository.js";
+import { isFinished, type JobEvent } from "../../training/job-events.js";
+import type { DataRef } from "../../training/job-spec.js";
+import { submitJob } from "../../training/submit.js";
+import type { TaskTensor } from "../../wire/base64.js";
+import { materialize, TensorFormatError } from "../../wire/tensor-codec.js";
 
 /** A job as the API shows it: optional fields absent rather than null. */
 export function jobView(job: JobRecord | JobSummaryRecord) {
@@ -38,8 +35,8 @@ export function jobView(job: JobRecord | JobSummaryRecord) {
   };
 }
 
-/** Inline training data decoded here (the job checks and stores it); base64 problems are 400s. */
-function readData(ref: DataRequest, path: string): DataRef {
+/** Inline training data decoded, once; base64 problems are 400s naming the field. */
+function decodeData(ref: DataRef<TaskTensor>, path: string): DataRef {
   if ("dataset" in ref) return ref;
   const read = (t: TaskTensor, field: "x" | "t") => {
     try {
@@ -52,14 +49,12 @@ function readData(ref: DataRequest, path: string): DataRef {
   return { x: read(ref.x, "x"), t: read(ref.t, "t") };
 }
 
-type DataRequest = Extract<DataRef, { dataset: unknown }> | { x: TaskTensor; t: TaskTensor };
-
 export default async function trainingJobRoutes(
   app: FastifyInstance,
   { config }: { config: Config },
 ) {
   const routes = app.withTypeProvider<ZodTypeProvider>();
-  const { jobs, models } = app.store;
+  const { jobs } = app.store;
   const tags = ["training jobs"];
 
   routes.post(
@@ -73,95 +68,30 @@ export default async function trainingJobRoutes(
       },
     },
     async (request, reply) => {
-      const body = request.body;
-      const tenant = request.tenant;
-      const limit = config.auth.maxPendingJobsPerTenant;
-      if (app.training.pendingFor(tenant) >= limit) {
-        throw new ProblemError(
-          429,
-          "TOO_MANY_JOBS",
-          `${limit} training jobs are already queued or running`,
-          undefined,
-          {
-            "retry-after": "60",
+      const { body } = request;
+      const inline = body.model;
+      const job = await submitJob(
+        {
+          store: app.store,
+          training: app.training,
+          config,
+          createLayers: async () => (await app.compute(reply, "createModel", inline!)).layers,
+        },
+        request.tenant,
+        {
+          ...body,
+          model: inline && {
+            name: inline.name,
+            dtype: inline.dtype,
+            origin:
+              "architecture" in inline
+                ? { kind: "architecture", architecture: inline.architecture, seed: inline.seed }
+                : { kind: "layers" },
           },
-        );
-      }
-      let model: ModelRecord | undefined;
-      if (body.modelId !== undefined) {
-        model = models.get(body.modelId, tenant);
-        if (!model) throw notFound("model", body.modelId);
-      }
-      const layers = model?.layers ?? (await app.compute(reply, "createModel", body.model!)).layers;
-      const sizes = inputOutputSizes(layers);
-      if (sizes === null || layers[layers.length - 1].type !== "softmaxWithLoss") {
-        throw validationFailed([
-          {
-            path: body.modelId ? "modelId" : "model",
-            message: "training needs affine layers and a final softmaxWithLoss",
-          },
-        ]);
-      }
-      const data = readData(body.data, "data");
-      const validationData = body.validation && readData(body.validation, "validation");
-      const train = describeData(data, "data", sizes.outputSize);
-      const validation =
-        validationData && describeData(validationData, "validation", sizes.outputSize);
-      for (const [path, info] of [
-        ["data", train],
-        ["validation", validation],
-      ] as const) {
-        if (info && info.inputSize !== sizes.inputSize) {
-          throw validationFailed([
-            {
-              path,
-              message: `the data has ${info.inputSize} inputs per sample but the model's inputSize is ${sizes.inputSize}`,
-            },
-          ]);
-        }
-      }
-      const iterations =
-        body.iterations ?? Math.ceil(body.epochs! * Math.max(train.count / body.batchSize, 1));
-      if (iterations > config.training.maxIterations) {
-        throw validationFailed([
-          {
-            path: "epochs",
-            message: `amount to ${iterations} iterations, over the limit of ${config.training.maxIterations}`,
-          },
-        ]);
-      }
-      if (!model) {
-        const spec = body.model!;
-        model = models.create({
-          tenant,
-          name: spec.name ?? null,
-          dtype: spec.dtype,
-          layers,
-          origin:
-            "architecture" in spec
-              ? { kind: "architecture", architecture: spec.architecture, seed: spec.seed }
-              : { kind: "layers" },
-        });
-      }
-      const stored: StoredTrainingRequest = {
-        optimizer: resolveOptimizerConfig(body.optimizer),
-        batchSize: body.batchSize,
-        iterations,
-        trainSize: train.count,
-        weightDecay: body.weightDecay,
-        evaluateEvery: body.evaluateEvery,
-        trainEvaluationSamples: body.trainEvaluationSamples,
-        seed: body.seed,
-        data: storeData(data),
-        ...(validationData ? { validation: storeData(validationData) } : {}),
-      };
-      const job = jobs.create({
-        tenant,
-        request: stored,
-        modelId: model.id,
-        progress: { iteration: 0, iterations, epoch: 0, fraction: 0 },
-      });
-      app.training.submit(job);
+          data: decodeData(body.data, "data"),
+          validation: body.validation && decodeData(body.validation, "validation"),
+        },
+      );
       reply.status(202).header("location", `/v1/training-jobs/${job.id}`);
       return jobView(job);
     },

@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { type MatKernels, tsKernels } from "../../../src/core/kernels/index.js";
-import { createWasmKernels, type WasmVariant } from "../../../src/core/kernels/wasm-kernels.js";
+import type { ArrayOps as MatKernels } from "../../../src/core/kernels/array-ops.js";
+import { createTypescriptOps } from "../../../src/core/kernels/typescript-ops.js";
+import type { WasmVariant } from "../../../src/core/kernels/wasm-ops.js";
 import { allocate, DTYPES, type DType, type FloatArray } from "../../../src/core/tensor.js";
-import { mulberry32 } from "../helpers.js";
+import { wasmKernels as createWasmKernels, mulberry32 } from "../helpers.js";
+
+const tsKernels = createTypescriptOps();
 
 const VARIANTS: WasmVariant[] = ["relaxed-simd", "simd"];
 // Lengths around the vector widths (4 and 2 lanes): whole vectors, and scalar tails.

@@ -5,12 +5,13 @@ import { checkInputGradient, checkParameters } from "../../../src/core/gradient-
 import { Affine } from "../../../src/core/layers/affine.js";
 import { Network } from "../../../src/core/network.js";
 import { clone, DTYPES, fromValues, sizeOf } from "../../../src/core/tensor.js";
-import { affineSpec, mulberry32, randomTensor } from "../helpers.js";
+import { affineSpec, backend, mulberry32, randomTensor } from "../helpers.js";
 
 describe("Affine", () => {
   it("computes x·W + b and its gradients on a hand-worked example", () => {
     // x [2, 2], W [2, 3], b [3]
     const affine = new Affine(
+      backend,
       fromValues([2, 3], [1, 2, 3, 4, 5, 6], "float64"),
       fromValues([3], [10, 20, 30], "float64"),
     );
@@ -25,6 +26,7 @@ describe("Affine", () => {
 
   it("flattens an N-d input and gives dx back in its shape", () => {
     const affine = new Affine(
+      backend,
       fromValues([4, 1], [1, 2, 3, 4], "float32"),
       fromValues([1], [0.5], "float32"),
     );
@@ -36,7 +38,11 @@ describe("Affine", () => {
   });
 
   it("overwrites its gradients on each backward, never accumulates", () => {
-    const affine = new Affine(fromValues([1, 1], [2], "float64"), fromValues([1], [0], "float64"));
+    const affine = new Affine(
+      backend,
+      fromValues([1, 1], [2], "float64"),
+      fromValues([1], [0], "float64"),
+    );
     for (let i = 0; i < 3; i++) {
       affine.forward(fromValues([1, 1], [3], "float64"));
       affine.backward(fromValues([1, 1], [1], "float64"), false);
@@ -51,7 +57,7 @@ describe("Affine", () => {
     const b = randomTensor([3], "float64", random);
     const x = randomTensor([4, 5], "float64", random);
     const dout = randomTensor([4, 3], "float64", random);
-    const a = new Affine(W, b);
+    const a = new Affine(backend, W, b);
     a.forward(x);
     expect(a.backward(dout, true)).not.toBeNull();
     const withDx = a.params.map((p) => clone(p.grad));
@@ -63,6 +69,7 @@ describe("Affine", () => {
   it("never changes dout", () => {
     const random = mulberry32(4);
     const a = new Affine(
+      backend,
       randomTensor([3, 2], "float32", random),
       randomTensor([2], "float32", random),
     );
@@ -75,6 +82,7 @@ describe("Affine", () => {
 
   it("names the layer, both shapes and W in a shape error", () => {
     const a = new Affine(
+      backend,
       fromValues([40, 2], new Array(80).fill(0), "float64"),
       fromValues([2], [0, 0], "float64"),
     );
@@ -98,7 +106,7 @@ describe("Affine", () => {
     const random = mulberry32(5);
     const x = randomTensor([3, 2, 3], "float64", random);
     const dout = randomTensor([3, 4], "float64", random);
-    const net = Network.fromSpecs([affineSpec(6, 4, random)], "float64");
+    const net = Network.fromSpecs([affineSpec(6, 4, random)], "float64", backend);
     expect(checkInputGradient(net, x, { dout }, 1e-5).maxRelError).toBeLessThan(1e-7);
     const report = checkParameters(net, x, { dout }, 1e-5);
     expect(report.map((r) => r.name)).toEqual(["W", "b"]);
@@ -119,6 +127,7 @@ describe("Affine", () => {
         const random = mulberry32(seed);
         const inputs = sizeOf(features);
         const a = new Affine(
+          backend,
           randomTensor([inputs, outputs], dtype, random),
           randomTensor([outputs], dtype, random),
         );

@@ -4,11 +4,11 @@ import { checkInputGradient } from "../../../src/core/gradient-check.js";
 import { Sigmoid, sigmoid } from "../../../src/core/layers/sigmoid.js";
 import { Network } from "../../../src/core/network.js";
 import { clone, DTYPES, type DType, fromValues } from "../../../src/core/tensor.js";
-import { mulberry32, randomTensor } from "../helpers.js";
+import { backend, mulberry32, randomTensor } from "../helpers.js";
 
 describe("Sigmoid", () => {
   it("gives hand-worked values and dx = dout·y·(1 - y)", () => {
-    const layer = new Sigmoid();
+    const layer = new Sigmoid(backend);
     const out = layer.forward(fromValues([3], [0, Math.log(3), -Math.log(3)], "float64"));
     expect(out.data[0]).toBe(0.5);
     expect(out.data[1]).toBeCloseTo(0.75, 15);
@@ -22,7 +22,7 @@ describe("Sigmoid", () => {
   it("is exactly 0 or 1, and finite, at ±1000 and ±1e308", () => {
     for (const dtype of DTYPES) {
       const big = dtype === "float64" ? 1e308 : 1e38; // float32 ends at 3.4e38
-      const layer = new Sigmoid();
+      const layer = new Sigmoid(backend);
       const out = layer.forward(fromValues([4], [1000, -1000, big, -big], dtype));
       expect(Array.from(out.data)).toEqual([1, 0, 1, 0]);
       const dx = layer.backward(fromValues([4], [1, 1, 1, 1], dtype), true)!;
@@ -33,7 +33,7 @@ describe("Sigmoid", () => {
   });
 
   it("keeps the dtype of its input and never changes dout", () => {
-    const layer = new Sigmoid();
+    const layer = new Sigmoid(backend);
     const out = layer.forward(fromValues([2, 2], [1, 2, 3, 4], "float32"));
     expect(out.data).toBeInstanceOf(Float32Array);
     const dout = fromValues([2, 2], [1, -2, 3, -4], "float64");
@@ -47,7 +47,7 @@ describe("Sigmoid", () => {
     const random = mulberry32(2);
     const x = randomTensor([4, 3], "float64", random, { scale: 3 });
     const dout = randomTensor([4, 3], "float64", random);
-    const net = Network.fromSpecs([{ type: "sigmoid" }], "float64");
+    const net = Network.fromSpecs([{ type: "sigmoid" }], "float64", backend);
     expect(checkInputGradient(net, x, { dout }, 1e-5).maxRelError).toBeLessThan(1e-7);
   });
 
@@ -63,7 +63,7 @@ describe("Sigmoid", () => {
       );
       fc.assert(
         fc.property(fc.array(value, { minLength: 1, maxLength: 20 }), (values) => {
-          const layer = new Sigmoid();
+          const layer = new Sigmoid(backend);
           const out = layer.forward(fromValues([values.length], values, dtype));
           expect(out.data.every((v) => Number.isFinite(v) && v >= 0 && v <= 1)).toBe(true);
           const dx = layer.backward(fromValues([values.length], values, dtype), true)!;

@@ -5,13 +5,13 @@ import { checkInputGradient } from "../../../src/core/gradient-check.js";
 import { SoftmaxWithLoss, softmax } from "../../../src/core/layers/softmax-with-loss.js";
 import { Network } from "../../../src/core/network.js";
 import { type DType, fromValues } from "../../../src/core/tensor.js";
-import { expectClose, indices, mulberry32, oneHot, randomTensor } from "../helpers.js";
+import { backend, expectClose, indices, mulberry32, oneHot, randomTensor } from "../helpers.js";
 
 const e = Math.E;
 
 describe("SoftmaxWithLoss", () => {
   it("gives softmax([1, 2, 3]) and the loss for an index label", () => {
-    const layer = new SoftmaxWithLoss();
+    const layer = new SoftmaxWithLoss(backend);
     const y = layer.forward(fromValues([1, 3], [1, 2, 3], "float64"));
     const sum = e + e ** 2 + e ** 3;
     const expected = [e / sum, e ** 2 / sum, e ** 3 / sum]; // 0.0900, 0.2447, 0.6652
@@ -22,7 +22,7 @@ describe("SoftmaxWithLoss", () => {
   });
 
   it("averages the loss over the batch and scales dx by dout / N", () => {
-    const layer = new SoftmaxWithLoss();
+    const layer = new SoftmaxWithLoss(backend);
     const y = layer.forward(fromValues([2, 2], [0, 0, 5, 5], "float64"));
     expect(Array.from(y.data)).toEqual([0.5, 0.5, 0.5, 0.5]);
     const loss = layer.loss(oneHot([0, 1], 2, "float64"));
@@ -34,23 +34,23 @@ describe("SoftmaxWithLoss", () => {
     const random = mulberry32(6);
     const x = randomTensor([4, 3], "float64", random, { scale: 4 });
     const labels = [2, 0, 1, 1];
-    const a = new SoftmaxWithLoss();
+    const a = new SoftmaxWithLoss(backend);
     a.forward(x);
-    const b = new SoftmaxWithLoss();
+    const b = new SoftmaxWithLoss(backend);
     b.forward(x);
     expect(a.loss(oneHot(labels, 3, "float64"))).toBe(b.loss(indices(labels, "float64")));
     expect(Array.from(a.backward(0.5).data)).toEqual(Array.from(b.backward(0.5).data));
   });
 
   it("guards exp with the row max: huge scores give exact probabilities", () => {
-    const y = new SoftmaxWithLoss().forward(
+    const y = new SoftmaxWithLoss(backend).forward(
       fromValues([2, 2], [1000, 1000, 1e308, -1e308], "float64"),
     );
     expect(Array.from(y.data)).toEqual([0.5, 0.5, 1, 0]);
   });
 
   it("rejects labels out of range, non-integer labels and mis-shaped t, on path t", () => {
-    const layer = new SoftmaxWithLoss();
+    const layer = new SoftmaxWithLoss(backend);
     layer.forward(fromValues([2, 3], [1, 2, 3, 4, 5, 6], "float64"));
     for (const t of [
       indices([0, 3], "float64"),
@@ -69,9 +69,9 @@ describe("SoftmaxWithLoss", () => {
   });
 
   it("takes only 2-D scores", () => {
-    expect(() => new SoftmaxWithLoss().forward(fromValues([3], [1, 2, 3], "float64"))).toThrow(
-      ShapeError,
-    );
+    expect(() =>
+      new SoftmaxWithLoss(backend).forward(fromValues([3], [1, 2, 3], "float64")),
+    ).toThrow(ShapeError);
   });
 
   it("matches central differences, for one-hot and index labels", () => {
@@ -83,7 +83,7 @@ describe("SoftmaxWithLoss", () => {
     labels.forEach((label, i) => {
       x.data[i * 3 + label] += 8;
     });
-    const net = Network.fromSpecs([{ type: "softmaxWithLoss" }], "float64");
+    const net = Network.fromSpecs([{ type: "softmaxWithLoss" }], "float64", backend);
     for (const t of [indices(labels, "float64"), oneHot(labels, 3, "float64")]) {
       expect(checkInputGradient(net, x, { t }, 1e-5).maxRelError).toBeLessThan(1e-7);
     }
@@ -112,7 +112,7 @@ describe("SoftmaxWithLoss", () => {
         );
       fc.assert(
         fc.property(batch, ([[n, c], values]) => {
-          const layer = new SoftmaxWithLoss();
+          const layer = new SoftmaxWithLoss(backend);
           const y = layer.forward(fromValues([n, c], values, dtype));
           expect(y.data.every(Number.isFinite)).toBe(true);
           for (let i = 0; i < n; i++) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Adam } from "../../../src/core/optimizers/adam.js";
+import { backend } from "../helpers.js";
 import { expectTrace, runSteps } from "./helpers.js";
 
 // The book's Adam, at t = 1, 2, 3:
@@ -8,7 +9,7 @@ import { expectTrace, runSteps } from "./helpers.js";
 // with W0 = [1, -2] and g = [0.5, -1], [0.5, 2], [-1, 0.5].
 describe("Adam", () => {
   it("takes the book's steps with lr 0.001, beta1 0.9, beta2 0.999 by default", () => {
-    const { trace, optimizer } = runSteps((params) => new Adam(params));
+    const { trace, optimizer } = runSteps((params) => new Adam(params, backend));
     const adam = optimizer as Adam;
     expect([adam.lr, adam.beta1, adam.beta2]).toEqual([0.001, 0.9, 0.999]);
     // t = 1: lr_1 = 0.001·√0.001 / 0.1 ≈ 3.1623e-4
@@ -39,7 +40,9 @@ describe("Adam", () => {
   });
 
   it("uses the given lr, beta1 and beta2", () => {
-    const { trace } = runSteps((params) => new Adam(params, { lr: 0.01, beta1: 0.5, beta2: 0.75 }));
+    const { trace } = runSteps(
+      (params) => new Adam(params, backend, { lr: 0.01, beta1: 0.5, beta2: 0.75 }),
+    );
     // t = 1: lr_1 = 0.01·√0.25 / 0.5 = 0.01; m1 = [0.25, -0.5]; v1 = 0.25·g1² = [0.0625, 0.25]
     const w1 = [1 - (0.01 * 0.25) / (0.25 + 1e-7), -2 + (0.01 * 0.5) / (0.5 + 1e-7)];
     // t = 2: lr_2 = 0.01·√(1 - 0.5625) / (1 - 0.25) = 0.01·√0.4375 / 0.75
@@ -61,7 +64,7 @@ describe("Adam", () => {
   });
 
   it("keeps m and v as its two slots", () => {
-    const { optimizer } = runSteps((params) => new Adam(params));
+    const { optimizer } = runSteps((params) => new Adam(params, backend));
     const { step, slots } = optimizer.exportState();
     expect(step).toBe(3);
     const [[m, v]] = slots;

@@ -2,6 +2,7 @@ import { expect } from "vitest";
 import type { Optimizer } from "../../../src/core/optimizers/optimizer.js";
 import { Parameter } from "../../../src/core/parameter.js";
 import { type DType, fromValues } from "../../../src/core/tensor.js";
+import { backend } from "../helpers.js";
 
 /** The worked example of every optimizer test: W starts at [1, -2], with these grads per step. */
 export const W0 = [1, -2];
@@ -16,7 +17,7 @@ export function runSteps(
   make: (params: Parameter[]) => Optimizer,
   dtype: DType = "float64",
 ): { trace: number[][]; param: Parameter; optimizer: Optimizer } {
-  const param = new Parameter(fromValues([2], W0, dtype), "weight");
+  const param = new Parameter(backend, fromValues([2], W0, dtype), "weight");
   const optimizer = make([param]);
   const trace = GRADS.map((g) => {
     param.grad.data.set(g);

@@ -16,13 +16,14 @@ import {
 import type { Optimizer } from "../../../src/core/optimizers/optimizer.js";
 import { Parameter } from "../../../src/core/parameter.js";
 import { type DType, fromValues } from "../../../src/core/tensor.js";
+import { backend } from "../helpers.js";
 import { expectTrace, runSteps } from "./helpers.js";
 
 /** A 3×2 weight and its [2] bias. */
 function params(dtype: DType): Parameter[] {
   return [
-    new Parameter(fromValues([3, 2], [0.3, -0.1, 0.2, 0.5, -0.4, 0.05], dtype), "weight"),
-    new Parameter(fromValues([2], [0.01, -0.02], dtype), "bias"),
+    new Parameter(backend, fromValues([3, 2], [0.3, -0.1, 0.2, 0.5, -0.4, 0.05], dtype), "weight"),
+    new Parameter(backend, fromValues([2], [0.01, -0.02], dtype), "bias"),
   ];
 }
 
@@ -65,11 +66,11 @@ describe("optimizer registry", () => {
       adam: Adam,
     };
     for (const type of OPTIMIZER_TYPES) {
-      expect(createOptimizer({ type }, ps)).toBeInstanceOf(classes[type] as never);
+      expect(createOptimizer({ type }, ps, backend)).toBeInstanceOf(classes[type] as never);
     }
-    const adam = createOptimizer({ type: "adam", beta2: 0.99 }, ps) as Adam;
+    const adam = createOptimizer({ type: "adam", beta2: 0.99 }, ps, backend) as Adam;
     expect([adam.lr, adam.beta1, adam.beta2]).toEqual([0.001, 0.9, 0.99]);
-    const momentum = createOptimizer({ type: "momentum", lr: 0.1 }, ps) as Momentum;
+    const momentum = createOptimizer({ type: "momentum", lr: 0.1 }, ps, backend) as Momentum;
     expect([momentum.lr, momentum.momentum]).toEqual([0.1, 0.9]);
   });
 
@@ -89,7 +90,9 @@ describe("optimizer registry", () => {
 
   it("refuses unknown types, inherited object keys included", () => {
     for (const type of ["adamw", "toString", "constructor"]) {
-      expect(() => createOptimizer({ type } as never, params("float64"))).toThrow(RangeError);
+      expect(() => createOptimizer({ type } as never, params("float64"), backend)).toThrow(
+        RangeError,
+      );
     }
   });
 });
@@ -100,10 +103,10 @@ describe("Optimizer bookkeeping", () => {
     (config) => {
       for (const dtype of ["float64", "float32"] as const) {
         const straight = params(dtype);
-        train(createOptimizer(config, straight), straight, 0, 6);
+        train(createOptimizer(config, straight, backend), straight, 0, 6);
 
         const first = params(dtype);
-        const before = createOptimizer(config, first);
+        const before = createOptimizer(config, first, backend);
         train(before, first, 0, 3);
         const saved = before.exportState();
         const savedValues = first.map((p) => p.value.data.slice());
@@ -118,7 +121,7 @@ describe("Optimizer bookkeeping", () => {
         fresh.forEach((p, i) => {
           p.value.data.set(savedValues[i]);
         });
-        const after = createOptimizer(config, fresh);
+        const after = createOptimizer(config, fresh, backend);
         after.importState(saved);
         expect(after.stepCount).toBe(3);
         train(after, fresh, 3, 6);
@@ -132,7 +135,7 @@ describe("Optimizer bookkeeping", () => {
 
   it("keeps float32 parameters and slots in float32, close to the float64 run", () => {
     for (const config of configs) {
-      const make = (ps: Parameter[]) => createOptimizer(config, ps);
+      const make = (ps: Parameter[]) => createOptimizer(config, ps, backend);
       const f32 = runSteps(make, "float32");
       const f64 = runSteps(make, "float64");
       expect(f32.param.value.data).toBeInstanceOf(Float32Array);
@@ -146,8 +149,8 @@ describe("Optimizer bookkeeping", () => {
   it("keeps a separate state per parameter, keyed by the parameter", () => {
     const together = params("float64");
     const alone = params("float64");
-    const both = new Momentum(together);
-    const each = alone.map((p) => new Momentum([p]));
+    const both = new Momentum(together, backend);
+    const each = alone.map((p) => new Momentum([p], backend));
     for (let step = 0; step < 4; step++) {
       setGrads(together, step);
       setGrads(alone, step);
@@ -161,7 +164,7 @@ describe("Optimizer bookkeeping", () => {
 
   it("has as many slots per parameter as its rule needs", () => {
     const counts = OPTIMIZER_TYPES.map(
-      (type) => createOptimizer({ type }, params("float64")).exportState().slots[0].length,
+      (type) => createOptimizer({ type }, params("float64"), backend).exportState().slots[0].length,
     );
     expect(Object.fromEntries(OPTIMIZER_TYPES.map((t, i) => [t, counts[i]]))).toEqual({
       sgd: 0,
@@ -175,12 +178,12 @@ describe("Optimizer bookkeeping", () => {
 
   it("refuses the same parameter twice", () => {
     const [w] = params("float64");
-    expect(() => new SGD([w, w])).toThrow();
+    expect(() => new SGD([w, w], backend)).toThrow();
   });
 
   it("refuses a state that does not fit, and keeps its own", () => {
     const ps = params("float64");
-    const adam = new Adam(ps);
+    const adam = new Adam(ps, backend);
     train(adam, ps, 0, 2);
     const good = adam.exportState();
     const bad = [

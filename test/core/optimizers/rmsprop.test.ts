@@ -1,12 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { RMSprop } from "../../../src/core/optimizers/rmsprop.js";
+import { backend } from "../helpers.js";
 import { expectTrace, runSteps } from "./helpers.js";
 
 // h ← ρ·h + (1 - ρ)·g²; W ← W - lr·g / (√h + 1e-7),
 // with W0 = [1, -2] and g = [0.5, -1], [0.5, 2], [-1, 0.5].
 describe("RMSprop", () => {
   it("takes the book's steps with lr 0.01, decay 0.99 by default", () => {
-    const { trace, optimizer } = runSteps((params) => new RMSprop(params));
+    const { trace, optimizer } = runSteps((params) => new RMSprop(params, backend));
     expect([(optimizer as RMSprop).lr, (optimizer as RMSprop).decay]).toEqual([0.01, 0.99]);
     // h1 = 0.01·[0.25, 1] = [0.0025, 0.01]
     // h2 = 0.99·h1 + 0.01·[0.25, 4] = [0.002475 + 0.0025, 0.0099 + 0.04] = [0.004975, 0.0499]
@@ -26,7 +27,7 @@ describe("RMSprop", () => {
   it("uses the given lr and decay", () => {
     // lr 0.1, ρ 0.5: h1 = 0.5·[0.25, 1] = [0.125, 0.5]; h2 = [0.0625 + 0.125, 0.25 + 2] =
     // [0.1875, 2.25]; h3 = [0.09375 + 0.5, 1.125 + 0.125] = [0.59375, 1.25]
-    const { trace } = runSteps((params) => new RMSprop(params, { lr: 0.1, decay: 0.5 }));
+    const { trace } = runSteps((params) => new RMSprop(params, backend, { lr: 0.1, decay: 0.5 }));
     const w1 = [1 - 0.05 / (Math.sqrt(0.125) + 1e-7), -2 + 0.1 / (Math.sqrt(0.5) + 1e-7)];
     const w2 = [w1[0] - 0.05 / (Math.sqrt(0.1875) + 1e-7), w1[1] - 0.2 / (1.5 + 1e-7)];
     const w3 = [w2[0] + 0.1 / (Math.sqrt(0.59375) + 1e-7), w2[1] - 0.05 / (Math.sqrt(1.25) + 1e-7)];

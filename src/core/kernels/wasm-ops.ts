@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Arena } from "../arena.js";
 import type { FloatArray } from "../tensor.js";
-import type { MatKernels } from "./kernels.js";
-import { tsKernels } from "./ts-kernels.js";
+import type { ArrayOps } from "./array-ops.js";
 
 /** The builds of assembly/kernels.ts: with relaxed SIMD's fused multiply-add, or plain SIMD. */
 export type WasmVariant = "relaxed-simd" | "simd";
@@ -77,19 +76,23 @@ export function supportsVariant(variant: WasmVariant): boolean {
   }
 }
 
-export interface WasmKernels {
-  readonly kernels: MatKernels;
-  /** Where tensors must lie for the WebAssembly code to take them. */
-  readonly arena: Arena;
+/** An arena for a variant's ops: its first bytes hold the module's statics and scratch. */
+export function wasmArena(maxBytes: number): Arena {
+  return new Arena(STATICS + RESERVED_SCRATCH, maxBytes);
 }
 
 /**
- * The kernels over a new arena of at most `maxBytes`. Operands that all lie in the arena go to
+ * The ops of a variant over `arena` (from wasmArena). Operands that all lie in the arena go to
  * WebAssembly without a copy; any other call (a view of the JS heap, or of an arena that has since
- * grown) takes the TypeScript kernels, so correctness never depends on where a tensor lives.
+ * grown) takes `reference` and is reported to `onFallback`, so correctness never depends on where
+ * a tensor lives, and slowness never goes unseen.
  */
-export function createWasmKernels(variant: WasmVariant, maxBytes: number): WasmKernels {
-  const arena = new Arena(STATICS + RESERVED_SCRATCH, maxBytes);
+export function createWasmOps(
+  variant: WasmVariant,
+  arena: Arena,
+  reference: ArrayOps,
+  onFallback: () => void,
+): ArrayOps {
   const instance = new WebAssembly.Instance(wasmModule(variant), {
     env: { memory: arena.memory },
   });
@@ -110,54 +113,58 @@ export function createWasmKernels(variant: WasmVariant, maxBytes: number): WasmK
   const f32 = forDtype("f32");
   const f64 = forDtype("f64");
   const wasm = (v: FloatArray) => (v instanceof Float32Array ? f32 : f64);
-  const inArena = (...views: FloatArray[]) => views.every((v) => arena.owns(v));
+  const inArena = (...views: FloatArray[]) => {
+    if (views.every((v) => arena.owns(v))) return true;
+    onFallback();
+    return false;
+  };
+  const ts = reference;
 
-  const kernels: MatKernels = {
+  return {
     gemm(a, b, out, m, k, n) {
-      if (!inArena(a, b, out)) return tsKernels.gemm(a, b, out, m, k, n);
+      if (!inArena(a, b, out)) return ts.gemm(a, b, out, m, k, n);
       wasm(a).gemm(a.byteOffset, b.byteOffset, out.byteOffset, m, k, n);
     },
     gemmNT(a, b, out, m, n, k) {
-      if (!inArena(a, b, out)) return tsKernels.gemmNT(a, b, out, m, n, k);
+      if (!inArena(a, b, out)) return ts.gemmNT(a, b, out, m, n, k);
       wasm(a).gemmNT(a.byteOffset, b.byteOffset, out.byteOffset, m, n, k);
     },
     gemmTN(a, b, out, m, k, n) {
-      if (!inArena(a, b, out)) return tsKernels.gemmTN(a, b, out, m, k, n);
+      if (!inArena(a, b, out)) return ts.gemmTN(a, b, out, m, k, n);
       wasm(a).gemmTN(a.byteOffset, b.byteOffset, out.byteOffset, m, k, n);
     },
     colSum(a, out, m, n) {
-      if (!inArena(a, out)) return tsKernels.colSum(a, out, m, n);
+      if (!inArena(a, out)) return ts.colSum(a, out, m, n);
       wasm(a).colSum(a.byteOffset, out.byteOffset, m, n);
     },
     axpy(alpha, x, y) {
-      if (!inArena(x, y)) return tsKernels.axpy(alpha, x, y);
+      if (!inArena(x, y)) return ts.axpy(alpha, x, y);
       wasm(x).axpy(alpha, x.byteOffset, y.byteOffset, y.length);
     },
     momentumStep(W, g, v, momentum, lr) {
-      if (!inArena(W, g, v)) return tsKernels.momentumStep(W, g, v, momentum, lr);
+      if (!inArena(W, g, v)) return ts.momentumStep(W, g, v, momentum, lr);
       wasm(W).momentumStep(W.byteOffset, g.byteOffset, v.byteOffset, momentum, lr, W.length);
     },
     adamStep(W, g, m, v, beta1, beta2, lrT) {
-      if (!inArena(W, g, m, v)) return tsKernels.adamStep(W, g, m, v, beta1, beta2, lrT);
+      if (!inArena(W, g, m, v)) return ts.adamStep(W, g, m, v, beta1, beta2, lrT);
       const { byteOffset: w } = W;
       wasm(W).adamStep(w, g.byteOffset, m.byteOffset, v.byteOffset, beta1, beta2, lrT, W.length);
     },
     addRowVector(out, b, m, n) {
-      if (!inArena(out, b)) return tsKernels.addRowVector(out, b, m, n);
+      if (!inArena(out, b)) return ts.addRowVector(out, b, m, n);
       wasm(out).addRowVector(out.byteOffset, b.byteOffset, m, n);
     },
     relu(x, out) {
-      if (!inArena(x, out)) return tsKernels.relu(x, out);
+      if (!inArena(x, out)) return ts.relu(x, out);
       wasm(x).relu(x.byteOffset, out.byteOffset, x.length);
     },
     reluBackward(out, dout, dx) {
-      if (!inArena(out, dout, dx)) return tsKernels.reluBackward(out, dout, dx);
+      if (!inArena(out, dout, dx)) return ts.reluBackward(out, dout, dx);
       wasm(out).reluBackward(out.byteOffset, dout.byteOffset, dx.byteOffset, dx.length);
     },
     firstNonFinite(a) {
-      if (!inArena(a)) return tsKernels.firstNonFinite(a);
+      if (!inArena(a)) return ts.firstNonFinite(a);
       return wasm(a).firstNonFinite(a.byteOffset, a.length);
     },
   };
-  return { kernels, arena };
 }

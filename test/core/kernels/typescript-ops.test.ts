@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { tsKernels } from "../../../src/core/kernels/ts-kernels.js";
+import { createTypescriptOps } from "../../../src/core/kernels/typescript-ops.js";
 import { allocate, DTYPES, type DType, type FloatArray } from "../../../src/core/tensor.js";
 import { expectClose, mulberry32, naiveMatMul } from "../helpers.js";
 
+const tsKernels = createTypescriptOps();
 const random = mulberry32(7);
 
 function randomArray(length: number, dtype: DType): FloatArray {

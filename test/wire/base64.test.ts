@@ -1,9 +1,11 @@
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Arena } from "../../src/core/arena.js";
-import { useKernels } from "../../src/core/kernels/index.js";
-import { base64Decoder, decodeBase64, decodeInArena, packBase64 } from "../../src/pool/base64.js";
-import { buffersOf } from "../../src/pool/tasks.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Backend } from "../../src/core/backend.js";
+import { base64Decoder, base64DecoderFor, packBase64 } from "../../src/wire/base64.js";
+import { buffersOf } from "../../src/wire/tree.js";
+
+/** Node's decoder, onto the heap: as the main thread and the TypeScript path decode. */
+const decodeOnHeap = base64DecoderFor(Backend.typescript());
 
 const text = (values: number[]) => Buffer.from(new Float32Array(values).buffer).toString("base64");
 
@@ -41,6 +43,7 @@ describe("base64 tensors between threads", () => {
 
   it("decode the same from bytes as from text, and find the same problems", () => {
     const good = { shape: [2], dtype: "float32" as const, base64: text([1.5, -2]) };
+    const decodeBase64 = decodeOnHeap;
     const fromText = decodeBase64(good);
     const fromBytes = decodeBase64(packBase64(good) as never);
     expect(fromText).toEqual({ data: new Float32Array([1.5, -2]) });
@@ -77,16 +80,12 @@ describe.each([
   ["WebAssembly SIMD, into the arena", true],
   ["Node's decoder", false],
 ])("base64 decoded by %s", (_name, wasm) => {
-  let arena: Arena | null = null;
-  beforeAll(() => {
-    arena = wasm ? useKernels("simd", 64 * 1024 * 1024) : null;
-    arena?.reserve(16 * 1024 * 1024);
-    decodeInArena(arena);
-  });
-  afterAll(() => {
-    useKernels("typescript", 0);
-    decodeInArena(null);
-  });
+  const backend = wasm
+    ? Backend.create("simd", { arenaBytes: 64 * 1024 * 1024 })
+    : Backend.typescript();
+  const { arena } = backend;
+  const decodeBase64 = base64DecoderFor(backend);
+  beforeAll(() => backend.begin(16 * 1024 * 1024));
 
   /** The decoded bytes of a text meant for `bytes` bytes, or null for the invalid-base64 problem. */
   function decode(text: string, bytes: number): Uint8Array | null {
@@ -165,20 +164,16 @@ describe("the WebAssembly base64 decoder", () => {
   });
 
   it("falls back to Node's decoder, giving back what it took, when the text does not fit", () => {
-    const arena = useKernels("simd", 64 * 1024 * 1024)!;
-    decodeInArena(arena);
-    try {
-      // A new arena has 64 KiB free: room for these 40 KB of values, not for their 53 KB of text.
-      const values = Float32Array.from({ length: 10_000 }, (_, i) => i / 7);
-      const top = arena.mark();
-      const decoded = decodeBase64({ ...tensorOf(values.length), base64: text([...values]) });
-      expect(decoded).toEqual({ data: values });
-      // Node's decoder wrote them where the WebAssembly one had claimed room: it gave it back.
-      const { data } = decoded as { data: Float32Array };
-      expect(arena.owns(data) && data.byteOffset).toBe(Math.ceil(top / 64) * 64);
-    } finally {
-      useKernels("typescript", 0);
-      decodeInArena(null);
-    }
+    const fresh = Backend.create("simd", { arenaBytes: 64 * 1024 * 1024 });
+    const arena = fresh.arena!;
+    const decodeFresh = base64DecoderFor(fresh);
+    // A new arena has 64 KiB free: room for these 40 KB of values, not for their 53 KB of text.
+    const values = Float32Array.from({ length: 10_000 }, (_, i) => i / 7);
+    const top = arena.mark();
+    const decoded = decodeFresh({ ...tensorOf(values.length), base64: text([...values]) });
+    expect(decoded).toEqual({ data: values });
+    // Node's decoder wrote them where the WebAssembly one had claimed room: it gave it back.
+    const { data } = decoded as { data: Float32Array };
+    expect(arena.owns(data) && data.byteOffset).toBe(Math.ceil(top / 64) * 64);
   });
 });

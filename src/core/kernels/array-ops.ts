@@ -1,13 +1,13 @@
 import type { FloatArray } from "../tensor.js";
 
 /**
- * The array work of the core, over row-major typed arrays of one dtype: the matrix products
+ * The array operations of the core, over row-major typed arrays of one dtype: the matrix products
  * behind Affine, and the elementwise loops of the hot path (bias, ReLU, the finiteness checks, the
  * updates of SGD, Momentum and Adam).
  * Outputs are overwritten unless a method says it adds. The TypeScript implementation is the
  * reference; the WebAssembly SIMD one replaces it in worker threads.
  */
-export interface MatKernels {
+export interface ArrayOps {
   /** out[m×n] = a[m×k] · b[k×n] */
   gemm(a: FloatArray, b: FloatArray, out: FloatArray, m: number, k: number, n: number): void;
   /** out[m×k] = a[m×n] · bᵀ, b being [k×n] (dx = dout · Wᵀ) */

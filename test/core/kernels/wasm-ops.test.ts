@@ -1,14 +1,15 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Arena } from "../../../src/core/arena.js";
-import type { MatKernels } from "../../../src/core/kernels/kernels.js";
-import { tsKernels } from "../../../src/core/kernels/ts-kernels.js";
-import {
-  createWasmKernels,
-  supportsVariant,
-  type WasmVariant,
-} from "../../../src/core/kernels/wasm-kernels.js";
+import type { ArrayOps as MatKernels } from "../../../src/core/kernels/array-ops.js";
+import { createTypescriptOps } from "../../../src/core/kernels/typescript-ops.js";
+import { supportsVariant, type WasmVariant } from "../../../src/core/kernels/wasm-ops.js";
 import { DTYPES, type DType, type FloatArray } from "../../../src/core/tensor.js";
-import { mulberry32 } from "../helpers.js";
+import { mulberry32, wasmKernels } from "../helpers.js";
+
+/** The reference the WebAssembly ops fall back to, spied on to see that they do or do not. */
+const tsKernels = createTypescriptOps();
+const createWasmKernels = (variant: WasmVariant, maxBytes: number) =>
+  wasmKernels(variant, maxBytes, tsKernels);
 
 const VARIANTS: readonly WasmVariant[] = ["relaxed-simd", "simd"];
 

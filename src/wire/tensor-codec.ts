@@ -1,17 +1,18 @@
 import type { Limits } from "../config.js";
+import { Backend } from "../core/backend.js";
 import { allocate, type FloatArray, sizeOf, type Tensor } from "../core/tensor.js";
 import {
   type Base64Tensor,
+  base64DecoderFor,
   base64SizeProblem,
-  decodeBase64,
   encodeBase64,
   isBase64,
   type ResultTensor,
   type TaskTensor,
-} from "../pool/base64.js";
+} from "./base64.js";
 
 /**
- * The three wire forms of a tensor (API.md, "Tensors") to and from the core's typed tensors.
+ * The three wire forms of a tensor (openapi.yaml, "Tensor") to and from the core's typed tensors.
  * Limits on rank and element count are checked before anything is allocated.
  */
 export type TensorEncoding = "nested" | "flat" | "base64";
@@ -122,9 +123,12 @@ function checkBase64(value: Base64Tensor, limits: Limits): WireTensor {
 }
 
 /** The values of a tensor the main thread needs to read (a base64 one is decoded here). */
+/** Decodes on the main thread, onto the JS heap. */
+const decodeOnHeap = base64DecoderFor(Backend.typescript());
+
 export function materialize(t: TaskTensor): Tensor {
   if (!isBase64(t)) return { shape: t.shape, data: t.data };
-  const decoded = decodeBase64(t);
+  const decoded = decodeOnHeap(t);
   if ("problem" in decoded) throw new TensorFormatError(["base64"], decoded.problem);
   return { shape: t.shape, data: decoded.data };
 }

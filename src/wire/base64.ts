@@ -1,14 +1,14 @@
 /**
- * Base64 tensors (API.md, "Tensors") as they travel to the worker threads: the request's text,
- * checked for size on the main thread but decoded only in the worker, straight into the memory
- * the kernels read (the arena); answers are encoded there too, straight from it.
+ * Base64 tensors (openapi.yaml, "Tensor") as they travel to the worker threads: the request's
+ * text, checked for size on the main thread but decoded only in the worker, straight into the
+ * memory its backend's ops read (the arena); answers are encoded there too, straight from it.
  */
 import { readFileSync } from "node:fs";
 import { endianness } from "node:os";
-import type { Arena } from "../core/arena.js";
-import { kernels } from "../core/kernels/index.js";
-import { allocate, type DType, type FloatArray, sizeOf, type Tensor } from "../core/tensor.js";
-import { mapTree } from "./tasks.js";
+import type { Backend } from "../core/backend.js";
+import type { DType, FloatArray, Tensor } from "../core/tensor.js";
+import { sizeOf } from "../core/tensor.js";
+import { mapTree } from "./tree.js";
 
 export interface Base64Tensor {
   shape: number[];
@@ -67,24 +67,13 @@ type Decode = (text: number, n: number, out: number) => number;
  * base64. It writes no byte past those valid text decodes to.
  */
 export function base64Decoder(memory: WebAssembly.Memory): Decode {
-  // `npm run build` writes the module to dist/kernels/; this file runs from src/pool/ under
-  // vitest and from dist/pool/ otherwise, both two levels below the project.
+  // `npm run build` writes the module to dist/kernels/; this file runs from src/wire/ under
+  // vitest and from dist/wire/ otherwise, both two levels below the project.
   const url = new URL("../../dist/kernels/base64.wasm", import.meta.url);
   const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(url)), {
     env: { memory },
   });
   return instance.exports.decode as Decode;
-}
-
-/** This thread's WebAssembly decoder and the arena it decodes in; see `decodeInArena`. */
-let arenaDecoder: { arena: Arena; decode: Decode } | null = null;
-
-/**
- * Makes this thread decode base64 into `arena`, in WebAssembly (null: Node's decoder, as on the
- * TypeScript kernel path). For a worker thread, whose arena the kernels read.
- */
-export function decodeInArena(arena: Arena | null): void {
-  arenaDecoder = arena && { arena, decode: base64Decoder(arena.memory) };
 }
 
 /** Bytes of the longest base64 text in a task: the scratch its decoding borrows from the arena. */
@@ -97,68 +86,67 @@ export function longestBase64(task: unknown): number {
   return longest;
 }
 
+/** The values of a base64 tensor, or what is wrong with them (relative to its `base64` field). */
+export type Decoded = { data: FloatArray } | { problem: string };
+
 /**
- * The tensor's values in its own dtype (in the arena, in a worker), or the problem with them. The
- * text's length and padding must give the tensor's size (the main thread checked that already, in
- * base64SizeProblem, to name the sizes); its characters are the decoders' to check.
+ * A decoder into `backend`'s memory: with an arena, WebAssembly SIMD decodes the text straight
+ * into it; on the heap, Node's decoder does. The text's length and padding must give the tensor's
+ * size (the main thread checked that already, in base64SizeProblem, to name the sizes); its
+ * characters are the decoders' to check, and its values must be finite.
  */
-export function decodeBase64(
-  t: Base64Tensor | PackedBase64Tensor,
-): { data: FloatArray } | { problem: string } {
-  // Both decoders write what the text's length and padding say, which must be the whole tensor.
-  const length = sizeOf(t.shape);
-  const bytes = length * BYTES[t.dtype];
-  if (t.base64.length % 4 !== 0 || base64Bytes(t.base64) !== bytes) return { problem: INVALID };
-  const data = decodeWasm(t.base64, t.dtype, length) ?? decodeNode(t.base64, t.dtype, length);
-  if (!data) return { problem: INVALID };
-  const bad = kernels.firstNonFinite(data);
-  if (bad !== -1) return { problem: `element ${bad} is ${data[bad]}, not a finite number` };
-  return { data };
+export function base64DecoderFor(
+  backend: Backend,
+): (t: Base64Tensor | PackedBase64Tensor) => Decoded {
+  const { arena } = backend;
+  const decode = arena && base64Decoder(arena.memory);
+  const inArena = (base64: string | Uint8Array, dtype: DType, length: number) => {
+    if (!arena || !decode) return null;
+    // The values, not zeroed first (the decoder writes them all), with the text copied above them
+    // for the moment; false when the text is not base64, null when the arena has no room.
+    const start = arena.mark();
+    const out = arena.bytes(length * BYTES[dtype]);
+    const mark = arena.mark();
+    const text = out && arena.bytes(base64.length);
+    if (!out || !text) {
+      arena.release(start);
+      return null;
+    }
+    if (typeof base64 !== "string") text.set(base64);
+    else Buffer.from(text.buffer, text.byteOffset, text.byteLength).write(base64, "latin1");
+    const written = decode(text.byteOffset, text.length, out.byteOffset);
+    arena.release(mark);
+    if (written !== out.byteLength) return false;
+    const { buffer } = arena.memory;
+    return dtype === "float32"
+      ? new Float32Array(buffer, out.byteOffset, length)
+      : new Float64Array(buffer, out.byteOffset, length);
+  };
+  return (t) => {
+    // Both decoders write what the text's length and padding say, which must be the whole tensor.
+    const length = sizeOf(t.shape);
+    const bytes = length * BYTES[t.dtype];
+    if (t.base64.length % 4 !== 0 || base64Bytes(t.base64) !== bytes) return { problem: INVALID };
+    const data =
+      inArena(t.base64, t.dtype, length) ?? decodeNode(t.base64, backend.alloc(t.dtype, length));
+    if (!data) return { problem: INVALID };
+    const bad = backend.ops.firstNonFinite(data);
+    if (bad !== -1) return { problem: `element ${bad} is ${data[bad]}, not a finite number` };
+    return { data };
+  };
 }
 
 /**
- * The values decoded in WebAssembly, in this thread's arena (not zeroed first: the decoder writes
- * them all), with the text copied above them for the moment; false when the text is not base64,
- * null when this thread has no decoder or its arena no room.
+ * The values decoded by Node into `data`, or false. Node's decoder skips characters outside the
+ * alphabet, so any such character shows as fewer bytes written; it also takes the URL-safe `-`
+ * and `_`, which RFC 4648's base64 does not. Both checks are much faster than a regular
+ * expression over megabytes of text.
  */
-function decodeWasm(
-  base64: string | Uint8Array,
-  dtype: DType,
-  length: number,
-): FloatArray | false | null {
-  if (!arenaDecoder) return null;
-  const { arena, decode } = arenaDecoder;
-  const start = arena.mark();
-  const out = arena.bytes(length * BYTES[dtype]);
-  const mark = arena.mark();
-  const text = out && arena.bytes(base64.length);
-  if (!out || !text) {
-    arena.release(start);
-    return null;
-  }
-  if (typeof base64 !== "string") text.set(base64);
-  else Buffer.from(text.buffer, text.byteOffset, text.byteLength).write(base64, "latin1");
-  const written = decode(text.byteOffset, text.length, out.byteOffset);
-  arena.release(mark);
-  if (written !== out.byteLength) return false;
-  const { buffer } = arena.memory;
-  return dtype === "float32"
-    ? new Float32Array(buffer, out.byteOffset, length)
-    : new Float64Array(buffer, out.byteOffset, length);
-}
-
-/**
- * The values decoded by Node into a new tensor (in the arena when the core allocates there), or
- * false. Node's decoder skips characters outside the alphabet, so any such character shows as
- * fewer bytes written; it also takes the URL-safe `-` and `_`, which RFC 4648's base64 does not.
- * Both checks are much faster than a regular expression over megabytes of text.
- */
-function decodeNode(base64: string | Uint8Array, dtype: DType, length: number): FloatArray | false {
+function decodeNode(base64: string | Uint8Array, data: FloatArray): FloatArray | false {
   const text =
     typeof base64 === "string"
       ? base64
       : Buffer.from(base64.buffer, base64.byteOffset, base64.byteLength).toString("latin1");
-  const data = allocate(dtype, length);
   const written = Buffer.from(data.buffer, data.byteOffset, data.byteLength).write(text, "base64");
   const valid = written === data.byteLength && !text.includes("-") && !text.includes("_");
   return valid && data;

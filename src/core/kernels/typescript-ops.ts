@@ -1,5 +1,5 @@
 import { type FloatArray, firstNonFinite } from "../tensor.js";
-import type { MatKernels } from "./kernels.js";
+import type { ArrayOps } from "./array-ops.js";
 
 /**
  * Matrix products in plain TypeScript, blocked as in GotoBLAS (Goto & van de Geijn, "Anatomy of
@@ -23,16 +23,21 @@ const MC = 128;
 /** Columns of B per slab: KC×NC doubles (2 MiB) stay in L2/L3. */
 const NC = 1024;
 
-// Scratch for the packed panels. Module state, but invisible: kernels run to completion on one
-// thread and never call out, so no two products share it at once. Grown on demand, never shrunk.
-let packedA = new Float64Array(0);
-let packedB = new Float64Array(0);
-/** The 16 sums of an edge tile, before the valid part is written out. */
-const edgeTile = new Float64Array(MR * NR);
+/**
+ * One set of ops' working memory: the packed panels, an edge tile's 16 sums before the valid part
+ * is written out, and colSum's float64 sums. Grown on demand, never shrunk; ops run to completion
+ * and never call out, so no two calls share it at once.
+ */
+class Scratch {
+  packedA = new Float64Array(0);
+  packedB = new Float64Array(0);
+  readonly edgeTile = new Float64Array(MR * NR);
+  columnSums = new Float64Array(0);
 
-function ensureScratch(aLength: number, bLength: number): void {
-  if (packedA.length < aLength) packedA = new Float64Array(aLength);
-  if (packedB.length < bLength) packedB = new Float64Array(bLength);
+  ensure(aLength: number, bLength: number): void {
+    if (this.packedA.length < aLength) this.packedA = new Float64Array(aLength);
+    if (this.packedB.length < bLength) this.packedB = new Float64Array(bLength);
+  }
 }
 
 /**
@@ -107,6 +112,7 @@ function packA(
  */
 // biome-ignore format: the 4×4 tile reads best laid out as a 4×4 grid
 function microKernel(
+  edge: Float64Array,
   kc: number,
   ap: Float64Array,
   qa: number,
@@ -141,7 +147,7 @@ function microKernel(
     out[o] += c30; out[o + 1] += c31; out[o + 2] += c32; out[o + 3] += c33;
     return;
   }
-  const t = edgeTile;
+  const t = edge;
   t[0] = c00; t[1] = c01; t[2] = c02; t[3] = c03;
   t[4] = c10; t[5] = c11; t[6] = c12; t[7] = c13;
   t[8] = c20; t[9] = c21; t[10] = c22; t[11] = c23;
@@ -153,6 +159,7 @@ function microKernel(
 
 /** out[M×N] = A·B with A(i, p) = a[i·aRow + p·aCol] and B(p, j) = b[p·bRow + j·bCol]. */
 function gemmStrided(
+  scratch: Scratch,
   a: FloatArray,
   aRow: number,
   aCol: number,
@@ -167,12 +174,12 @@ function gemmStrided(
   out.fill(0, 0, M * N);
   if (M === 0 || N === 0 || K === 0) return;
   const kcMax = Math.min(KC, K);
-  ensureScratch(
+  scratch.ensure(
     kcMax * Math.min(MC, Math.ceil(M / MR) * MR),
     kcMax * Math.min(NC, Math.ceil(N / NR) * NR),
   );
-  const ap = packedA;
-  const bp = packedB;
+  const ap = scratch.packedA;
+  const bp = scratch.packedB;
   for (let jc = 0; jc < N; jc += NC) {
     const nc = Math.min(NC, N - jc);
     for (let pc = 0; pc < K; pc += KC) {
@@ -184,7 +191,19 @@ function gemmStrided(
         for (let j = jc, qb = 0; j < jc + nc; j += NR, qb += NR * kc) {
           const cols = Math.min(NR, N - j);
           for (let i = ic, qa = 0; i < ic + mc; i += MR, qa += MR * kc) {
-            microKernel(kc, ap, qa, bp, qb, out, i * N + j, N, Math.min(MR, M - i), cols);
+            microKernel(
+              scratch.edgeTile,
+              kc,
+              ap,
+              qa,
+              bp,
+              qb,
+              out,
+              i * N + j,
+              N,
+              Math.min(MR, M - i),
+              cols,
+            );
           }
         }
       }
@@ -192,56 +211,58 @@ function gemmStrided(
   }
 }
 
-// Σ over rows in float64 before the one rounding into `out`.
-let columnSums = new Float64Array(0);
-
-export const tsKernels: MatKernels = {
-  gemm(a, b, out, m, k, n) {
-    gemmStrided(a, k, 1, b, n, 1, out, m, k, n);
-  },
-  gemmNT(a, b, out, m, n, k) {
-    // out[i, j] = Σ_p a[i, p]·b[j, p]: B(p, j) = b[j·n + p]
-    gemmStrided(a, n, 1, b, 1, n, out, m, n, k);
-  },
-  gemmTN(a, b, out, m, k, n) {
-    // out[i, j] = Σ_p a[p, i]·b[p, j]: A(i, p) = a[p·k + i]
-    gemmStrided(a, 1, k, b, n, 1, out, k, m, n);
-  },
-  colSum(a, out, m, n) {
-    if (columnSums.length < n) columnSums = new Float64Array(n);
-    const sums = columnSums;
-    sums.fill(0, 0, n);
-    for (let i = 0, s = 0; i < m; i++) {
-      for (let j = 0; j < n; j++, s++) sums[j] += a[s];
-    }
-    for (let j = 0; j < n; j++) out[j] = sums[j];
-  },
-  axpy(alpha, x, y) {
-    for (let i = 0; i < y.length; i++) y[i] += alpha * x[i];
-  },
-  momentumStep(W, g, v, momentum, lr) {
-    for (let i = 0; i < W.length; i++) {
-      v[i] = momentum * v[i] - lr * g[i];
-      W[i] += v[i];
-    }
-  },
-  adamStep(W, g, m, v, beta1, beta2, lrT) {
-    for (let i = 0; i < W.length; i++) {
-      m[i] += (1 - beta1) * (g[i] - m[i]);
-      v[i] += (1 - beta2) * (g[i] * g[i] - v[i]);
-      W[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + 1e-7);
-    }
-  },
-  addRowVector(out, b, m, n) {
-    for (let i = 0, o = 0; i < m; i++) {
-      for (let j = 0; j < n; j++, o++) out[o] += b[j];
-    }
-  },
-  relu(x, out) {
-    for (let i = 0; i < x.length; i++) out[i] = Math.max(x[i], 0);
-  },
-  reluBackward(out, dout, dx) {
-    for (let i = 0; i < dx.length; i++) dx[i] = out[i] > 0 ? dout[i] : 0;
-  },
-  firstNonFinite,
+/** The reference ops, over scratch memory of their own. */
+export const createTypescriptOps = (): ArrayOps => {
+  const scratch = new Scratch();
+  return {
+    gemm(a, b, out, m, k, n) {
+      gemmStrided(scratch, a, k, 1, b, n, 1, out, m, k, n);
+    },
+    gemmNT(a, b, out, m, n, k) {
+      // out[i, j] = Σ_p a[i, p]·b[j, p]: B(p, j) = b[j·n + p]
+      gemmStrided(scratch, a, n, 1, b, 1, n, out, m, n, k);
+    },
+    gemmTN(a, b, out, m, k, n) {
+      // out[i, j] = Σ_p a[p, i]·b[p, j]: A(i, p) = a[p·k + i]
+      gemmStrided(scratch, a, 1, k, b, n, 1, out, k, m, n);
+    },
+    colSum(a, out, m, n) {
+      // Σ over rows in float64 before the one rounding into `out`.
+      if (scratch.columnSums.length < n) scratch.columnSums = new Float64Array(n);
+      const sums = scratch.columnSums;
+      sums.fill(0, 0, n);
+      for (let i = 0, s = 0; i < m; i++) {
+        for (let j = 0; j < n; j++, s++) sums[j] += a[s];
+      }
+      for (let j = 0; j < n; j++) out[j] = sums[j];
+    },
+    axpy(alpha, x, y) {
+      for (let i = 0; i < y.length; i++) y[i] += alpha * x[i];
+    },
+    momentumStep(W, g, v, momentum, lr) {
+      for (let i = 0; i < W.length; i++) {
+        v[i] = momentum * v[i] - lr * g[i];
+        W[i] += v[i];
+      }
+    },
+    adamStep(W, g, m, v, beta1, beta2, lrT) {
+      for (let i = 0; i < W.length; i++) {
+        m[i] += (1 - beta1) * (g[i] - m[i]);
+        v[i] += (1 - beta2) * (g[i] * g[i] - v[i]);
+        W[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + 1e-7);
+      }
+    },
+    addRowVector(out, b, m, n) {
+      for (let i = 0, o = 0; i < m; i++) {
+        for (let j = 0; j < n; j++, o++) out[o] += b[j];
+      }
+    },
+    relu(x, out) {
+      for (let i = 0; i < x.length; i++) out[i] = Math.max(x[i], 0);
+    },
+    reluBackward(out, dout, dx) {
+      for (let i = 0; i < dx.length; i++) dx[i] = out[i] > 0 ? dout[i] : 0;
+    },
+    firstNonFinite,
+  };
 };
