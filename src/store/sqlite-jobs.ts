@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type Database from "better-sqlite3";
 import { type DType, dtypeOf, type FloatArray } from "../core/tensor.js";
 import { fromBlob, toBlob } from "./blob.js";
-import { checkLimit, decodeCursor, encodeCursor } from "./cursor.js";
+import { KeysetPages } from "./cursor.js";
 import type {
   Checkpoint,
   HistoryEntry,
@@ -71,8 +71,7 @@ export class SqliteJobRepository implements JobRepository {
   private readonly insertJob: Database.Statement;
   private readonly selectJob: Database.Statement<[string], FullJobRow>;
   private readonly selectScoped: Database.Statement<[string, string | null], FullJobRow>;
-  private readonly firstPage: Database.Statement<[string | null, number], JobRow>;
-  private readonly nextPage: Database.Statement<[string | null, string, string, number], JobRow>;
+  private readonly pages: KeysetPages<JobRow, JobSummaryRecord>;
   private readonly flagCancel: Database.Statement<[string, string | null]>;
   private readonly byStatus: Database.Statement<[string], FullJobRow>;
   private readonly deleteCheckpointRow: Database.Statement<[string]>;
@@ -100,14 +99,7 @@ export class SqliteJobRepository implements JobRepository {
     );
     this.selectJob = db.prepare(`SELECT ${ALL_COLUMNS} FROM jobs WHERE id = ?`);
     this.selectScoped = db.prepare(`SELECT ${ALL_COLUMNS} FROM jobs WHERE id = ? AND tenant IS ?`);
-    this.firstPage = db.prepare(
-      `SELECT ${SUMMARY_COLUMNS} FROM jobs WHERE tenant IS ?
-       ORDER BY created_at DESC, id DESC LIMIT ?`,
-    );
-    this.nextPage = db.prepare(
-      `SELECT ${SUMMARY_COLUMNS} FROM jobs WHERE tenant IS ? AND (created_at, id) < (?, ?)
-       ORDER BY created_at DESC, id DESC LIMIT ?`,
-    );
+    this.pages = new KeysetPages(db, "jobs", SUMMARY_COLUMNS, summaryFromRow);
     this.flagCancel = db.prepare(
       `UPDATE jobs SET cancel_requested = 1
        WHERE id = ? AND tenant IS ? AND status IN ('queued', 'running')`,
@@ -160,15 +152,8 @@ export class SqliteJobRepository implements JobRepository {
     return row && jobFromRow(row);
   }
 
-  list({ tenant, limit, cursor }: ListQuery): Page<JobSummaryRecord> {
-    checkLimit(limit);
-    const key = cursor ? decodeCursor(cursor) : null;
-    const rows = key
-      ? this.nextPage.all(tenant, key.createdAt, key.id, limit + 1)
-      : this.firstPage.all(tenant, limit + 1);
-    const items = rows.slice(0, limit).map(summaryFromRow);
-    const last = items[items.length - 1];
-    return { items, nextCursor: rows.length > limit ? encodeCursor(last) : null };
+  list(query: ListQuery): Page<JobSummaryRecord> {
+    return this.pages.list(query);
   }
 
   update(id: string, patch: JobPatch): JobRecord | undefined {
