@@ -1,7 +1,5 @@
 import { randomUUID } from "node:crypto";
 import type Database from "better-sqlite3";
-import { type DType, dtypeOf, type FloatArray } from "../core/tensor.js";
-import { fromBlob, toBlob } from "./blob.js";
 import { KeysetPages } from "./cursor.js";
 import type {
   Checkpoint,
@@ -17,6 +15,7 @@ import type {
   NewModel,
   Page,
 } from "./repository.js";
+import { SqliteCheckpoints } from "./sqlite-checkpoints.js";
 import type { SqliteModelRepository } from "./sqlite-models.js";
 
 interface JobRow {
@@ -57,16 +56,6 @@ const PATCH_COLUMNS: { [K in keyof Required<JobPatch>]: [string, (v: JobPatch[K]
   cancelRequested: ["cancel_requested", (v) => (v ? 1 : 0)],
 };
 
-/** How a checkpoint's flat list of stored tensors splits back into parameters and slots. */
-interface CheckpointState {
-  step: number;
-  parameters: number;
-  slots: number[];
-  rngState: unknown;
-  history: HistoryEntry[];
-  loss: number | null;
-}
-
 export class SqliteJobRepository implements JobRepository {
   private readonly insertJob: Database.Statement;
   private readonly selectJob: Database.Statement<[string], FullJobRow>;
@@ -74,17 +63,7 @@ export class SqliteJobRepository implements JobRepository {
   private readonly pages: KeysetPages<JobRow, JobSummaryRecord>;
   private readonly flagCancel: Database.Statement<[string, string | null]>;
   private readonly byStatus: Database.Statement<[string], FullJobRow>;
-  private readonly deleteCheckpointRow: Database.Statement<[string]>;
-  private readonly insertCheckpoint: Database.Statement;
-  private readonly insertCheckpointTensor: Database.Statement;
-  private readonly selectCheckpoint: Database.Statement<
-    [string],
-    { iteration: number; state: string }
-  >;
-  private readonly selectCheckpointTensors: Database.Statement<
-    [string],
-    { dtype: DType; data: Buffer }
-  >;
+  private readonly checkpoints: SqliteCheckpoints;
   /** Prepared UPDATEs by the set of patched fields: a job's updates repeat the same few. */
   private readonly updates = new Map<string, Database.Statement>();
 
@@ -108,17 +87,7 @@ export class SqliteJobRepository implements JobRepository {
       `SELECT ${ALL_COLUMNS} FROM jobs WHERE status IN (SELECT value FROM json_each(?))
        ORDER BY created_at, id`,
     );
-    this.deleteCheckpointRow = db.prepare("DELETE FROM checkpoints WHERE job_id = ?");
-    this.insertCheckpoint = db.prepare(
-      "INSERT INTO checkpoints (job_id, iteration, state, saved_at) VALUES (?, ?, ?, ?)",
-    );
-    this.insertCheckpointTensor = db.prepare(
-      "INSERT INTO checkpoint_tensors (job_id, position, dtype, data) VALUES (?, ?, ?, ?)",
-    );
-    this.selectCheckpoint = db.prepare("SELECT iteration, state FROM checkpoints WHERE job_id = ?");
-    this.selectCheckpointTensors = db.prepare(
-      "SELECT dtype, data FROM checkpoint_tensors WHERE job_id = ? ORDER BY position",
-    );
+    this.checkpoints = new SqliteCheckpoints(db);
   }
 
   create(job: NewJob): JobRecord {
@@ -192,65 +161,15 @@ export class SqliteJobRepository implements JobRepository {
   }
 
   saveCheckpoint(checkpoint: Checkpoint): void {
-    const { jobId, parameters, optimizerState } = checkpoint;
-    const state: CheckpointState = {
-      step: optimizerState.step,
-      parameters: parameters.length,
-      slots: optimizerState.slots.map((s) => s.length),
-      rngState: checkpoint.rngState,
-      history: checkpoint.history,
-      loss: checkpoint.loss,
-    };
-    const tensors = [...parameters, ...optimizerState.slots.flat()];
-    this.db.transaction(() => {
-      this.deleteCheckpointRow.run(jobId);
-      this.insertCheckpoint.run(
-        jobId,
-        checkpoint.iteration,
-        JSON.stringify(state),
-        new Date().toISOString(),
-      );
-      tensors.forEach((data, position) => {
-        this.insertCheckpointTensor.run(jobId, position, dtypeOf(data), toBlob(data));
-      });
-    })();
+    this.checkpoints.save(checkpoint);
   }
 
   loadCheckpoint(jobId: string): Checkpoint | undefined {
-    const read = this.db.transaction(() => {
-      const row = this.selectCheckpoint.get(jobId);
-      return row && { row, tensors: this.selectCheckpointTensors.all(jobId) };
-    });
-    const found = read();
-    if (!found) return undefined;
-    const state: CheckpointState = JSON.parse(found.row.state);
-    const arrays: FloatArray[] = found.tensors.map((t) => fromBlob(t.data, t.dtype));
-    const expected = state.parameters + state.slots.reduce((a, b) => a + b, 0);
-    if (arrays.length !== expected) {
-      throw new Error(`checkpoint of job ${jobId} has ${arrays.length} of ${expected} tensors`);
-    }
-    const slots: FloatArray[][] = [];
-    let next = state.parameters;
-    for (const n of state.slots) {
-      slots.push(arrays.slice(next, next + n));
-      next += n;
-    }
-    return {
-      jobId,
-      iteration: found.row.iteration,
-      parameters: arrays.slice(0, state.parameters),
-      optimizerState: {
-        step: state.step,
-        slots,
-      },
-      rngState: state.rngState,
-      history: state.history,
-      loss: state.loss,
-    };
+    return this.checkpoints.load(jobId);
   }
 
   deleteCheckpoint(jobId: string): void {
-    this.deleteCheckpointRow.run(jobId);
+    this.checkpoints.delete(jobId);
   }
 
   findByStatus(statuses: readonly JobStatus[]): JobRecord[] {
@@ -271,7 +190,7 @@ export class SqliteJobRepository implements JobRepository {
         }
         const created = this.models.create(model);
         const job = this.update(jobId, { ...patch, resultModelId: created.id })!;
-        this.deleteCheckpointRow.run(jobId);
+        this.checkpoints.delete(jobId);
         return { job, model: created };
       })
       .immediate();
