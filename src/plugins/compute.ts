@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import fp from "fastify-plugin";
-import { Gauge } from "prom-client";
+import { Counter, Gauge } from "prom-client";
 import type { Config } from "../config.js";
 import { KERNEL_PATHS } from "../core/kernels/index.js";
 import { ProblemError, validationFailed } from "../http/problem.js";
@@ -64,6 +64,15 @@ export default fp(
         this.set(pool.utilization);
       },
     });
+
+    // Counted from what the workers report, so a watcher (or a test in another process) can
+    // tell a task is running rather than guess from the time since it was sent.
+    const started = new Counter({
+      name: "pool_tasks_started_total",
+      help: "Tasks a worker thread has begun",
+      registers: [app.metrics.registry],
+    });
+    pool.events.on("taskStarted", () => started.inc());
 
     const { kernels, threads } = config.pool;
     app.log.info({ kernels, threads }, `numeric kernels: ${kernels}, ${threads} worker threads`);

@@ -18,6 +18,7 @@ import { type LayerSpec, Network } from "../core/network.js";
 import { Rng } from "../core/rng.js";
 import { type DType, dtypeOf, fromValues, reshape, sizeOf, type Tensor } from "../core/tensor.js";
 import { decodeBase64, encodeBase64, isBase64, longestBase64, type TaskTensor } from "./base64.js";
+import { reportTaskStarted } from "./task-events.js";
 import {
   type BackwardResult,
   buffersOf,
@@ -54,6 +55,7 @@ const arena = installWorkerKernels();
  * arena into buffers that are moved, not copied, to the main thread.
  */
 function outcome<T>(work: () => T, encoding?: string): TaskOutcome<T> {
+  reportTaskStarted();
   arena?.reset();
   try {
     const value = encoding === "base64" ? base64Tensors(work()) : outOfArena(work(), arena);
