@@ -50,7 +50,7 @@ const bigModel = {
   },
 };
 
-/** A 5xx the way API.md promises it: problem+json with a code and the request id, no stack. */
+/** A 5xx the way docs/API.md promises it: problem+json with a code and the request id, no stack. */
 function expectCleanProblem(res: request.Response, status: number, code: string) {
   expectProblem(res, status, code);
   expect(res.body.requestId).toBe(res.headers["x-request-id"]);

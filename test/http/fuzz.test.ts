@@ -117,7 +117,7 @@ async function send(c: Case): Promise<request.Response> {
   return res;
 }
 
-/** 2xx, or a 4xx problem+json with every field of API.md, "Errors". */
+/** 2xx, or a 4xx problem+json with every field of docs/API.md, "Errors". */
 function judge(label: string, { status, contentType, text }: Answer): void {
   if (status >= 200 && status < 300) return;
   const where = `${label} → ${status} ${contentType} ${text.slice(0, 500)}`;
