@@ -68,6 +68,15 @@ export default fp(
       },
     });
 
+    // Counted from what the workers report, so a watcher (or a test in another process) can
+    // tell a task is running rather than guess from the time since it was sent.
+    const started = new Counter({
+      name: "pool_tasks_started_total",
+      help: "Tasks a worker thread has begun",
+      registers: [app.metrics.registry],
+    });
+    pool.events.on("taskStarted", () => started.inc());
+
     const { kernels, threads } = config.pool;
     app.log.info({ kernels, threads }, `numeric kernels: ${kernels}, ${threads} worker threads`);
     const kernelInfo = new Gauge({

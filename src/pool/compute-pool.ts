@@ -1,8 +1,10 @@
+import { EventEmitter } from "node:events";
 import { Piscina } from "piscina";
 import type { KernelPath } from "../core/backend.js";
 import { packBase64 } from "../wire/base64.js";
 import { buffersOf } from "../wire/tree.js";
 import type * as worker from "./compute-worker.js";
+import { isTaskStarted, type PoolEvents } from "./task-events.js";
 import { workerOptions } from "./worker-backend.js";
 import { workerUrl } from "./worker-url.js";
 
@@ -25,6 +27,8 @@ export interface PoolOptions {
 /** The bounded Piscina pool behind every stateless computation; typed by the worker's exports. */
 export class ComputePool {
   readonly piscina: Piscina;
+  /** `taskStarted` and `taskAborted` (task-events.ts), for metrics and tests. */
+  readonly events = new EventEmitter<PoolEvents<TaskName>>();
 
   constructor({ threads, maxQueue, heapMb, kernels, arenaMb }: PoolOptions) {
     this.piscina = new Piscina({
@@ -35,6 +39,9 @@ export class ComputePool {
       idleTimeout: 60_000,
       resourceLimits: { maxOldGenerationSizeMb: heapMb },
       workerData: workerOptions(kernels, arenaMb),
+    });
+    this.piscina.on("message", (message) => {
+      if (isTaskStarted(message)) this.events.emit("taskStarted");
     });
   }
 
@@ -55,6 +62,7 @@ export class ComputePool {
       const sent = packBase64(task, base64Bytes);
       return await this.piscina.run(sent, { name, signal, transferList: buffersOf(sent) });
     } catch (error) {
+      if (signal?.aborted) this.events.emit("taskAborted", name, signal.reason);
       if (error instanceof Error && error.message === "Task queue is at limit") {
         throw new QueueFullError("the compute queue is full");
       }

@@ -32,6 +32,7 @@ import {
   type TaskTensor,
 } from "../wire/base64.js";
 import { buffersOf, mapTree } from "../wire/tree.js";
+import { reportTaskStarted } from "./task-events.js";
 import type {
   BackwardResult,
   ComputeTask,
@@ -68,6 +69,7 @@ const decodeBase64 = base64DecoderFor(backend);
  * copied, to the main thread.
  */
 function outcome<T>(bytes: number, work: () => T, encoding?: string): TaskOutcome<T> {
+  reportTaskStarted();
   backend.begin(bytes);
   const result = attempt(work, encoding);
   const fallbacks = takeFallbacks();

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Limits } from "../config.js";
 import { layerList } from "./layer-spec.js";
+import { PageQuery, pageOf } from "./page.js";
 import { DType, Encoding, TensorOut, tensorIn } from "./tensor.js";
 
 const size = z.int().min(1);
@@ -87,15 +88,8 @@ export const ModelSummary = z
   })
   .meta({ id: "ModelSummary" });
 
-export const ModelPage = z.object({
-  items: z.array(ModelSummary),
-  nextCursor: z.string().nullable(),
-});
-
-export const PageQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(500).optional(),
-});
+export const ModelPage = pageOf(ModelSummary);
+export { PageQuery };
 
 export const IdParams = z.strictObject({ id: z.string().min(1).max(100) });
 

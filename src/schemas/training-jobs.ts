@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Config } from "../config.js";
 import { createModelBody, DatasetRef, IdParams, PageQuery } from "./models.js";
+import { pageOf } from "./page.js";
 import { tensorIn } from "./tensor.js";
 
 export { IdParams, PageQuery };
@@ -127,4 +128,4 @@ export const JobSchema = z
   })
   .meta({ id: "TrainingJob" });
 
-export const JobPage = z.object({ items: z.array(JobSchema), nextCursor: z.string().nullable() });
+export const JobPage = pageOf(JobSchema);

@@ -1,10 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type Database from "better-sqlite3";
-import type { KernelPath } from "../core/backend.js";
-import type { RngState } from "../core/rng.js";
-import { type DType, dtypeOf, type FloatArray, type Tensor } from "../core/tensor.js";
+import { type DType, dtypeOf, type Tensor } from "../core/tensor.js";
 import { fromBlob, toBlob } from "./blob.js";
-import { checkLimit, decodeCursor, encodeCursor } from "./cursor.js";
+import { KeysetPages } from "./cursor.js";
 import type {
   Checkpoint,
   HistoryEntry,
@@ -19,6 +17,7 @@ import type {
   NewModel,
   Page,
 } from "./repository.js";
+import { SqliteCheckpoints } from "./sqlite-checkpoints.js";
 import type { SqliteModelRepository } from "./sqlite-models.js";
 
 interface JobRow {
@@ -59,35 +58,14 @@ const PATCH_COLUMNS: { [K in keyof Required<JobPatch>]: [string, (v: JobPatch[K]
   cancelRequested: ["cancel_requested", (v) => (v ? 1 : 0)],
 };
 
-/** How a checkpoint's flat list of stored tensors splits back into parameters and slots. */
-interface CheckpointState {
-  step: number;
-  parameters: number;
-  slots: number[];
-  rngState: RngState;
-  loss: number | null;
-  kernels: KernelPath;
-}
-
 export class SqliteJobRepository implements JobRepository {
   private readonly insertJob: Database.Statement;
   private readonly selectJob: Database.Statement<[string], FullJobRow>;
   private readonly selectScoped: Database.Statement<[string, string | null], FullJobRow>;
-  private readonly firstPage: Database.Statement<[string | null, number], JobRow>;
-  private readonly nextPage: Database.Statement<[string | null, string, string, number], JobRow>;
+  private readonly pages: KeysetPages<JobRow, JobSummaryRecord>;
   private readonly flagCancel: Database.Statement<[string, string | null]>;
   private readonly byStatus: Database.Statement<[string], FullJobRow>;
-  private readonly deleteCheckpointRow: Database.Statement<[string]>;
-  private readonly insertCheckpoint: Database.Statement;
-  private readonly insertCheckpointTensor: Database.Statement;
-  private readonly selectCheckpoint: Database.Statement<
-    [string],
-    { iteration: number; state: string }
-  >;
-  private readonly selectCheckpointTensors: Database.Statement<
-    [string],
-    { dtype: DType; data: Buffer }
-  >;
+  private readonly checkpoints: SqliteCheckpoints;
   private readonly insertTensor: Database.Statement;
   private readonly selectTensors: Database.Statement<
     [string],
@@ -109,14 +87,7 @@ export class SqliteJobRepository implements JobRepository {
     );
     this.selectJob = db.prepare(`SELECT ${ALL_COLUMNS} FROM jobs WHERE id = ?`);
     this.selectScoped = db.prepare(`SELECT ${ALL_COLUMNS} FROM jobs WHERE id = ? AND tenant IS ?`);
-    this.firstPage = db.prepare(
-      `SELECT ${SUMMARY_COLUMNS} FROM jobs WHERE tenant IS ?
-       ORDER BY created_at DESC, id DESC LIMIT ?`,
-    );
-    this.nextPage = db.prepare(
-      `SELECT ${SUMMARY_COLUMNS} FROM jobs WHERE tenant IS ? AND (created_at, id) < (?, ?)
-       ORDER BY created_at DESC, id DESC LIMIT ?`,
-    );
+    this.pages = new KeysetPages(db, "jobs", SUMMARY_COLUMNS, summaryFromRow);
     this.flagCancel = db.prepare(
       `UPDATE jobs SET cancel_requested = 1
        WHERE id = ? AND tenant IS ? AND status IN ('queued', 'running')`,
@@ -125,14 +96,7 @@ export class SqliteJobRepository implements JobRepository {
       `SELECT ${ALL_COLUMNS} FROM jobs WHERE status IN (SELECT value FROM json_each(?))
        ORDER BY created_at, id`,
     );
-    this.deleteCheckpointRow = db.prepare("DELETE FROM checkpoints WHERE job_id = ?");
-    this.insertCheckpoint = db.prepare(
-      "INSERT INTO checkpoints (job_id, iteration, state, saved_at) VALUES (?, ?, ?, ?)",
-    );
-    this.insertCheckpointTensor = db.prepare(
-      "INSERT INTO checkpoint_tensors (job_id, position, dtype, data) VALUES (?, ?, ?, ?)",
-    );
-    this.selectCheckpoint = db.prepare("SELECT iteration, state FROM checkpoints WHERE job_id = ?");
+    this.checkpoints = new SqliteCheckpoints(db);
     this.insertTensor = db.prepare(
       "INSERT INTO job_tensors (job_id, name, shape, dtype, data) VALUES (?, ?, ?, ?, ?)",
     );
@@ -146,9 +110,6 @@ export class SqliteJobRepository implements JobRepository {
       `UPDATE jobs SET history = (SELECT json_group_array(json(value)) FROM json_each(jobs.history)
          WHERE json_extract(value, '$.iteration') <= ?)
        WHERE id = ?`,
-    );
-    this.selectCheckpointTensors = db.prepare(
-      "SELECT dtype, data FROM checkpoint_tensors WHERE job_id = ? ORDER BY position",
     );
   }
 
@@ -199,15 +160,8 @@ export class SqliteJobRepository implements JobRepository {
     return row && jobFromRow(row);
   }
 
-  list({ tenant, limit, cursor }: ListQuery): Page<JobSummaryRecord> {
-    checkLimit(limit);
-    const key = cursor ? decodeCursor(cursor) : null;
-    const rows = key
-      ? this.nextPage.all(tenant, key.createdAt, key.id, limit + 1)
-      : this.firstPage.all(tenant, limit + 1);
-    const items = rows.slice(0, limit).map(summaryFromRow);
-    const last = items[items.length - 1];
-    return { items, nextCursor: rows.length > limit ? encodeCursor(last) : null };
+  list(query: ListQuery): Page<JobSummaryRecord> {
+    return this.pages.list(query);
   }
 
   update(id: string, patch: JobPatch): JobRecord | undefined {
@@ -252,65 +206,15 @@ export class SqliteJobRepository implements JobRepository {
   }
 
   saveCheckpoint(checkpoint: Checkpoint): void {
-    const { jobId, parameters, optimizerState } = checkpoint;
-    const state: CheckpointState = {
-      step: optimizerState.step,
-      parameters: parameters.length,
-      slots: optimizerState.slots.map((s) => s.length),
-      rngState: checkpoint.rngState,
-      loss: checkpoint.loss,
-      kernels: checkpoint.kernels,
-    };
-    const tensors = [...parameters, ...optimizerState.slots.flat()];
-    this.db.transaction(() => {
-      this.deleteCheckpointRow.run(jobId);
-      this.insertCheckpoint.run(
-        jobId,
-        checkpoint.iteration,
-        JSON.stringify(state),
-        new Date().toISOString(),
-      );
-      tensors.forEach((data, position) => {
-        this.insertCheckpointTensor.run(jobId, position, dtypeOf(data), toBlob(data));
-      });
-    })();
+    this.checkpoints.save(checkpoint);
   }
 
   loadCheckpoint(jobId: string): Checkpoint | undefined {
-    const read = this.db.transaction(() => {
-      const row = this.selectCheckpoint.get(jobId);
-      return row && { row, tensors: this.selectCheckpointTensors.all(jobId) };
-    });
-    const found = read();
-    if (!found) return undefined;
-    const state: CheckpointState = JSON.parse(found.row.state);
-    const arrays: FloatArray[] = found.tensors.map((t) => fromBlob(t.data, t.dtype));
-    const expected = state.parameters + state.slots.reduce((a, b) => a + b, 0);
-    if (arrays.length !== expected) {
-      throw new Error(`checkpoint of job ${jobId} has ${arrays.length} of ${expected} tensors`);
-    }
-    const slots: FloatArray[][] = [];
-    let next = state.parameters;
-    for (const n of state.slots) {
-      slots.push(arrays.slice(next, next + n));
-      next += n;
-    }
-    return {
-      jobId,
-      iteration: found.row.iteration,
-      parameters: arrays.slice(0, state.parameters),
-      optimizerState: {
-        step: state.step,
-        slots,
-      },
-      rngState: state.rngState,
-      loss: state.loss,
-      kernels: state.kernels,
-    };
+    return this.checkpoints.load(jobId);
   }
 
   deleteCheckpoint(jobId: string): void {
-    this.deleteCheckpointRow.run(jobId);
+    this.checkpoints.delete(jobId);
   }
 
   findByStatus(statuses: readonly JobStatus[]): JobRecord[] {
@@ -331,7 +235,7 @@ export class SqliteJobRepository implements JobRepository {
         }
         const created = this.models.create(model);
         const job = this.update(jobId, { ...patch, resultModelId: created.id })!;
-        this.deleteCheckpointRow.run(jobId);
+        this.checkpoints.delete(jobId);
         return { job, model: created };
       })
       .immediate();

@@ -3,7 +3,7 @@ import type Database from "better-sqlite3";
 import type { LayerShape, LayerSpec } from "../core/layer-spec.js";
 import { dtypeOf, sizeOf, type Tensor } from "../core/tensor.js";
 import { fromBlob, toBlob } from "./blob.js";
-import { checkLimit, decodeCursor, encodeCursor } from "./cursor.js";
+import { KeysetPages } from "./cursor.js";
 import type {
   ListQuery,
   ModelRecord,
@@ -34,8 +34,7 @@ export class SqliteModelRepository implements ModelRepository {
   private readonly selectSummary: Database.Statement<[string, string | null], ModelRow>;
   private readonly selectTensors: Database.Statement<[string], Buffer>;
   private readonly deleteModel: Database.Statement<[string, string | null]>;
-  private readonly firstPage: Database.Statement<[string | null, number], ModelRow>;
-  private readonly nextPage: Database.Statement<[string | null, string, string, number], ModelRow>;
+  private readonly pages: KeysetPages<ModelRow, ModelSummaryRecord>;
 
   constructor(private readonly db: Database.Database) {
     this.insertModel = db.prepare(
@@ -54,14 +53,7 @@ export class SqliteModelRepository implements ModelRepository {
       )
       .pluck();
     this.deleteModel = db.prepare("DELETE FROM models WHERE id = ? AND tenant IS ?");
-    this.firstPage = db.prepare(
-      `SELECT ${SUMMARY_COLUMNS} FROM models WHERE tenant IS ?
-       ORDER BY created_at DESC, id DESC LIMIT ?`,
-    );
-    this.nextPage = db.prepare(
-      `SELECT ${SUMMARY_COLUMNS} FROM models WHERE tenant IS ? AND (created_at, id) < (?, ?)
-       ORDER BY created_at DESC, id DESC LIMIT ?`,
-    );
+    this.pages = new KeysetPages(db, "models", SUMMARY_COLUMNS, fromRow);
   }
 
   create(model: NewModel): ModelRecord {
@@ -122,25 +114,13 @@ export class SqliteModelRepository implements ModelRepository {
     return row && fromRow(row);
   }
 
-  list({ tenant, limit, cursor }: ListQuery): Page<ModelSummaryRecord> {
-    checkLimit(limit);
-    // One row more than asked tells whether another page exists.
-    const rows = cursor
-      ? this.nextPage.all(tenant, ...keyOf(cursor), limit + 1)
-      : this.firstPage.all(tenant, limit + 1);
-    const items = rows.slice(0, limit).map(fromRow);
-    const last = items[items.length - 1];
-    return { items, nextCursor: rows.length > limit ? encodeCursor(last) : null };
+  list(query: ListQuery): Page<ModelSummaryRecord> {
+    return this.pages.list(query);
   }
 
   delete(id: string, tenant: string | null): boolean {
     return this.deleteModel.run(id, tenant).changes > 0;
   }
-}
-
-function keyOf(cursor: string): [string, string] {
-  const { createdAt, id } = decodeCursor(cursor);
-  return [createdAt, id];
 }
 
 function toRecord(model: NewModel): ModelRecord {

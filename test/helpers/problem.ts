@@ -1,7 +1,7 @@
 import type request from "supertest";
 import { expect } from "vitest";
 
-/** An error the way API.md promises it: problem+json with type, title, status, code and detail. */
+/** An error the way docs/API.md promises it: problem+json with type, title, status, code and detail. */
 export function expectProblem(res: request.Response, status: number, code: string) {
   expect(res.status).toBe(status);
   expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);

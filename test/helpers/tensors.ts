@@ -50,3 +50,12 @@ export function slowBody(width: number) {
     t: Array.from({ length: 32 }, (_, i) => i % width),
   };
 }
+
+/**
+ * A gradient check that runs for seconds on the fastest machine we know and a minute here
+ * (its cost grows as width⁴): for tests that abort it, once the pool reports it started, and
+ * must never see it end by itself first.
+ */
+export function endlessBody() {
+  return slowBody(160);
+}

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { once } from "node:events";
 import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -6,13 +7,13 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { FastifyInstance } from "fastify";
 import request from "supertest";
-import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { DATABASE_FILE } from "../../src/store/sqlite-store.js";
 import { testApp } from "../helpers/app.js";
 import { expectSameAsUninterrupted, mnistJob, parameterBits, waitForJob } from "../helpers/jobs.js";
 import { expectProblem } from "../helpers/problem.js";
 import { postJson, startServer, startServerExpectingFailure } from "../helpers/server-process.js";
-import { slowBody } from "../helpers/tensors.js";
+import { endlessBody, slowBody } from "../helpers/tensors.js";
 import { killInsideTransaction } from "../helpers/wal.js";
 
 /**
@@ -49,7 +50,7 @@ const bigModel = {
   },
 };
 
-/** A 5xx the way API.md promises it: problem+json with a code and the request id, no stack. */
+/** A 5xx the way docs/API.md promises it: problem+json with a code and the request id, no stack. */
 function expectCleanProblem(res: request.Response, status: number, code: string) {
   expectProblem(res, status, code);
   expect(res.body.requestId).toBe(res.headers["x-request-id"]);
@@ -100,15 +101,14 @@ describe("a worker thread dying under a request", () => {
   it("terminated from outside mid-computation: a clean 500, the worker is replaced, the next succeeds", async () => {
     app = await testApp({ POOL_THREADS: "1" });
     const server = app.server;
-    const dispatched = vi.spyOn(app.pool.piscina, "run");
+    const started = once(app.pool.events, "taskStarted");
     const pending = request(server)
       .post("/v1/networks/gradient-check")
-      .send(slowBody(60))
+      .send(endlessBody())
       .then((res) => res);
-    // With an idle worker, piscina hands the task over inside run(): from then on it is that
-    // thread's, and ending the thread kills the task in the middle of its numeric loops.
-    await until(() => dispatched.mock.calls.length > 0, "the task to reach the pool");
-    await sleep(100);
+    // The worker reports the task begun: ending its thread now kills the task in the middle of
+    // its numeric loops (a minute of them here), however fast this machine is.
+    await started;
     const [victim] = app.pool.piscina.threads;
     await victim.terminate();
 
@@ -208,7 +208,10 @@ describe("signals, with a real server process", () => {
 
     // One thread: a long gradient check runs, and the two sent after it wait in the queue.
     const running = postJson(`${first.url}/v1/networks/gradient-check`, slowBody(60));
-    await sleep(300);
+    await until(async () => {
+      const metrics = await (await fetch(`${first.url}/metrics`)).text();
+      return Number(/^pool_tasks_started_total (\d+)/m.exec(metrics)?.[1]) >= 1;
+    }, "the gradient check to start");
     const inFlight = [
       running,
       postJson(`${first.url}/v1/networks/gradient-check`, slowBody(30)),

@@ -18,10 +18,16 @@ describe("graceful shutdown", () => {
         t: Array.from({ length: 32 }, (_, i) => i % 50),
       }),
     });
-    await new Promise((r) => setTimeout(r, 200));
+    // SIGTERM once the computation runs in the worker (as /metrics counts), not after a guess.
+    for (;;) {
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      if (Number(/^pool_tasks_started_total (\d+)/m.exec(metrics)?.[1]) >= 1) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const stopAt = performance.now();
     server.child.kill("SIGTERM");
-    await new Promise((r) => setTimeout(r, 100));
+    // The server logs this once it has stopped accepting work.
+    while (!server.output().includes("shutting down")) await new Promise((r) => setTimeout(r, 20));
     const late = await fetch(`${server.url}/v1/layers/forward`, {
       method: "POST",
       headers: { "content-type": "application/json" },

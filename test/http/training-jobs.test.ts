@@ -112,8 +112,13 @@ describe("evaluations in the compute pool, while the job trains on", () => {
           answered++;
         }
       };
+      // Both threads have begun a check before the job starts, as the workers report.
+      let started = 0;
+      const bothBusy = new Promise<void>((resolve) =>
+        busy.pool.events.on("taskStarted", () => ++started === 2 && resolve()),
+      );
       const clients = Array.from({ length: 6 }, client);
-      await new Promise((r) => setTimeout(r, 200));
+      await bothBusy;
       const job = (await request(busy.server).post("/v1/training-jobs").send(body)).body;
       const ended = await waitForJob(busy.server, job.id);
       running = false;

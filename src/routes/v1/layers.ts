@@ -1,51 +1,25 @@
 import type { FastifyInstance } from "fastify";
-import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Config } from "../../config.js";
 import { validationFailed } from "../../http/problem.js";
 import { LayerBackwardResponse, LayerForwardResponse, layerSchemas } from "../../schemas/layers.js";
-import { problemResponses } from "../../schemas/problem.js";
-import { encodeTensor } from "../../wire/tensor-codec.js";
+import { passRoutes } from "./passes.js";
 
 export default async function layerRoutes(app: FastifyInstance, { config }: { config: Config }) {
   const schemas = layerSchemas(config.limits);
-  const routes = app.withTypeProvider<ZodTypeProvider>();
-
-  routes.post(
-    "/v1/layers/forward",
-    {
-      schema: {
-        summary: "Forward pass of one layer",
-        tags: ["layers"],
-        body: schemas.forwardBody,
-        response: { 200: LayerForwardResponse, ...problemResponses },
-      },
+  passRoutes(app, {
+    resource: "layers",
+    forward: {
+      summary: "Forward pass of one layer",
+      body: schemas.forwardBody,
+      response: LayerForwardResponse,
     },
-    async (request, reply) => {
-      const { layer, x, t, dtype, outputEncoding = x.encoding } = request.body;
-      const result = await app.compute(reply, "forward", {
-        dtype,
-        layers: [layer],
-        layerPath: "layer",
-        x,
-        t,
-        encoding: outputEncoding,
-      });
-      return { out: encodeTensor(result.out, outputEncoding), loss: result.loss };
+    backward: {
+      summary: "Forward and backward pass of one layer",
+      body: schemas.backwardBody,
+      response: LayerBackwardResponse,
     },
-  );
-
-  routes.post(
-    "/v1/layers/backward",
-    {
-      schema: {
-        summary: "Forward and backward pass of one layer",
-        tags: ["layers"],
-        body: schemas.backwardBody,
-        response: { 200: LayerBackwardResponse, ...problemResponses },
-      },
-    },
-    async (request, reply) => {
-      const { layer, x, t, dout, dtype, outputEncoding = x.encoding } = request.body;
+    layers: ({ layer }) => ({ layers: [layer], layerPath: "layer" }),
+    checkBackward({ layer, t, dout }) {
       if (layer.type === "softmaxWithLoss") {
         if (!t) throw validationFailed([{ path: "t", message: "softmaxWithLoss needs labels" }]);
         if (dout !== undefined && typeof dout !== "number") {
@@ -56,24 +30,8 @@ export default async function layerRoutes(app: FastifyInstance, { config }: { co
           { path: "dout", message: `a ${layer.type} layer needs a dout tensor` },
         ]);
       }
-      const result = await app.compute(reply, "backward", {
-        dtype,
-        layers: [layer],
-        layerPath: "layer",
-        x,
-        t,
-        dout,
-        encoding: outputEncoding,
-      });
-      const grads = result.grads[0];
-      return {
-        out: encodeTensor(result.out, outputEncoding),
-        dx: encodeTensor(result.dx, outputEncoding),
-        grads: grads
-          ? { W: encodeTensor(grads.W, outputEncoding), b: encodeTensor(grads.b, outputEncoding) }
-          : undefined,
-        loss: result.loss,
-      };
     },
-  );
+    // One layer: its {W, b}, or nothing for a layer without parameters.
+    grads: ([grads]) => grads ?? undefined,
+  });
 }

@@ -9,47 +9,26 @@ import {
   networkSchemas,
 } from "../../schemas/networks.js";
 import { problemResponses } from "../../schemas/problem.js";
-import { encodeTensor } from "../../wire/tensor-codec.js";
+import { passRoutes } from "./passes.js";
 
 export default async function networkRoutes(app: FastifyInstance, { config }: { config: Config }) {
   const schemas = networkSchemas(config.limits);
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
-  routes.post(
-    "/v1/networks/forward",
-    {
-      schema: {
-        summary: "Forward pass of a network",
-        tags: ["networks"],
-        body: schemas.forwardBody,
-        response: { 200: NetworkForwardResponse, ...problemResponses },
-      },
+  passRoutes(app, {
+    resource: "networks",
+    forward: {
+      summary: "Forward pass of a network",
+      body: schemas.forwardBody,
+      response: NetworkForwardResponse,
     },
-    async (request, reply) => {
-      const { layers, x, t, dtype, outputEncoding = x.encoding } = request.body;
-      const result = await app.compute(reply, "forward", {
-        dtype,
-        layers,
-        x,
-        t,
-        encoding: outputEncoding,
-      });
-      return { out: encodeTensor(result.out, outputEncoding), loss: result.loss };
+    backward: {
+      summary: "Loss, output, input gradient and every parameter gradient of a network",
+      body: schemas.backwardBody,
+      response: NetworkBackwardResponse,
     },
-  );
-
-  routes.post(
-    "/v1/networks/backward",
-    {
-      schema: {
-        summary: "Loss, output, input gradient and every parameter gradient of a network",
-        tags: ["networks"],
-        body: schemas.backwardBody,
-        response: { 200: NetworkBackwardResponse, ...problemResponses },
-      },
-    },
-    async (request, reply) => {
-      const { layers, x, t, dout, dtype, outputEncoding = x.encoding } = request.body;
+    layers: ({ layers }) => ({ layers }),
+    checkBackward({ layers, t, dout }) {
       const hasLoss = layers[layers.length - 1].type === "softmaxWithLoss";
       if (hasLoss && !t) {
         throw validationFailed([
@@ -61,24 +40,9 @@ export default async function networkRoutes(app: FastifyInstance, { config }: { 
           { path: "dout", message: "a network without a loss layer needs dout" },
         ]);
       }
-      const result = await app.compute(reply, "backward", {
-        dtype,
-        layers,
-        x,
-        t,
-        dout,
-        encoding: outputEncoding,
-      });
-      return {
-        loss: result.loss,
-        out: encodeTensor(result.out, outputEncoding),
-        dx: encodeTensor(result.dx, outputEncoding),
-        grads: result.grads.map((g) =>
-          g ? { W: encodeTensor(g.W, outputEncoding), b: encodeTensor(g.b, outputEncoding) } : null,
-        ),
-      };
     },
-  );
+    grads: (grads) => grads,
+  });
 
   routes.post(
     "/v1/networks/gradient-check",

@@ -44,7 +44,7 @@ function train(optimizer: Optimizer, ps: Parameter[], from: number, to: number):
 const configs: OptimizerConfig[] = OPTIMIZER_TYPES.map((type) => ({ type }));
 
 describe("optimizer registry", () => {
-  it("has the book's defaults (API.md, Training jobs)", () => {
+  it("has the book's defaults (docs/API.md, Training jobs)", () => {
     expect(optimizerDefaults).toEqual({
       sgd: { lr: 0.01 },
       momentum: { lr: 0.01, momentum: 0.9 },

@@ -1,15 +1,14 @@
 /**
- * The products of ts-kernels.ts in WebAssembly SIMD, written in AssemblyScript. `npm run build`
- * compiles this file twice: with relaxed SIMD, where each multiply-add is one fused
- * `relaxed_madd`, and with plain SIMD (a multiply, then an add). One generic source serves both
- * dtypes: T = f32 fills a 128-bit vector with 4 lanes, T = f64 with 2.
+ * The matrix products of typescript-ops.ts in WebAssembly SIMD, generic over T = f32 (4 lanes to a
+ * 128-bit vector) or f64 (2 lanes); `exports.ts` instantiates them once per dtype.
  *
- * The blocking is GotoBLAS's (see ts-kernels.ts): a KC-deep slab of B is packed into panels two
+ * The blocking is GotoBLAS's (see typescript-ops.ts): a KC-deep slab of B is packed into panels two
  * vectors wide, an MC×KC block of A into MR-tall panels, and a 4-row × 2-vector register tile
  * keeps its 8 sums in vector registers while `v128.load_splat` broadcasts each element of A.
  * Operands are byte addresses in the memory the host imports and owns; strides are in elements;
- * `scratch` is SCRATCH_BYTES of that memory, reserved by the host for the packed panels.
+ * `scratch` is `scratchBytes()` of that memory, reserved by the host for the packed panels.
  */
+import { madd } from "./madd";
 
 /** Rows of A in a register tile. */
 const MR: i32 = 4;
@@ -27,12 +26,6 @@ const EDGE_BYTES: i32 = MR * NR_BYTES;
 /** Bytes of scratch the host reserves for `scratch`. */
 export function scratchBytes(): i32 {
   return PACKED_A_BYTES + PACKED_B_BYTES + EDGE_BYTES;
-}
-
-@inline
-function madd<T>(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return v128.relaxed_madd<T>(a, b, c);
-  return v128.add<T>(v128.mul<T>(a, b), c);
 }
 
 /**
@@ -311,7 +304,7 @@ function packA<T>(
  * C[m×n] = A·B with A(i, p) = a[i·aRow + p·aCol] (m×k) and B(p, j) = b[p·bRow + j·bCol] (k×n):
  * the strides fold every transpose into the packing.
  */
-function product<T>(
+export function product<T>(
   a: usize,
   aRow: i32,
   aCol: i32,
@@ -374,7 +367,7 @@ function product<T>(
 }
 
 /** out[n] = Σ_rows a[m×n], rows added in order. */
-function colSum<T>(a: usize, out: usize, m: i32, n: i32): void {
+export function colSum<T>(a: usize, out: usize, m: i32, n: i32): void {
   const s = sizeof<T>();
   const lanes = 16 / <i32>s;
   const row = <usize>n * s;
@@ -391,247 +384,4 @@ function colSum<T>(a: usize, out: usize, m: i32, n: i32): void {
     for (let i = 0; i < m; i++, from += row) sum += load<T>(from);
     store<T>(out + <usize>j * s, sum);
   }
-}
-
-// The MatKernels interface, once per dtype (argument order as in kernels.ts).
-
-export function gemm_f32(a: usize, b: usize, out: usize, m: i32, k: i32, n: i32, scratch: usize): void {
-  product<f32>(a, k, 1, b, n, 1, out, m, k, n, scratch);
-}
-export function gemmNT_f32(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32, scratch: usize): void {
-  product<f32>(a, n, 1, b, 1, n, out, m, n, k, scratch);
-}
-export function gemmTN_f32(a: usize, b: usize, out: usize, m: i32, k: i32, n: i32, scratch: usize): void {
-  product<f32>(a, 1, k, b, n, 1, out, k, m, n, scratch);
-}
-export function colSum_f32(a: usize, out: usize, m: i32, n: i32): void {
-  colSum<f32>(a, out, m, n);
-}
-export function gemm_f64(a: usize, b: usize, out: usize, m: i32, k: i32, n: i32, scratch: usize): void {
-  product<f64>(a, k, 1, b, n, 1, out, m, k, n, scratch);
-}
-export function gemmNT_f64(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32, scratch: usize): void {
-  product<f64>(a, n, 1, b, 1, n, out, m, n, k, scratch);
-}
-export function gemmTN_f64(a: usize, b: usize, out: usize, m: i32, k: i32, n: i32, scratch: usize): void {
-  product<f64>(a, 1, k, b, n, 1, out, k, m, n, scratch);
-}
-export function colSum_f64(a: usize, out: usize, m: i32, n: i32): void {
-  colSum<f64>(a, out, m, n);
-}
-
-// Elementwise work, vector by vector with a scalar tail.
-
-/** y[i] += alpha·x[i] */
-function axpy<T>(alpha: T, x: usize, y: usize, n: i32): void {
-  const s = sizeof<T>();
-  const lanes = 16 / <i32>s;
-  const a = v128.splat<T>(alpha);
-  let i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    const o = <usize>i * s;
-    v128.store(y + o, madd<T>(a, v128.load(x + o), v128.load(y + o)));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i * s;
-    store<T>(y + o, load<T>(y + o) + alpha * load<T>(x + o));
-  }
-}
-
-/** Momentum SGD: v = momentum·v - lr·g; W += v */
-function momentumStep<T>(W: usize, g: usize, v: usize, momentum: T, lr: T, n: i32): void {
-  const s = sizeof<T>();
-  const lanes = 16 / <i32>s;
-  const mu = v128.splat<T>(momentum);
-  const minusLr = v128.splat<T>(-lr);
-  let i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    const o = <usize>i * s;
-    const vi = madd<T>(minusLr, v128.load(g + o), v128.mul<T>(mu, v128.load(v + o)));
-    v128.store(v + o, vi);
-    v128.store(W + o, v128.add<T>(v128.load(W + o), vi));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i * s;
-    const vi = momentum * load<T>(v + o) - lr * load<T>(g + o);
-    store<T>(v + o, vi);
-    store<T>(W + o, load<T>(W + o) + vi);
-  }
-}
-
-/** Adam: m += (1 - β1)(g - m); v += (1 - β2)(g² - v); W -= lrT·m / (√v + 1e-7) */
-function adamStep<T>(
-  W: usize,
-  g: usize,
-  m: usize,
-  v: usize,
-  beta1: T,
-  beta2: T,
-  lrT: T,
-  n: i32,
-): void {
-  const s = sizeof<T>();
-  const lanes = 16 / <i32>s;
-  const a1 = v128.splat<T>(1 - beta1);
-  const a2 = v128.splat<T>(1 - beta2);
-  const rate = v128.splat<T>(lrT);
-  const eps = v128.splat<T>(<T>1e-7);
-  let i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    const o = <usize>i * s;
-    const gi = v128.load(g + o);
-    let mi = v128.load(m + o);
-    let vi = v128.load(v + o);
-    mi = madd<T>(a1, v128.sub<T>(gi, mi), mi);
-    vi = madd<T>(a2, v128.sub<T>(v128.mul<T>(gi, gi), vi), vi);
-    v128.store(m + o, mi);
-    v128.store(v + o, vi);
-    const step = v128.div<T>(v128.mul<T>(rate, mi), v128.add<T>(v128.sqrt<T>(vi), eps));
-    v128.store(W + o, v128.sub<T>(v128.load(W + o), step));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i * s;
-    const gi = load<T>(g + o);
-    const mi = load<T>(m + o) + (1 - beta1) * (gi - load<T>(m + o));
-    const vi = load<T>(v + o) + (1 - beta2) * (gi * gi - load<T>(v + o));
-    store<T>(m + o, mi);
-    store<T>(v + o, vi);
-    store<T>(W + o, load<T>(W + o) - (lrT * mi) / (<T>Math.sqrt(vi) + <T>1e-7));
-  }
-}
-
-/** out[m×n] += b[n] on every row */
-function addRowVector<T>(out: usize, b: usize, m: i32, n: i32): void {
-  const s = sizeof<T>();
-  const lanes = 16 / <i32>s;
-  for (let r = 0; r < m; r++, out += <usize>n * s) {
-    let j = 0;
-    for (; j + lanes <= n; j += lanes) {
-      const o = <usize>j * s;
-      v128.store(out + o, v128.add<T>(v128.load(out + o), v128.load(b + o)));
-    }
-    for (; j < n; j++) {
-      const o = <usize>j * s;
-      store<T>(out + o, load<T>(out + o) + load<T>(b + o));
-    }
-  }
-}
-
-/** out = x where x > 0, else 0; NaN passes through (x <= 0 is false for it) */
-function relu<T>(x: usize, out: usize, n: i32): void {
-  const s = sizeof<T>();
-  const lanes = 16 / <i32>s;
-  const zero = v128.splat<T>(0);
-  let i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    const o = <usize>i * s;
-    const v = v128.load(x + o);
-    v128.store(out + o, v128.bitselect(zero, v, v128.le<T>(v, zero)));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i * s;
-    const v = load<T>(x + o);
-    store<T>(out + o, v <= 0 ? <T>0 : v);
-  }
-}
-
-/** dx = dout where out > 0, else 0 */
-function reluBackward<T>(out: usize, dout: usize, dx: usize, n: i32): void {
-  const s = sizeof<T>();
-  const lanes = 16 / <i32>s;
-  const zero = v128.splat<T>(0);
-  let i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    const o = <usize>i * s;
-    v128.store(dx + o, v128.and(v128.load(dout + o), v128.gt<T>(v128.load(out + o), zero)));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i * s;
-    store<T>(dx + o, load<T>(out + o) > 0 ? load<T>(dout + o) : <T>0);
-  }
-}
-
-/** Index of the first NaN or ±∞ (where v - v is not 0), or -1 */
-function firstNonFinite<T>(a: usize, n: i32): i32 {
-  const s = sizeof<T>();
-  const lanes = 16 / <i32>s;
-  // A sum of v - v stays 0 unless some v is not finite; only then look for which one.
-  let sum = v128.splat<T>(0);
-  let i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    const v = v128.load(a + <usize>i * s);
-    sum = v128.add<T>(sum, v128.sub<T>(v, v));
-  }
-  let tail = <T>0;
-  for (; i < n; i++) {
-    const v = load<T>(a + <usize>i * s);
-    tail += v - v;
-  }
-  if (tail == 0 && v128.all_true<i32>(v128.eq<T>(sum, v128.splat<T>(0)))) return -1;
-  for (i = 0; i < n; i++) {
-    const v = load<T>(a + <usize>i * s);
-    if (!(v - v == 0)) return i;
-  }
-  return -1;
-}
-
-export function axpy_f32(alpha: f32, x: usize, y: usize, n: i32): void {
-  axpy<f32>(alpha, x, y, n);
-}
-export function momentumStep_f32(W: usize, g: usize, v: usize, mu: f32, lr: f32, n: i32): void {
-  momentumStep<f32>(W, g, v, mu, lr, n);
-}
-export function adamStep_f32(
-  W: usize,
-  g: usize,
-  m: usize,
-  v: usize,
-  beta1: f32,
-  beta2: f32,
-  lrT: f32,
-  n: i32,
-): void {
-  adamStep<f32>(W, g, m, v, beta1, beta2, lrT, n);
-}
-export function addRowVector_f32(out: usize, b: usize, m: i32, n: i32): void {
-  addRowVector<f32>(out, b, m, n);
-}
-export function relu_f32(x: usize, out: usize, n: i32): void {
-  relu<f32>(x, out, n);
-}
-export function reluBackward_f32(out: usize, dout: usize, dx: usize, n: i32): void {
-  reluBackward<f32>(out, dout, dx, n);
-}
-export function firstNonFinite_f32(a: usize, n: i32): i32 {
-  return firstNonFinite<f32>(a, n);
-}
-export function axpy_f64(alpha: f64, x: usize, y: usize, n: i32): void {
-  axpy<f64>(alpha, x, y, n);
-}
-export function momentumStep_f64(W: usize, g: usize, v: usize, mu: f64, lr: f64, n: i32): void {
-  momentumStep<f64>(W, g, v, mu, lr, n);
-}
-export function adamStep_f64(
-  W: usize,
-  g: usize,
-  m: usize,
-  v: usize,
-  beta1: f64,
-  beta2: f64,
-  lrT: f64,
-  n: i32,
-): void {
-  adamStep<f64>(W, g, m, v, beta1, beta2, lrT, n);
-}
-export function addRowVector_f64(out: usize, b: usize, m: i32, n: i32): void {
-  addRowVector<f64>(out, b, m, n);
-}
-export function relu_f64(x: usize, out: usize, n: i32): void {
-  relu<f64>(x, out, n);
-}
-export function reluBackward_f64(out: usize, dout: usize, dx: usize, n: i32): void {
-  reluBackward<f64>(out, dout, dx, n);
-}
-export function firstNonFinite_f64(a: usize, n: i32): i32 {
-  return firstNonFinite<f64>(a, n);
 }

@@ -1,0 +1,118 @@
+import type { FastifyInstance } from "fastify";
+import type { z } from "zod";
+import type { DType } from "../../core/tensor.js";
+import type { ComputeTask, Grads } from "../../pool/tasks.js";
+import { problemResponses } from "../../schemas/problem.js";
+import type { ResultTensor } from "../../wire/base64.js";
+import {
+  type EncodedTensor,
+  encodeTensor,
+  type TensorEncoding,
+  type WireTensor,
+} from "../../wire/tensor-codec.js";
+
+/** What every forward and backward body holds besides its layers. */
+interface PassBody {
+  x: WireTensor;
+  t?: WireTensor;
+  dtype: DType;
+  outputEncoding?: TensorEncoding;
+}
+
+type BackwardBody = PassBody & { dout?: WireTensor | number };
+
+type EncodedGrads = ({ W: EncodedTensor; b: EncodedTensor } | null)[];
+
+interface Pass<Body> {
+  summary: string;
+  body: z.ZodType<Body>;
+  response: z.ZodType;
+}
+
+/**
+ * The forward and backward routes of one resource (/v1/layers, /v1/networks), which differ only
+ * in how a body names its layers, what a backward body must hold besides what its schema states,
+ * and how the gradients are answered.
+ */
+export interface PassRoutes<F extends PassBody, B extends BackwardBody> {
+  resource: "layers" | "networks";
+  forward: Pass<F>;
+  backward: Pass<B>;
+  /** The task's layers, and how its errors name them. */
+  layers(body: F | B): Pick<ComputeTask, "layers" | "layerPath">;
+  /** Throws the 400 of a backward body that its schema accepts but the pass cannot run. */
+  checkBackward(body: B): void;
+  /** The answer's `grads`, from {W, b} per layer (null for one without parameters). */
+  grads(grads: EncodedGrads): unknown;
+}
+
+/**
+ * Registers POST /v1/{resource}/forward and /backward: one pool task each, its tensors answered
+ * in the body's `outputEncoding` (by default the encoding of its `x`).
+ */
+export function passRoutes<F extends PassBody, B extends BackwardBody>(
+  app: FastifyInstance,
+  spec: PassRoutes<F, B>,
+): void {
+  // The schema below has validated the body into F (or B), as for any route; the cast only says
+  // so, because Fastify's request types do not resolve through a generic schema.
+  app.post(
+    `/v1/${spec.resource}/forward`,
+    {
+      schema: {
+        summary: spec.forward.summary,
+        tags: [spec.resource],
+        body: spec.forward.body,
+        response: { 200: spec.forward.response, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as F;
+      const { x, t, dtype, outputEncoding = x.encoding } = body;
+      const result = await app.compute(reply, "forward", {
+        dtype,
+        ...spec.layers(body),
+        x,
+        t,
+        encoding: outputEncoding,
+      });
+      return { out: encodeTensor(result.out, outputEncoding), loss: result.loss };
+    },
+  );
+
+  app.post(
+    `/v1/${spec.resource}/backward`,
+    {
+      schema: {
+        summary: spec.backward.summary,
+        tags: [spec.resource],
+        body: spec.backward.body,
+        response: { 200: spec.backward.response, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as B;
+      const { x, t, dout, dtype, outputEncoding = x.encoding } = body;
+      spec.checkBackward(body);
+      const result = await app.compute(reply, "backward", {
+        dtype,
+        ...spec.layers(body),
+        x,
+        t,
+        dout,
+        encoding: outputEncoding,
+      });
+      const encode = (tensor: ResultTensor) => encodeTensor(tensor, outputEncoding);
+      return {
+        loss: result.loss,
+        out: encode(result.out),
+        dx: encode(result.dx),
+        grads: spec.grads(encodeGrads(result.grads, encode)),
+      };
+    },
+  );
+}
+
+function encodeGrads(grads: Grads, encode: (t: ResultTensor) => EncodedTensor): EncodedGrads {
+  return grads.map((g) => (g ? { W: encode(g.W), b: encode(g.b) } : null));
+}
