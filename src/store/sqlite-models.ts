@@ -37,6 +37,7 @@ export class SqliteModelRepository implements ModelRepository {
   private readonly deleteModel: Database.Statement<[string, string | null]>;
   private readonly firstPage: Database.Statement<[string | null, number], ModelRow>;
   private readonly nextPage: Database.Statement<[string | null, string, string, number], ModelRow>;
+  private readonly selectIdsByName: Database.Statement<[string, string | null, number], string>;
 
   constructor(private readonly db: Database.Database) {
     this.insertModel = db.prepare(
@@ -63,6 +64,12 @@ export class SqliteModelRepository implements ModelRepository {
       `SELECT ${SUMMARY_COLUMNS} FROM models WHERE tenant IS ? AND (created_at, id) < (?, ?)
        ORDER BY created_at DESC, id DESC LIMIT ?`,
     );
+    this.selectIdsByName = db
+      .prepare<[string, string | null, number], string>(
+        `SELECT id FROM models WHERE name = ? AND tenant IS ?
+         ORDER BY created_at DESC, id DESC LIMIT ?`,
+      )
+      .pluck();
   }
 
   create(model: NewModel): ModelRecord {
@@ -132,6 +139,10 @@ export class SqliteModelRepository implements ModelRepository {
     const items = rows.slice(0, limit).map(fromRow);
     const last = items[items.length - 1];
     return { items, nextCursor: rows.length > limit ? encodeCursor(last) : null };
+  }
+
+  idsByName(name: string, tenant: string | null, limit: number): string[] {
+    return this.selectIdsByName.all(name, tenant, limit);
   }
 
   delete(id: string, tenant: string | null): boolean {
