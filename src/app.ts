@@ -14,6 +14,7 @@ import training from "./plugins/training.js";
 import healthRoutes from "./routes/health.js";
 import datasetRoutes from "./routes/v1/datasets.js";
 import layerRoutes from "./routes/v1/layers.js";
+import modelOnnxRoutes from "./routes/v1/model-onnx.js";
 import modelRoutes from "./routes/v1/models.js";
 import networkRoutes from "./routes/v1/networks.js";
 import trainingJobRoutes from "./routes/v1/training-jobs.js";
@@ -96,6 +97,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(modelRoutes, { config });
   await app.register(trainingJobRoutes, { config });
   await app.register(datasetRoutes);
+  await app.register(modelOnnxRoutes);
   await app.register(oipRoutes, { config });
   return app;
 }
