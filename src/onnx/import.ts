@@ -163,7 +163,7 @@ class NodeContext {
 
   /** The index of the input that carries the data, which must be the previous node's output. */
   dataInput(current: string): number {
-    const data = this.node.input.findIndex((name) => name === current);
+    const data = this.node.input.indexOf(current);
     if (data === -1) {
       throw this.error(`does not take ${JSON.stringify(current)}: the graph must be a chain`);
     }
