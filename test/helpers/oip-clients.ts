@@ -136,7 +136,7 @@ const ARRAYS = {
 } as const;
 
 /** A Triton error as _get_error reads it: `json.loads(body)["error"]`. */
-export const tritonError = (res: RawResponse): string => JSON.parse(res.body.toString())["error"];
+export const tritonError = (res: RawResponse): string => JSON.parse(res.body.toString()).error;
 
 /**
  * KServe InferenceRESTClient.infer with an InferRequest: to_rest gives {id, model_name, inputs,

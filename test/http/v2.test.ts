@@ -159,7 +159,7 @@ describe("/v2 infer, replaying tritonclient.http", () => {
       ),
     );
     const bits = (r: typeof json) =>
-      Array.from(new Uint32Array((r.asNumpy("probabilities")?.values as Float32Array).buffer));
+      Array.from(new Uint32Array((r.asNumpy("probabilities")!.values as Float32Array).buffer));
     expect(bits(binary)).toEqual(bits(json));
     expect(Array.from(binary.asNumpy("labels")?.values as BigInt64Array, Number)).toEqual(
       reference.labels,
@@ -187,7 +187,9 @@ describe("/v2 infer, replaying tritonclient.http", () => {
         }),
       ),
     );
-    expect(Array.from(mixed.asNumpy("probabilities")?.values as Float32Array)).toEqual(float32Reference());
+    expect(Array.from(mixed.asNumpy("probabilities")?.values as Float32Array)).toEqual(
+      float32Reference(),
+    );
     expect(mixed.result.outputs[0].data).toEqual(reference.labels);
   });
 
@@ -224,7 +226,9 @@ describe("/v2 infer, replaying tritonclient.http", () => {
     );
     for (const s of [sent, aligned]) {
       const { asNumpy } = tritonResult(await infer("/v2/models/clf/infer", s));
-      expect(Array.from(asNumpy("probabilities")?.values as Float32Array)).toEqual(float32Reference());
+      expect(Array.from(asNumpy("probabilities")?.values as Float32Array)).toEqual(
+        float32Reference(),
+      );
     }
   });
 
@@ -280,13 +284,15 @@ describe("/v2 infer, replaying KServe's InferenceRESTClient", () => {
   });
 
   it("errors with content-type exactly application/json, so the client reads `error`", async () => {
-    const bad = (mutate: (body: Record<string, any>) => void) => {
+    // biome-ignore lint/suspicious/noExplicitAny: each case edits the client's JSON freely
+    type Body = Record<string, any>;
+    const bad = (mutate: (body: Body) => void) => {
       const sent = kserveInfer("clf", [fp32(false)], { id: "e" });
       const body = JSON.parse(sent.body.toString());
       mutate(body);
       return infer("/v2/models/clf/infer", { ...sent, body: Buffer.from(JSON.stringify(body)) });
     };
-    const cases: [(b: Record<string, any>) => void, number, RegExp][] = [
+    const cases: [(b: Body) => void, number, RegExp][] = [
       [
         (b) => {
           b.inputs[0].data[3] = "a";
