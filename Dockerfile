@@ -6,7 +6,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 ENV npm_config_nodedir=/usr/local
 WORKDIR /app
-COPY package.json package-lock.json ./
+# .npmrc: onnxruntime-node (a dev dependency, for tests) must not download GPU files at install.
+COPY package.json package-lock.json .npmrc ./
 
 # Production dependencies only: what the runtime image gets.
 FROM toolchain AS deps
