@@ -6,6 +6,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 ENV npm_config_nodedir=/usr/local
 WORKDIR /app
+# package.json's allowScripts keeps onnxruntime-node (a dev dependency, for tests) from running
+# its install script, which would download GPU files.
 COPY package.json package-lock.json ./
 
 # Production dependencies only: what the runtime image gets.

@@ -14,9 +14,11 @@ import training from "./plugins/training.js";
 import healthRoutes from "./routes/health.js";
 import datasetRoutes from "./routes/v1/datasets.js";
 import layerRoutes from "./routes/v1/layers.js";
+import modelOnnxRoutes from "./routes/v1/model-onnx.js";
 import modelRoutes from "./routes/v1/models.js";
 import networkRoutes from "./routes/v1/networks.js";
 import trainingJobRoutes from "./routes/v1/training-jobs.js";
+import oipRoutes from "./routes/v2/index.js";
 
 export interface AppOptions {
   /** pino options, or false for silence (tests). */
@@ -70,7 +72,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   });
   app.addHook("onRequest", async (request) => {
     const url = request.routeOptions.url;
-    if (!app.accepting && url !== "/healthz" && url !== "/metrics") {
+    // /v2/health/ready answers its own 503 while draining, in the protocol's form.
+    const open = url === "/healthz" || url === "/metrics" || url?.startsWith("/v2/health/");
+    if (!app.accepting && !open) {
       throw new ProblemError(503, "DRAINING", "the server is shutting down", undefined, {
         "retry-after": "1",
       });
@@ -93,5 +97,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(modelRoutes, { config });
   await app.register(trainingJobRoutes, { config });
   await app.register(datasetRoutes);
+  await app.register(modelOnnxRoutes);
+  await app.register(oipRoutes, { config });
   return app;
 }

@@ -23,13 +23,15 @@ const unauthorized = (detail: string) =>
  */
 const routeOf = (request: FastifyRequest) => request.routeOptions.url ?? request.url;
 
+/** /v1 and /v2 (the Open Inference Protocol), whose health routes stay open as /healthz does. */
 const isApi = (request: FastifyRequest) => {
   const route = routeOf(request);
-  return route.startsWith("/v1/") || route === "/v1";
+  if (route.startsWith("/v2/health/")) return false;
+  return route.startsWith("/v1/") || route === "/v1" || route.startsWith("/v2/") || route === "/v2";
 };
 
 /**
- * Bearer API keys per tenant on every /v1 route (and on /metrics when METRICS_KEY is set),
+ * Bearer API keys per tenant on every /v1 and /v2 route (and on /metrics when METRICS_KEY is set),
  * checked in onRequest, before the body is read; then a per-tenant rate limit.
  */
 export default fp(

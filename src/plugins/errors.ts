@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from "fastify-plugin";
 import { isResponseSerializationError } from "fastify-type-provider-zod";
 import { DatasetError } from "../datasets/catalog.js";
+import { isOipRequest, sendOipError } from "../http/oip-reply.js";
 import { type Problem, ProblemError, problem, validationFailed } from "../http/problem.js";
 import { InvalidCursorError } from "../store/repository.js";
 import { SubmissionError } from "../training/submit.js";
@@ -42,7 +43,10 @@ function fromFastify(error: FastifyError): ProblemError | undefined {
   return undefined;
 }
 
-/** Every error leaves as problem+json; a 5xx shows the request id, no stack. */
+/**
+ * Every error leaves as problem+json (as `{"error"}` under /v2, the Open Inference Protocol's
+ * form); a 5xx shows the request id, no stack.
+ */
 export function sendError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   const known = error instanceof ProblemError ? error : fromFastify(error);
   let body: Problem;
@@ -55,6 +59,7 @@ export function sendError(error: FastifyError, request: FastifyRequest, reply: F
     body = problem(500, "INTERNAL", `internal error; quote request id ${request.id}`);
   }
   if (body.status >= 500) body.requestId = String(request.id);
+  if (isOipRequest(request)) return sendOipError(reply, body);
   return reply.status(body.status).type(PROBLEM_JSON).send(body);
 }
 
@@ -67,6 +72,7 @@ export default fp(async function errors(app: FastifyInstance) {
 
   app.setNotFoundHandler((request, reply) => {
     const body = problem(404, "NOT_FOUND", `no route ${request.method} ${request.url}`);
+    if (isOipRequest(request)) return sendOipError(reply, body);
     return reply.status(404).type(PROBLEM_JSON).send(body);
   });
 });

@@ -77,6 +77,8 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (job_id, name)
   ) STRICT;
   `,
+  // /v2 names a model by its name: the tenant's newest of that name
+  "CREATE INDEX models_by_tenant_name_newest ON models (tenant, name, created_at DESC, id DESC);",
 ];
 
 /**

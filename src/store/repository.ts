@@ -65,6 +65,8 @@ export interface ModelRepository {
   getSummary(id: string, tenant: string | null): ModelSummaryRecord | undefined;
   /** Newest first. */
   list(query: ListQuery): Page<ModelSummaryRecord>;
+  /** Ids of the tenant's models of that name, newest first, at most `limit`. */
+  idsByName(name: string, tenant: string | null, limit: number): string[];
   /** True when the model existed for this tenant and is gone now. */
   delete(id: string, tenant: string | null): boolean;
 }

@@ -35,6 +35,7 @@ export class SqliteModelRepository implements ModelRepository {
   private readonly selectTensors: Database.Statement<[string], Buffer>;
   private readonly deleteModel: Database.Statement<[string, string | null]>;
   private readonly pages: KeysetPages<ModelRow, ModelSummaryRecord>;
+  private readonly selectIdsByName: Database.Statement<[string, string | null, number], string>;
 
   constructor(private readonly db: Database.Database) {
     this.insertModel = db.prepare(
@@ -54,6 +55,12 @@ export class SqliteModelRepository implements ModelRepository {
       .pluck();
     this.deleteModel = db.prepare("DELETE FROM models WHERE id = ? AND tenant IS ?");
     this.pages = new KeysetPages(db, "models", SUMMARY_COLUMNS, fromRow);
+    this.selectIdsByName = db
+      .prepare<[string, string | null, number], string>(
+        `SELECT id FROM models WHERE name = ? AND tenant IS ?
+         ORDER BY created_at DESC, id DESC LIMIT ?`,
+      )
+      .pluck();
   }
 
   create(model: NewModel): ModelRecord {
@@ -116,6 +123,10 @@ export class SqliteModelRepository implements ModelRepository {
 
   list(query: ListQuery): Page<ModelSummaryRecord> {
     return this.pages.list(query);
+  }
+
+  idsByName(name: string, tenant: string | null, limit: number): string[] {
+    return this.selectIdsByName.all(name, tenant, limit);
   }
 
   delete(id: string, tenant: string | null): boolean {

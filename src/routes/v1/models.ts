@@ -20,11 +20,14 @@ import {
 } from "../../schemas/models.js";
 import { ProblemSchema, problemResponses } from "../../schemas/problem.js";
 import { encodeTensor } from "../../wire/tensor-codec.js";
+import { addOnnxBodyParser } from "./onnx-body.js";
 
 export default async function modelRoutes(app: FastifyInstance, { config }: { config: Config }) {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const { models } = app.store;
   const tags = ["models"];
+  // Interop (issue 15): an ONNX body for POST /v1/models is read into the JSON form here.
+  addOnnxBodyParser(app);
 
   const find = (id: string, tenant: string | null) => {
     const model = models.get(id, tenant);
@@ -36,8 +39,12 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
     "/v1/models",
     {
       schema: {
-        summary: "Register a model from an architecture (seeded init) or from explicit layers",
+        summary:
+          "Register a model from an architecture (seeded init), from explicit layers, or from an ONNX file (application/onnx or application/octet-stream; ?name= names it)",
         tags,
+        querystring: z.object({
+          name: z.string().min(1).max(200).optional().meta({ description: "An ONNX body's name" }),
+        }),
         body: createModelBody(config.limits),
         response: { 201: ModelSummary, ...problemResponses },
       },
