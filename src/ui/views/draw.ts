@@ -107,12 +107,12 @@ export async function drawView([modelId]: string[], signal: AbortSignal): Promis
     inputmode: "numeric",
   });
 
-  /** The sample's own 784 pixels while it is shown untouched: no second centring. */
-  let sample: Float32Array | null = null;
+  /** The sample's own 784 pixels, as the API gave them, while it is shown untouched. */
+  let sample: number[] | null = null;
   let dirty = false;
   let inFlight = false;
 
-  function pixels(): Float32Array | null {
+  function pixels(): Float32Array | number[] | null {
     if (sample) return sample;
     const rgba = ink.getImageData(0, 0, PAD, PAD).data;
     const alpha = new Float32Array(PAD * PAD);
@@ -120,7 +120,7 @@ export async function drawView([modelId]: string[], signal: AbortSignal): Promis
     return mnistPixels(alpha, PAD, PAD);
   }
 
-  function showPreview(x: Float32Array | null): void {
+  function showPreview(x: Float32Array | number[] | null): void {
     const image = previewContext.createImageData(SIDE, SIDE);
     for (let i = 0; i < SIDE * SIDE; i++) {
       const v = x ? Math.round(255 * (1 - x[i])) : 255;
@@ -241,7 +241,7 @@ export async function drawView([modelId]: string[], signal: AbortSignal): Promis
       ink.fillStyle = `rgba(15, 23, 42, ${x[i]})`;
       ink.fillRect((i % SIDE) * SCALE, Math.floor(i / SIDE) * SCALE, SCALE, SCALE);
     }
-    sample = x;
+    sample = answer.x.data;
     sampleLabel.textContent = `Test sample ${offset}, labelled ${answer.labels[0]}.`;
     sampleIndex.value = String((offset + 1) % 10000);
     schedule();
