@@ -35,7 +35,8 @@ export class LineChart {
     private readonly title: string,
     private readonly yLabel: string,
     private readonly series: SeriesSpec[],
-    private readonly yRange?: [number, number],
+    /** Fixed lower and upper bounds of y (null: from the data). */
+    private readonly yRange?: [number | null, number | null],
   ) {
     this.element = document.createElement("figure");
     this.element.className = "chart";
@@ -54,7 +55,7 @@ export class LineChart {
       height: Math.max(200, Math.min(300, Math.round(width * 0.55))),
       scales: {
         x: { time: false },
-        ...(this.yRange ? { y: { range: this.yRange } } : {}),
+        ...(this.yRange ? { y: { range: (_u, min, max) => this.range(min, max) } } : {}),
       },
       axes: [
         { label: "iteration", stroke: "#475569", grid: { stroke: "#e2e8f0" } },
@@ -76,6 +77,13 @@ export class LineChart {
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
     };
+  }
+
+  private range(min: number, max: number): uPlot.Range.MinMax {
+    const [low, high] = this.yRange!;
+    if (min === null || max === null) return [low ?? 0, high ?? 1];
+    const pad = Math.max((max - min) * 0.1, 0.01);
+    return [low ?? min - pad, high === null ? max + pad : Math.min(high, Math.max(max + pad, min))];
   }
 
   private fit(): void {

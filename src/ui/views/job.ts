@@ -84,7 +84,7 @@ export async function jobView([id]: string[], signal: AbortSignal): Promise<void
       { label: "train", color: PALETTE[2], points: true },
       { label: "validation", color: PALETTE[1], points: true },
     ],
-    [0, 1],
+    [null, 1],
   );
   accuracy.element.id = "accuracy-chart";
   signal.addEventListener("abort", () => {
@@ -221,7 +221,7 @@ export async function compareView([ids]: string[], signal: AbortSignal): Promise
     "Validation accuracy",
     "accuracy",
     series().map((s) => ({ ...s, points: true })),
-    [0, 1],
+    [null, 1],
   );
   accuracy.element.id = "compare-accuracy";
   signal.addEventListener("abort", () => {
