@@ -11,6 +11,7 @@ import errors, { sendError } from "./plugins/errors.js";
 import metrics from "./plugins/metrics.js";
 import store from "./plugins/store.js";
 import training from "./plugins/training.js";
+import ui from "./plugins/ui.js";
 import healthRoutes from "./routes/health.js";
 import datasetRoutes from "./routes/v1/datasets.js";
 import layerRoutes from "./routes/v1/layers.js";
@@ -99,5 +100,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(datasetRoutes);
   await app.register(modelOnnxRoutes);
   await app.register(oipRoutes, { config });
+  // The dashboard (issue 17): static files at /ui/, and / redirecting there.
+  await app.register(ui);
   return app;
 }

@@ -18,3 +18,23 @@ export const validatorCompiler: FastifySchemaCompiler<z.ZodType> =
       ? { value: result.data }
       : { error: validationFailed(fieldErrors(result.error.issues)) };
   };
+
+const PART_PREFIX: Record<string, string> = { querystring: "query", params: "params" };
+
+/**
+ * `validatorCompiler` with each path prefixed by the part of the request it names
+ * (`query.limit`, `params.name`), so a query field never reads as a body field.
+ */
+export const partValidatorCompiler: FastifySchemaCompiler<z.ZodType> = (route) => {
+  const prefix = PART_PREFIX[route.httpPart ?? ""];
+  if (!prefix) return validatorCompiler(route);
+  return (data) => {
+    const result = route.schema.safeParse(data);
+    if (result.success) return { value: result.data };
+    const errors = fieldErrors(result.error.issues).map(({ path, message }) => ({
+      path: path ? `${prefix}.${path}` : prefix,
+      message,
+    }));
+    return { error: validationFailed(errors) };
+  };
+};
