@@ -15,7 +15,10 @@ fail() { echo "test:docker FAILED: $*" >&2; docker logs "$name" 2>&1 | tail -20 
 
 if ! docker info >/dev/null 2>&1 || ! docker image inspect "$base" >/dev/null 2>&1; then
   if ! docker pull "$base" >/dev/null 2>&1; then
-    bash ../shared/tools/node-base-image.sh >/dev/null
+    # The workplace's tool sits beside the checkout (../shared); a clone elsewhere finds it at /work.
+    tool=../shared/tools/node-base-image.sh
+    [ -f "$tool" ] || tool=/work/shared/tools/node-base-image.sh
+    bash "$tool" >/dev/null
   fi
 fi
 # The official image ships Node's C headers (node-gyp builds better-sqlite3 against them); the
