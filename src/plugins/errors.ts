@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from "fastify-plugin";
 import { isResponseSerializationError } from "fastify-type-provider-zod";
 import { DatasetError } from "../datasets/catalog.js";
+import { AllowedMethods } from "../http/allowed-methods.js";
 import { type Problem, ProblemError, problem, validationFailed } from "../http/problem.js";
 import { InvalidCursorError } from "../store/repository.js";
 import { SubmissionError } from "../training/submission.js";
@@ -18,7 +19,10 @@ function fromFastify(error: FastifyError): ProblemError | undefined {
   }
   if (error instanceof InvalidCursorError) {
     return validationFailed([
-      { path: "cursor", message: "is not a cursor this service handed out" },
+      {
+        path: "query.cursor",
+        message: "is not a cursor this service handed out: pass a nextCursor from a page, or none",
+      },
     ]);
   }
   switch (error.code) {
@@ -65,7 +69,19 @@ export function sendError(error: FastifyError, request: FastifyRequest, reply: F
 export default fp(async function errors(app: FastifyInstance) {
   app.setErrorHandler(sendError);
 
+  const allowed = new AllowedMethods();
+  app.addHook("onRoute", (route) => allowed.add(route.url, route.method));
+
   app.setNotFoundHandler((request, reply) => {
+    const methods = allowed.at(request.url.split("?", 1)[0]);
+    if (methods.length > 0) {
+      const body = problem(
+        405,
+        "METHOD_NOT_ALLOWED",
+        `${request.method} is not allowed on ${request.url.split("?", 1)[0]}; allowed: ${methods.join(", ")}`,
+      );
+      return reply.status(405).header("allow", methods.join(", ")).type(PROBLEM_JSON).send(body);
+    }
     const body = problem(404, "NOT_FOUND", `no route ${request.method} ${request.url}`);
     return reply.status(404).type(PROBLEM_JSON).send(body);
   });

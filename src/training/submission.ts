@@ -1,3 +1,5 @@
+import { ShapeError } from "../core/errors.js";
+import { checkLabelValues } from "../core/layers/softmax-with-loss.js";
 import type { Tensor } from "../core/tensor.js";
 import { listDatasets } from "../datasets/catalog.js";
 import type { DataRef } from "../pool/training-tasks.js";
@@ -30,7 +32,14 @@ export function describeData(ref: DataRef, path: string, classes: number): DataI
       );
     }
     const size = info.splits[split as keyof typeof info.splits];
-    return { count: Math.min(limit ?? size, size), inputSize: info.inputSize };
+    // A limit past the split is refused, not clamped: the caller asked for samples that are not there.
+    if (limit !== undefined && limit > size) {
+      throw new SubmissionError(
+        `${path}.dataset.limit`,
+        `the ${split} split of ${name} has ${size} samples; limit must be at most ${size}`,
+      );
+    }
+    return { count: limit ?? size, inputSize: info.inputSize };
   }
   const { x, t } = ref;
   if (x.shape.length < 2)
@@ -39,6 +48,26 @@ export function describeData(ref: DataRef, path: string, classes: number): DataI
   const inputSize = x.data.length / count;
   checkLabels(t, count, classes, `${path}.t`);
   return { count, inputSize };
+}
+
+/** A batch drawn from fewer samples than its size would repeat samples within one step. */
+export function checkBatchSize(batchSize: number, samples: number): void {
+  if (batchSize > samples) {
+    throw new SubmissionError(
+      "batchSize",
+      `is ${batchSize} but the training data holds ${samples} samples; batchSize must be at most ${samples}`,
+    );
+  }
+}
+
+/** One-hot training labels must be distributions, as the loss reads them (see checkLabelValues). */
+function checkOneHotValues(t: Tensor, path: string): void {
+  try {
+    checkLabelValues(t, "oneHot", t.shape[1]);
+  } catch (error) {
+    if (error instanceof ShapeError) throw new SubmissionError(path, error.detail);
+    throw error;
+  }
 }
 
 function checkLabels(t: Tensor, count: number, classes: number, path: string): void {
@@ -52,6 +81,7 @@ function checkLabels(t: Tensor, count: number, classes: number, path: string): v
         `one-hot labels have ${t.shape[1]} classes but the model has ${classes}`,
       );
     }
+    checkOneHotValues(t, path);
     return;
   }
   if (t.shape.length !== 1)

@@ -70,7 +70,7 @@ describe("a worker thread dying under a request", () => {
     const server = app.server;
     const model = await request(server)
       .post("/v1/models")
-      .send({ layers: [{ type: "relu" }] });
+      .send({ layers: [{ type: "affine", W: [[1, 0]], b: [0, 0] }, { type: "softmaxWithLoss" }] });
     expect(model.status).toBe(201);
     // MAX_TENSOR_ELEMENTS rows of one feature. The typed arrays live outside the worker's heap,
     // but predict's labels are a JS array of 4M numbers (32 MB): twice WORKER_HEAP_MB.

@@ -17,7 +17,7 @@ import {
 } from "../../schemas/training-jobs.js";
 import type { JobRecord, JobSummaryRecord, ModelRecord } from "../../store/repository.js";
 import { type StoredTrainingRequest, storeData } from "../../training/job-request.js";
-import { describeData } from "../../training/submission.js";
+import { checkBatchSize, describeData } from "../../training/submission.js";
 import { isFinished, type JobEvent } from "../../training/training-manager.js";
 
 /** A job as the API shows it: optional fields absent rather than null. */
@@ -120,6 +120,7 @@ export default async function trainingJobRoutes(
           ]);
         }
       }
+      checkBatchSize(body.batchSize, train.count);
       const iterations =
         body.iterations ?? Math.ceil(body.epochs! * Math.max(train.count / body.batchSize, 1));
       if (iterations > config.training.maxIterations) {
@@ -218,7 +219,7 @@ export default async function trainingJobRoutes(
         throw new ProblemError(
           409,
           "ALREADY_FINISHED",
-          `training job ${before.id} already ended ${before.status}`,
+          `training job ${before.id} has already ${before.status === "cancelled" ? "been cancelled" : before.status}; only a queued or running job can be cancelled`,
         );
       }
       const job = app.training.cancel(before.id, request.tenant) ?? before;
