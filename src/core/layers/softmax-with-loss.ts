@@ -59,9 +59,12 @@ export function labelKind(scores: readonly number[], t: readonly number[]): Labe
   );
 }
 
-/** Class indices must be integers in [0, classes). */
+/** Class indices must be integers in [0, classes); one-hot rows, distributions. */
 export function checkLabelValues(t: Tensor, kind: LabelKind, classes: number): void {
-  if (kind === "oneHot") return checkDistributions(t, classes);
+  if (kind === "oneHot") {
+    checkDistributions(t, classes);
+    return;
+  }
   for (let i = 0; i < t.data.length; i++) {
     const label = t.data[i];
     if (!Number.isInteger(label) || label < 0 || label >= classes) {
