@@ -198,7 +198,12 @@ describe("signals, with a real server process", () => {
 
   it("SIGTERM with requests and a training job in flight: the requests finish, the job resumes from its checkpoint", async () => {
     // Only the shutdown writes a checkpoint, so the resumed iteration is the one SIGTERM saved.
-    const env = { POOL_THREADS: "1", CHECKPOINT_INTERVAL_MS: "600000" };
+    // The queued tasks wait as long as the running one takes: no queue timeout refuses them.
+    const env = {
+      POOL_THREADS: "1",
+      CHECKPOINT_INTERVAL_MS: "600000",
+      POOL_QUEUE_TIMEOUT_MS: "600000",
+    };
     // Batches of 1000 keep the job running for seconds, long enough to be interrupted.
     const job = mnistJob({ iterations: 600, evaluateEvery: 200, batchSize: 1000 });
     const first = await startServer(env);
@@ -216,7 +221,7 @@ describe("signals, with a real server process", () => {
     ];
     await until(async () => {
       const metrics = await (await fetch(`${first.url}/metrics`)).text();
-      return Number(/^pool_queue_length (\d+)/m.exec(metrics)?.[1]) >= 2;
+      return Number(/^backprop_pool_queue_length (\d+)/m.exec(metrics)?.[1]) >= 2;
     }, "two queued tasks");
     first.child.kill("SIGTERM");
 
