@@ -10,6 +10,7 @@ import auth from "./plugins/auth.js";
 import compute from "./plugins/compute.js";
 import docs from "./plugins/docs.js";
 import errors, { sendError } from "./plugins/errors.js";
+import jobStreams from "./plugins/job-streams.js";
 import metrics from "./plugins/metrics.js";
 import store from "./plugins/store.js";
 import training from "./plugins/training.js";
@@ -105,6 +106,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(compute, { config });
   await app.register(store, { config });
   await app.register(training, { config });
+  await app.register(jobStreams, { config });
   await app.register(healthRoutes);
   await app.register(layerRoutes, { config });
   await app.register(networkRoutes, { config });

@@ -176,7 +176,17 @@ export class TrainingManager {
 
   private emit(jobId: string, event: JobEvent): void {
     this.events.emit(jobId, event);
+    for (const observer of this.observers) observer(jobId, event);
   }
+
+  // --- contract (issue 14): every event of every job, for the SSE log and job telemetry. ---
+  private readonly observers = new Set<(jobId: string, event: JobEvent) => void>();
+
+  observe(observer: (jobId: string, event: JobEvent) => void): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+  // --- end contract ---
 
   private async run(job: JobRecord, control: Int32Array): Promise<void> {
     const { jobs, models } = this.store;

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Config } from "../../config.js";
 import { resolveOptimizerConfig } from "../../core/optimizers/index.js";
 import { notFound, ProblemError, validationFailed } from "../../http/problem.js";
+import { type LoggedEvent, lastEventId, SseStream } from "../../http/sse.js";
 import { materialize, TensorFormatError } from "../../http/tensor-codec.js";
 import { inputOutputSizes } from "../../models/summary.js";
 import type { TaskTensor } from "../../pool/base64.js";
@@ -18,7 +19,15 @@ import {
 import type { JobRecord, JobSummaryRecord, ModelRecord } from "../../store/repository.js";
 import { type StoredTrainingRequest, storeData } from "../../training/job-request.js";
 import { checkBatchSize, describeData } from "../../training/submission.js";
-import { isFinished, type JobEvent } from "../../training/training-manager.js";
+import { isFinished } from "../../training/training-manager.js";
+
+const FINAL = new Set(["succeeded", "failed", "cancelled"]);
+
+const statusOf = (job: JobRecord) => ({
+  status: job.status,
+  resultModelId: job.resultModelId,
+  error: job.error,
+});
 
 /** A job as the API shows it: optional fields absent rather than null. */
 export function jobView(job: JobRecord | JobSummaryRecord) {
@@ -239,39 +248,38 @@ export default async function trainingJobRoutes(
     },
     async (request, reply) => {
       const job = find(request.params.id, request.tenant);
+      const { log, streams, heartbeatMs } = app.jobStreams;
+      const lastId = lastEventId(request.headers["last-event-id"]);
       reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, {
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-cache",
-        connection: "keep-alive",
-        "x-request-id": String(request.id),
+      const stream = new SseStream(reply.raw, { "x-request-id": String(request.id) }, heartbeatMs);
+      streams.add(stream);
+      const final = (event: LoggedEvent) =>
+        event.event === "status" && FINAL.has((event.data as { status: string }).status);
+      // What the client missed, from the log; or, when the log cannot tell, where the job is now.
+      const missed = lastId === null ? null : log.since(job.id, lastId);
+      const replay: LoggedEvent[] = missed ?? [
+        isFinished(job)
+          ? { id: log.lastId, event: "status", data: statusOf(job) }
+          : {
+              id: log.lastId,
+              event: "progress",
+              data: {
+                ...job.progress,
+                loss: job.loss,
+                samplesPerSecond: job.samplesPerSecond ?? 0,
+              },
+            },
+      ];
+      for (const event of replay) {
+        if (final(event)) return stream.end(event);
+        stream.send(event);
+      }
+      if (isFinished(job)) return stream.end();
+      const unsubscribe = log.subscribe(job.id, (event) => {
+        if (final(event)) stream.end(event);
+        else stream.send(event);
       });
-      const send = ({ event, data }: JobEvent) =>
-        raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      const end = (status: JobRecord) => {
-        send({
-          event: "status",
-          data: { status: status.status, resultModelId: status.resultModelId, error: status.error },
-        });
-        raw.end();
-      };
-      if (isFinished(job)) return end(job);
-      const unsubscribe = app.training.subscribe(job.id, (event) => {
-        send(event);
-        if (
-          event.event === "status" &&
-          ["succeeded", "failed", "cancelled"].includes(event.data.status)
-        ) {
-          unsubscribe();
-          raw.end();
-        }
-      });
-      raw.on("close", unsubscribe);
-      send({
-        event: "progress",
-        data: { ...job.progress, loss: job.loss, samplesPerSecond: job.samplesPerSecond ?? 0 },
-      });
+      stream.whenEnded(unsubscribe);
     },
   );
 }
