@@ -79,8 +79,8 @@ export class EventLog {
 
   /** Calls `listener` with each event of `key` logged from now on. */
   subscribe(key: string, listener: (event: LoggedEvent) => void): () => void {
-    let set = this.listeners.get(key);
-    if (!set) this.listeners.set(key, (set = new Set()));
+    const set = this.listeners.get(key) ?? new Set();
+    this.listeners.set(key, set);
     set.add(listener);
     return () => {
       set.delete(listener);
