@@ -11,6 +11,7 @@ import compute from "./plugins/compute.js";
 import docs from "./plugins/docs.js";
 import errors, { sendError } from "./plugins/errors.js";
 import jobStreams from "./plugins/job-streams.js";
+import jobTelemetry from "./plugins/job-telemetry.js";
 import metrics from "./plugins/metrics.js";
 import store from "./plugins/store.js";
 import training from "./plugins/training.js";
@@ -107,6 +108,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(store, { config });
   await app.register(training, { config });
   await app.register(jobStreams, { config });
+  await app.register(jobTelemetry);
   await app.register(healthRoutes);
   await app.register(layerRoutes, { config });
   await app.register(networkRoutes, { config });

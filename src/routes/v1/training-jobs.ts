@@ -171,6 +171,7 @@ export default async function trainingJobRoutes(
         modelId: model.id,
         progress: { iteration: 0, iterations, epoch: 0, fraction: 0 },
       });
+      app.jobSubmitted(job.id);
       app.training.submit(job);
       reply.status(202).header("location", `/v1/training-jobs/${job.id}`);
       return jobView(job);
@@ -232,6 +233,7 @@ export default async function trainingJobRoutes(
         );
       }
       const job = app.training.cancel(before.id, request.tenant) ?? before;
+      request.log.info({ jobId: job.id, status: job.status }, "training job cancel requested");
       return reply.status(202).send(jobView(job));
     },
   );
