@@ -59,6 +59,8 @@ export function sendError(error: FastifyError, request: FastifyRequest, reply: F
     body = problem(500, "INTERNAL", `internal error; quote request id ${request.id}`);
   }
   if (body.status >= 500) body.requestId = String(request.id);
+  // Errors Fastify meets before routing skip the app's onSend hook: the id is set here too.
+  reply.header("x-request-id", request.id);
   return reply.status(body.status).type(PROBLEM_JSON).send(body);
 }
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Limits } from "../config.js";
 import { computeFields, Grad, layerSpec, TensorOut, withDtype } from "./layer-spec.js";
-import { tensorIn } from "./tensor.js";
+import { numberOrTensorIn } from "./tensor.js";
 
 export function layerSchemas(limits: Limits) {
   const layer = layerSpec(limits);
@@ -12,13 +12,10 @@ export function layerSchemas(limits: Limits) {
       .strictObject({
         layer,
         ...fields,
-        dout: z
-          .union([z.number(), tensorIn(limits)])
-          .optional()
-          .meta({
-            description:
-              "Gradient of the output; required except for softmaxWithLoss, where it is a scalar (default 1)",
-          }),
+        dout: numberOrTensorIn(limits).optional().meta({
+          description:
+            "Gradient of the output; required except for softmaxWithLoss, where it is a scalar (default 1)",
+        }),
       })
       .transform(withDtype),
   };

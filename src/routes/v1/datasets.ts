@@ -21,6 +21,7 @@ export default async function datasetRoutes(app: FastifyInstance) {
     {
       schema: {
         summary: "The built-in datasets",
+        operationId: "listDatasets",
         tags: ["datasets"],
         response: { 200: DatasetList },
       },

@@ -4,7 +4,7 @@ import type { Config } from "../../config.js";
 import { validationFailed } from "../../http/problem.js";
 import { encodeTensor } from "../../http/tensor-codec.js";
 import { LayerBackwardResponse, LayerForwardResponse, layerSchemas } from "../../schemas/layers.js";
-import { problemResponses } from "../../schemas/problem.js";
+import { computeProblems } from "../../schemas/problem.js";
 
 export default async function layerRoutes(app: FastifyInstance, { config }: { config: Config }) {
   const schemas = layerSchemas(config.limits);
@@ -15,9 +15,10 @@ export default async function layerRoutes(app: FastifyInstance, { config }: { co
     {
       schema: {
         summary: "Forward pass of one layer",
+        operationId: "layerForward",
         tags: ["layers"],
         body: schemas.forwardBody,
-        response: { 200: LayerForwardResponse, ...problemResponses },
+        response: { 200: LayerForwardResponse, ...computeProblems },
       },
     },
     async (request, reply) => {
@@ -39,9 +40,10 @@ export default async function layerRoutes(app: FastifyInstance, { config }: { co
     {
       schema: {
         summary: "Forward and backward pass of one layer",
+        operationId: "layerBackward",
         tags: ["layers"],
         body: schemas.backwardBody,
-        response: { 200: LayerBackwardResponse, ...problemResponses },
+        response: { 200: LayerBackwardResponse, ...computeProblems },
       },
     },
     async (request, reply) => {

@@ -19,7 +19,7 @@ import {
   PredictResponse,
   predictBody,
 } from "../../schemas/models.js";
-import { ProblemSchema, problemResponses } from "../../schemas/problem.js";
+import { computeProblems, problems } from "../../schemas/problem.js";
 
 export default async function modelRoutes(app: FastifyInstance, { config }: { config: Config }) {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -37,9 +37,10 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
     {
       schema: {
         summary: "Register a model from an architecture (seeded init) or from explicit layers",
+        operationId: "createModel",
         tags,
         body: createModelBody(config.limits),
-        response: { 201: ModelSummary, ...problemResponses },
+        response: { 201: ModelSummary, ...problems(400, 413, 415, 503, 504) },
       },
     },
     async (request, reply) => {
@@ -65,9 +66,10 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
     {
       schema: {
         summary: "Models, newest first",
+        operationId: "listModels",
         tags,
         querystring: PageQuery,
-        response: { 200: ModelPage },
+        response: { 200: ModelPage, ...problems(400) },
       },
     },
     async (request) => {
@@ -81,9 +83,10 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
     {
       schema: {
         summary: "A model's summary",
+        operationId: "getModel",
         tags,
         params: IdParams,
-        response: { 200: ModelSummary, 404: ProblemSchema },
+        response: { 200: ModelSummary, ...problems(404) },
       },
     },
     async (request) => {
@@ -98,10 +101,11 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
     {
       schema: {
         summary: "Every W and b: a body that POST /v1/models and /v1/networks/* accept as is",
+        operationId: "getModelParameters",
         tags,
         params: IdParams,
         querystring: ParametersQuery,
-        response: { 200: ModelParameters, 404: ProblemSchema },
+        response: { 200: ModelParameters, ...problems(400, 404) },
       },
     },
     async (request) => {
@@ -127,9 +131,10 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
     {
       schema: {
         summary: "Delete a model",
+        operationId: "deleteModel",
         tags,
         params: IdParams,
-        response: { 204: z.null().meta({ description: "Deleted" }), 404: ProblemSchema },
+        response: { 204: z.null().meta({ description: "Deleted" }), ...problems(404) },
       },
     },
     async (request, reply) => {
@@ -144,10 +149,11 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
     {
       schema: {
         summary: "Class probabilities and labels for x",
+        operationId: "predict",
         tags,
         params: IdParams,
         body: predictBody(config.limits),
-        response: { 200: PredictResponse, 404: ProblemSchema, ...problemResponses },
+        response: { 200: PredictResponse, ...problems(404), ...computeProblems },
       },
     },
     async (request, reply) => {
@@ -171,10 +177,11 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
     {
       schema: {
         summary: "Loss and accuracy on labelled data or a built-in dataset",
+        operationId: "evaluateModel",
         tags,
         params: IdParams,
         body: evaluateBody(config.limits),
-        response: { 200: EvaluateResponse, 404: ProblemSchema, ...problemResponses },
+        response: { 200: EvaluateResponse, ...problems(404), ...computeProblems },
       },
     },
     async (request, reply) => {

@@ -9,7 +9,7 @@ import {
   NetworkForwardResponse,
   networkSchemas,
 } from "../../schemas/networks.js";
-import { problemResponses } from "../../schemas/problem.js";
+import { computeProblems } from "../../schemas/problem.js";
 
 export default async function networkRoutes(app: FastifyInstance, { config }: { config: Config }) {
   const schemas = networkSchemas(config.limits);
@@ -20,9 +20,10 @@ export default async function networkRoutes(app: FastifyInstance, { config }: { 
     {
       schema: {
         summary: "Forward pass of a network",
+        operationId: "networkForward",
         tags: ["networks"],
         body: schemas.forwardBody,
-        response: { 200: NetworkForwardResponse, ...problemResponses },
+        response: { 200: NetworkForwardResponse, ...computeProblems },
       },
     },
     async (request, reply) => {
@@ -43,9 +44,10 @@ export default async function networkRoutes(app: FastifyInstance, { config }: { 
     {
       schema: {
         summary: "Loss, output, input gradient and every parameter gradient of a network",
+        operationId: "networkBackward",
         tags: ["networks"],
         body: schemas.backwardBody,
-        response: { 200: NetworkBackwardResponse, ...problemResponses },
+        response: { 200: NetworkBackwardResponse, ...computeProblems },
       },
     },
     async (request, reply) => {
@@ -85,9 +87,10 @@ export default async function networkRoutes(app: FastifyInstance, { config }: { 
     {
       schema: {
         summary: "Backprop gradients against central differences, per parameter",
+        operationId: "networkGradientCheck",
         tags: ["networks"],
         body: schemas.gradientCheckBody,
-        response: { 200: GradientCheckResponse, ...problemResponses },
+        response: { 200: GradientCheckResponse, ...computeProblems },
       },
     },
     async (request, reply) => {

@@ -8,8 +8,10 @@ import { materialize, TensorFormatError } from "../../http/tensor-codec.js";
 import { inputOutputSizes } from "../../models/summary.js";
 import type { TaskTensor } from "../../pool/base64.js";
 import type { DataRef } from "../../pool/training-tasks.js";
-import { ProblemSchema, problemResponses } from "../../schemas/problem.js";
+import { problems } from "../../schemas/problem.js";
 import {
+  EventStream,
+  EventsHeaders,
   IdParams,
   JobPage,
   JobSchema,
@@ -76,9 +78,10 @@ export default async function trainingJobRoutes(
     {
       schema: {
         summary: "Start training a model (a new model is the result; the starting model is kept)",
+        operationId: "createTrainingJob",
         tags,
         body: trainingJobBody(config),
-        response: { 202: JobSchema, 404: ProblemSchema, ...problemResponses },
+        response: { 202: JobSchema, ...problems(400, 404, 413, 415, 429, 503, 504) },
       },
     },
     async (request, reply) => {
@@ -183,9 +186,10 @@ export default async function trainingJobRoutes(
     {
       schema: {
         summary: "Training jobs, newest first",
+        operationId: "listTrainingJobs",
         tags,
         querystring: PageQuery,
-        response: { 200: JobPage },
+        response: { 200: JobPage, ...problems(400) },
       },
     },
     async (request) => {
@@ -205,9 +209,10 @@ export default async function trainingJobRoutes(
     {
       schema: {
         summary: "A training job",
+        operationId: "getTrainingJob",
         tags,
         params: IdParams,
-        response: { 200: JobSchema, 404: ProblemSchema },
+        response: { 200: JobSchema, ...problems(404) },
       },
     },
     async (request) => jobView(find(request.params.id, request.tenant)),
@@ -218,9 +223,10 @@ export default async function trainingJobRoutes(
     {
       schema: {
         summary: "Cancel a job; a running job keeps what it learned as its result model",
+        operationId: "cancelTrainingJob",
         tags,
         params: IdParams,
-        response: { 202: JobSchema, 404: ProblemSchema, 409: ProblemSchema },
+        response: { 202: JobSchema, ...problems(404, 409) },
       },
     },
     async (request, reply) => {
@@ -234,6 +240,8 @@ export default async function trainingJobRoutes(
       }
       const job = app.training.cancel(before.id, request.tenant) ?? before;
       request.log.info({ jobId: job.id, status: job.status }, "training job cancel requested");
+      // Where to follow the cancellation (a running job stops at its next iteration).
+      reply.header("location", `/v1/training-jobs/${job.id}`);
       return reply.status(202).send(jobView(job));
     },
   );
@@ -243,9 +251,19 @@ export default async function trainingJobRoutes(
     {
       schema: {
         summary: "Server-Sent Events: progress, evaluation, and a final status",
+        operationId: "streamTrainingJobEvents",
+        description:
+          "Events `progress`, `evaluation` and `status` (the last one when the job ends), each with an `id:`; a comment heartbeat every SSE_HEARTBEAT_MS; `shutdown` (with `retry:`) when the server stops. Send `Last-Event-ID` to resume after an event: the events that followed it, or, when the server no longer has them, where the job is now.",
+        headers: EventsHeaders,
         tags,
         params: IdParams,
-        response: { 404: ProblemSchema },
+        response: {
+          200: {
+            description: "A text/event-stream of the job's events",
+            content: { "text/event-stream": { schema: EventStream } },
+          },
+          ...problems(404),
+        },
       },
     },
     async (request, reply) => {
