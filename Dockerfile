@@ -18,6 +18,7 @@ RUN npm ci --omit=dev --no-audit --no-fund
 FROM toolchain AS build
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/
 COPY src ./src
 RUN npm run build && find dist -name '*.map' -delete
 

@@ -59,7 +59,7 @@ body='{"layers":[{"type":"affine","W":[[1,0],[0,1]],"b":[0.5,-0.5]},{"type":"rel
 answer=$(curl -fsS -H 'content-type: application/json' -d "$body" "$url/v1/networks/forward")
 [ "$answer" = '{"out":[[1.5,1.5]]}' ] || fail "forward answered $answer"
 echo "ok: forward request answered $answer"
-curl -fsS "$url/metrics" | grep -qx 'kernel_path_info{path="relaxed-simd"} 1' ||
+curl -fsS "$url/metrics" | grep -qx 'backprop_kernel_path_info{path="relaxed-simd"} 1' ||
   fail "the image does not run the relaxed-SIMD kernels"
 echo "ok: the image runs the relaxed-SIMD WebAssembly kernels"
 

@@ -1,13 +1,17 @@
+import cors from "@fastify/cors";
 import Fastify, { type FastifyInstance } from "fastify";
 import { serializerCompiler } from "fastify-type-provider-zod";
 import type { Config } from "./config.js";
 import { type ParsedBody, parseJsonBody } from "./http/json-body.js";
 import { ProblemError } from "./http/problem.js";
+import { requestId } from "./http/request-id.js";
 import { validatorCompiler } from "./http/validation.js";
 import auth from "./plugins/auth.js";
 import compute from "./plugins/compute.js";
 import docs from "./plugins/docs.js";
 import errors, { sendError } from "./plugins/errors.js";
+import jobStreams from "./plugins/job-streams.js";
+import jobTelemetry from "./plugins/job-telemetry.js";
 import metrics from "./plugins/metrics.js";
 import store from "./plugins/store.js";
 import training from "./plugins/training.js";
@@ -41,7 +45,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       redact: ["req.headers.authorization", "req.headers.cookie"],
     },
     bodyLimit: config.bodyLimit,
-    requestIdHeader: "x-request-id",
+    // A caller's x-request-id is kept when it is short and plain, else replaced (see requestId).
+    requestIdHeader: false,
+    genReqId: requestId,
     // Requests on connections still open while closing reach the draining hook below, which
     // answers them as every error is answered; Fastify closes their connections.
     return503OnClosing: false,
@@ -55,6 +61,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.removeContentTypeParser("application/json");
   app.decorateRequest("base64Bytes", null);
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+    // SDKs send the header on body-less calls (cancel, delete) too: no bytes is no body.
+    if ((body as Buffer).length === 0) {
+      done(null, undefined);
+      return;
+    }
     let parsed: ParsedBody;
     try {
       parsed = parseJsonBody(body as Buffer);
@@ -86,12 +97,23 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   });
 
   await app.register(errors);
+  if (config.corsOrigins !== null) {
+    await app.register(cors, {
+      origin: config.corsOrigins,
+      methods: ["GET", "POST", "DELETE"],
+      allowedHeaders: ["authorization", "content-type", "x-request-id", "last-event-id"],
+      exposedHeaders: ["location", "retry-after", "x-request-id", "www-authenticate", "allow"],
+      maxAge: 600,
+    });
+  }
   await app.register(auth, { config });
   await app.register(metrics);
   await app.register(docs);
   await app.register(compute, { config });
   await app.register(store, { config });
   await app.register(training, { config });
+  await app.register(jobStreams, { config });
+  await app.register(jobTelemetry);
   await app.register(healthRoutes);
   await app.register(layerRoutes, { config });
   await app.register(networkRoutes, { config });

@@ -18,6 +18,7 @@ const EnvSchema = z.object({
   BODY_LIMIT_BYTES: int(1024).default(64 * 1024 * 1024),
   MAX_TENSOR_ELEMENTS: int(1).default(4_194_304),
   MAX_TENSOR_RANK: int(1, 32).default(8),
+  MAX_MODEL_PARAMETERS: int(1).default(8_388_608),
   REQUEST_TIMEOUT_MS: int(1).default(30_000),
   SHUTDOWN_TIMEOUT_MS: int(100).default(8_000),
   TRAINING_CONCURRENCY: int(1, 64).default(1),
@@ -33,11 +34,38 @@ const EnvSchema = z.object({
   METRICS_KEY: z.string().min(16).optional(),
   RATE_LIMIT_PER_MINUTE: int(1).default(6000),
   MAX_PENDING_JOBS_PER_TENANT: int(1).default(8),
+  POOL_QUEUE_TIMEOUT_MS: int(1).default(5_000),
+  SSE_HEARTBEAT_MS: int(10).default(15_000),
+  CORS_ORIGINS: z.string().optional(),
 });
+
+/** `https://a.example,https://b.example`: each an origin (scheme, host, port), or `*`. */
+function corsOrigins(value: string | undefined): string[] | "*" | null {
+  if (value === undefined) return null;
+  const origins = value
+    .split(",")
+    .map((o) => o.trim())
+    .filter((o) => o !== "");
+  if (origins.length === 1 && origins[0] === "*") return "*";
+  for (const origin of origins) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {}
+    if (!parsed || parsed.origin !== origin) {
+      throw new ConfigError(
+        `invalid configuration: CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin like https://app.example.com (scheme, host and port only), or *`,
+      );
+    }
+  }
+  return origins;
+}
 
 export interface Limits {
   maxTensorElements: number;
   maxTensorRank: number;
+  /** Every W and b of a model or network together. */
+  maxModelParameters: number;
 }
 
 export interface Config {
@@ -62,6 +90,11 @@ export interface Config {
   };
   bodyLimit: number;
   limits: Limits;
+  /** Longest wait for a compute thread before `503 OVERLOADED`. */
+  poolQueueTimeoutMs: number;
+  sseHeartbeatMs: number;
+  /** Origins allowed cross-origin (CORS); null: no CORS headers at all. */
+  corsOrigins: string[] | "*" | null;
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
   training: {
@@ -109,7 +142,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxPendingJobsPerTenant: e.MAX_PENDING_JOBS_PER_TENANT,
     },
     bodyLimit: e.BODY_LIMIT_BYTES,
-    limits: { maxTensorElements: e.MAX_TENSOR_ELEMENTS, maxTensorRank: e.MAX_TENSOR_RANK },
+    limits: {
+      maxTensorElements: e.MAX_TENSOR_ELEMENTS,
+      maxTensorRank: e.MAX_TENSOR_RANK,
+      maxModelParameters: e.MAX_MODEL_PARAMETERS,
+    },
+    poolQueueTimeoutMs: e.POOL_QUEUE_TIMEOUT_MS,
+    sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
+    corsOrigins: corsOrigins(e.CORS_ORIGINS),
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     training: {

@@ -264,8 +264,17 @@ export class Network {
     }
     const single = xShape.length === 1;
     let batchShape = single ? [1, xShape[0]] : [...xShape];
+    let affineSeen = false;
     this.layers.forEach((layer, i) => {
-      batchShape = layer.outputShape(batchShape, i);
+      try {
+        batchShape = layer.outputShape(batchShape, i);
+      } catch (error) {
+        // Before the first affine every layer keeps x's width: a misfit there is x's, not W's.
+        if (!(error instanceof ShapeError) || affineSeen) throw error;
+        const { detail, layer: at, expected, actual } = error;
+        throw new ShapeError(`x does not fit: ${detail}`, at, expected, actual, "x");
+      }
+      if (layer.type === "affine") affineSeen = true;
     });
     const outShape = single ? batchShape.slice(1) : batchShape;
     if (tShape === undefined) return { outShape, batchShape, labels: null };

@@ -68,6 +68,13 @@ export async function loadDataset(
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) {
     throw new DatasetError(`limit must be a positive integer, got ${limit}`, "limit");
   }
+  const size = MNIST.splits[split];
+  if (limit !== undefined && offset + limit > size) {
+    throw new DatasetError(
+      `the ${split} split of ${name} has ${size} samples; limit must be at most ${size - offset}`,
+      "limit",
+    );
+  }
   const data = await loadMnist(split);
   const start = Math.min(offset, data.count);
   const count = Math.min(limit ?? data.count, data.count - start);

@@ -1,10 +1,15 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import fp from "fastify-plugin";
-import { Counter, Gauge } from "prom-client";
+import { Counter, Gauge, Histogram } from "prom-client";
 import type { Config } from "../config.js";
 import { KERNEL_PATHS } from "../core/backend.js";
 import { ProblemError, validationFailed } from "../http/problem.js";
-import { ComputePool, QueueFullError, type TaskName } from "../pool/compute-pool.js";
+import {
+  ComputePool,
+  QueueFullError,
+  QueueTimeoutError,
+  type TaskName,
+} from "../pool/compute-pool.js";
 import type * as worker from "../pool/compute-worker.js";
 import type { TaskFailure, TaskOutcome } from "../pool/tasks.js";
 import type { FallbackCounts } from "../pool/worker-backend.js";
@@ -27,6 +32,8 @@ declare module "fastify" {
     countFallbacks(counts: FallbackCounts | undefined): void;
   }
 }
+
+type Stop = (labels: { outcome: string }) => number;
 
 const DEADLINE = Symbol("deadline");
 const CLIENT_GONE = Symbol("client gone");
@@ -51,27 +58,52 @@ export default fp(
     app.decorate("pool", pool);
     app.addHook("onClose", () => pool.close());
 
+    const registers = [app.metrics.registry];
     new Gauge({
-      name: "pool_queue_length",
-      help: "Tasks waiting for a worker thread",
-      registers: [app.metrics.registry],
+      name: "backprop_pool_queue_length",
+      help: "Requests waiting for a compute thread",
+      registers,
       collect() {
         this.set(pool.queueSize);
       },
     });
     new Gauge({
-      name: "pool_utilization_ratio",
-      help: "Share of the pool's capacity spent running tasks since it started",
-      registers: [app.metrics.registry],
+      name: "backprop_pool_busy_threads",
+      help: "Compute threads running a task now",
+      registers,
       collect() {
-        this.set(pool.utilization);
+        this.set(pool.busyThreads);
       },
+    });
+    new Gauge({
+      name: "backprop_pool_utilization_ratio",
+      help: "Share of the compute threads running a task now (1: every thread busy)",
+      registers,
+      collect() {
+        this.set(pool.busyThreads / pool.threads);
+      },
+    });
+    new Counter({
+      name: "backprop_pool_busy_seconds_total",
+      help: "Thread-seconds spent running tasks; rate() over threads is the utilisation over time",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(pool.busySeconds);
+      },
+    });
+    const queueWait = new Histogram({
+      name: "backprop_pool_queue_wait_seconds",
+      help: "Time a request waited for a compute thread, by outcome (started, timeout, cancelled)",
+      labelNames: ["outcome"] as const,
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
     });
 
     // Counted from what the workers report, so a watcher (or a test in another process) can
     // tell a task is running rather than guess from the time since it was sent.
     const started = new Counter({
-      name: "pool_tasks_started_total",
+      name: "backprop_pool_tasks_started_total",
       help: "Tasks a worker thread has begun",
       registers: [app.metrics.registry],
     });
@@ -80,18 +112,18 @@ export default fp(
     const { kernels, threads } = config.pool;
     app.log.info({ kernels, threads }, `numeric kernels: ${kernels}, ${threads} worker threads`);
     const kernelInfo = new Gauge({
-      name: "kernel_path_info",
+      name: "backprop_kernel_path_info",
       help: "The numeric kernels every worker runs (relaxed-simd, simd or typescript): 1 for the one in use",
       labelNames: ["path"] as const,
-      registers: [app.metrics.registry],
+      registers,
     });
     for (const path of KERNEL_PATHS) kernelInfo.set({ path }, path === kernels ? 1 : 0);
 
     const fallbacks = new Counter({
-      name: "kernel_fallbacks_total",
+      name: "backprop_kernel_fallbacks_total",
       help: "Allocations that missed a worker's arena (arena_full) and ops that ran on the TypeScript reference because an operand lay outside it (operand_off_arena)",
       labelNames: ["reason"] as const,
-      registers: [app.metrics.registry],
+      registers,
     });
     const logged = new Set<string>();
     app.decorate("countFallbacks", (counts: FallbackCounts | undefined) => {
@@ -101,56 +133,71 @@ export default fp(
         logged.add(reason);
         app.log.warn(
           { reason, kernels },
-          `numeric work fell off the ${kernels} kernels (${reason}); kernel_fallbacks_total counts each time`,
+          `numeric work fell off the ${kernels} kernels (${reason}); backprop_kernel_fallbacks_total counts each time`,
         );
       }
     });
 
+    const overloaded = (detail: string) =>
+      new ProblemError(503, "OVERLOADED", detail, undefined, { "retry-after": "1" });
+
     const run: Compute = async (reply, name, task) => {
       const controller = new AbortController();
-      const deadline = setTimeout(() => controller.abort(DEADLINE), config.requestTimeoutMs);
-      // A client that hangs up frees its worker: aborting a running task ends its thread.
+      let deadline: NodeJS.Timeout | undefined;
+      // A client that hangs up frees its place: aborting a running task ends its thread.
       const onClose = () => {
         if (!reply.raw.writableFinished) controller.abort(CLIENT_GONE);
       };
       reply.raw.once("close", onClose);
-      const timer = app.metrics.taskDuration.startTimer({ task: name });
+      const waiting = performance.now();
+      // Set when a thread takes the task (a closure's assignment, which TS does not follow).
+      const started: { stop: Stop | null } = { stop: null };
       try {
         const { base64Bytes } = reply.request;
-        const outcome = (await pool.run(name, task, controller.signal, base64Bytes)) as TaskOutcome<
-          ValueOf<typeof name>
-        >;
-        timer({ outcome: outcome.ok ? "ok" : outcome.failure.kind });
+        const outcome = (await pool.run(name, task, {
+          signal: controller.signal,
+          base64Bytes,
+          queueTimeoutMs: config.poolQueueTimeoutMs,
+          // The deadline is the computation's: it counts from when a thread takes the task.
+          onStart: () => {
+            queueWait.observe({ outcome: "started" }, (performance.now() - waiting) / 1000);
+            started.stop = app.metrics.taskDuration.startTimer({ task: name });
+            deadline = setTimeout(() => controller.abort(DEADLINE), config.requestTimeoutMs);
+          },
+        })) as TaskOutcome<ValueOf<typeof name>>;
+        started.stop?.({ outcome: outcome.ok ? "ok" : outcome.failure.kind });
         app.countFallbacks(outcome.fallbacks);
         if (!outcome.ok) throw failureProblem(outcome.failure);
         return outcome.value;
       } catch (error) {
         if (error instanceof ProblemError) throw error;
         if (error instanceof QueueFullError) {
-          timer({ outcome: "rejected" });
-          throw new ProblemError(
-            503,
-            "OVERLOADED",
-            "the compute queue is full; retry shortly",
-            undefined,
-            {
-              "retry-after": "1",
-            },
+          queueWait.observe({ outcome: "rejected" }, 0);
+          throw overloaded(
+            `the compute queue is full (${pool.maxQueue} waiting for ${pool.threads} threads); retry shortly`,
+          );
+        }
+        if (error instanceof QueueTimeoutError) {
+          queueWait.observe({ outcome: "timeout" }, (performance.now() - waiting) / 1000);
+          throw overloaded(
+            `no compute thread became free within ${config.poolQueueTimeoutMs} ms (POOL_QUEUE_TIMEOUT_MS); retry shortly`,
           );
         }
         if (controller.signal.aborted) {
           const reason = controller.signal.reason;
-          timer({ outcome: reason === DEADLINE ? "deadline" : "cancelled" });
+          if (started.stop === null) {
+            queueWait.observe({ outcome: "cancelled" }, (performance.now() - waiting) / 1000);
+          } else started.stop({ outcome: reason === DEADLINE ? "deadline" : "cancelled" });
           if (reason === DEADLINE) {
             throw new ProblemError(
               504,
               "DEADLINE_EXCEEDED",
-              `the computation took longer than ${config.requestTimeoutMs} ms`,
+              `the computation took longer than ${config.requestTimeoutMs} ms (REQUEST_TIMEOUT_MS)`,
             );
           }
           throw new ProblemError(499, "CLIENT_CLOSED", "the client closed the connection");
         }
-        timer({ outcome: "crashed" });
+        started.stop?.({ outcome: "crashed" });
         if ((error as { code?: string }).code === "ERR_WORKER_OUT_OF_MEMORY") {
           throw new ProblemError(
             500,

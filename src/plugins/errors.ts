@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from "fastify-plugin";
 import { isResponseSerializationError } from "fastify-type-provider-zod";
 import { DatasetError } from "../datasets/catalog.js";
+import { AllowedMethods } from "../http/allowed-methods.js";
 import { isOipRequest, sendOipError } from "../http/oip-reply.js";
 import { type Problem, ProblemError, problem, validationFailed } from "../http/problem.js";
 import { InvalidCursorError } from "../store/repository.js";
@@ -19,7 +20,10 @@ function fromFastify(error: FastifyError): ProblemError | undefined {
   }
   if (error instanceof InvalidCursorError) {
     return validationFailed([
-      { path: "cursor", message: "is not a cursor this service handed out" },
+      {
+        path: "query.cursor",
+        message: "is not a cursor this service handed out: pass a nextCursor from a page, or none",
+      },
     ]);
   }
   switch (error.code) {
@@ -59,6 +63,8 @@ export function sendError(error: FastifyError, request: FastifyRequest, reply: F
     body = problem(500, "INTERNAL", `internal error; quote request id ${request.id}`);
   }
   if (body.status >= 500) body.requestId = String(request.id);
+  // Errors Fastify meets before routing skip the app's onSend hook: the id is set here too.
+  reply.header("x-request-id", request.id);
   if (isOipRequest(request)) return sendOipError(reply, body);
   return reply.status(body.status).type(PROBLEM_JSON).send(body);
 }
@@ -70,7 +76,19 @@ export function sendError(error: FastifyError, request: FastifyRequest, reply: F
 export default fp(async function errors(app: FastifyInstance) {
   app.setErrorHandler(sendError);
 
+  const allowed = new AllowedMethods();
+  app.addHook("onRoute", (route) => allowed.add(route.url, route.method));
+
   app.setNotFoundHandler((request, reply) => {
+    const methods = allowed.at(request.url.split("?", 1)[0]);
+    if (methods.length > 0) {
+      const body = problem(
+        405,
+        "METHOD_NOT_ALLOWED",
+        `${request.method} is not allowed on ${request.url.split("?", 1)[0]}; allowed: ${methods.join(", ")}`,
+      );
+      return reply.status(405).header("allow", methods.join(", ")).type(PROBLEM_JSON).send(body);
+    }
     const body = problem(404, "NOT_FOUND", `no route ${request.method} ${request.url}`);
     if (isOipRequest(request)) return sendOipError(reply, body);
     return reply.status(404).type(PROBLEM_JSON).send(body);

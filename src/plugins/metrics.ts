@@ -20,21 +20,21 @@ export default fp(
     collectDefaultMetrics({ register: registry });
 
     const requests = new Counter({
-      name: "http_requests_total",
+      name: "backprop_http_requests_total",
       help: "HTTP requests by route and status",
       labelNames: ["method", "route", "status"] as const,
       registers: [registry],
     });
     const latency = new Histogram({
-      name: "http_request_duration_seconds",
+      name: "backprop_http_request_duration_seconds",
       help: "HTTP request latency by route and status",
       labelNames: ["method", "route", "status"] as const,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     });
     const taskDuration = new Histogram({
-      name: "pool_task_duration_seconds",
-      help: "Worker pool task duration, queueing included, by task and outcome",
+      name: "backprop_pool_task_duration_seconds",
+      help: "Compute task run time on its thread (waiting excluded), by task and outcome",
       labelNames: ["task", "outcome"] as const,
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],

@@ -22,7 +22,7 @@ export default fp(
     app.addHook("onReady", async () => service.start());
     app.addHook("preClose", () => service.close());
     new Gauge({
-      name: "training_jobs",
+      name: "backprop_training_jobs",
       help: "Training jobs in this process by state",
       labelNames: ["state"] as const,
       registers: [app.metrics.registry],

@@ -1,24 +1,23 @@
 import { z } from "zod";
 import type { Limits } from "../config.js";
-import { computeFields, Grad, layerSpec, TensorOut } from "./layer-spec.js";
-import { tensorIn } from "./tensor.js";
+import { computeFields, Grad, layerSpec, TensorOut, withDtype } from "./layer-spec.js";
+import { numberOrTensorIn } from "./tensor.js";
 
 export function layerSchemas(limits: Limits) {
   const layer = layerSpec(limits);
   const fields = computeFields(limits);
   return {
-    forwardBody: z.strictObject({ layer, ...fields }),
-    backwardBody: z.strictObject({
-      layer,
-      ...fields,
-      dout: z
-        .union([z.number(), tensorIn(limits)])
-        .optional()
-        .meta({
+    forwardBody: z.strictObject({ layer, ...fields }).transform(withDtype),
+    backwardBody: z
+      .strictObject({
+        layer,
+        ...fields,
+        dout: numberOrTensorIn(limits).optional().meta({
           description:
             "Gradient of the output; required except for softmaxWithLoss, where it is a scalar (default 1)",
         }),
-    }),
+      })
+      .transform(withDtype),
   };
 }
 

@@ -12,7 +12,9 @@ export const Architecture = z.strictObject({
   outputSize: size,
   activation: z.enum(["relu", "sigmoid"]),
   weightInit: z
-    .union([z.enum(["he", "xavier"]), z.number().positive().max(1e3)])
+    .union([z.enum(["he", "xavier"]), z.number().positive().max(1e3)], {
+      error: 'expected "he", "xavier", or the standard deviation as a number in (0, 1000]',
+    })
     .meta({ description: "he: sqrt(2/fan_in), xavier: sqrt(1/fan_in), or the std itself" }),
 });
 export type Architecture = z.infer<typeof Architecture>;
@@ -34,21 +36,59 @@ export function createModelBody(limits: Limits) {
     })
     .superRefine(({ architecture }, ctx) => {
       const sizes = [architecture.inputSize, ...architecture.hiddenSizes, architecture.outputSize];
+      let parameters = 0;
       for (let i = 1; i < sizes.length; i++) {
+        parameters += sizes[i - 1] * sizes[i] + sizes[i];
         if (sizes[i - 1] * sizes[i] > limits.maxTensorElements) {
           ctx.addIssue({
             code: "custom",
-            path: ["architecture"],
-            message: `layer ${i - 1} would hold ${sizes[i - 1]}×${sizes[i]} weights, over the limit of ${limits.maxTensorElements}`,
+            path:
+              i === sizes.length - 1
+                ? ["architecture", "outputSize"]
+                : ["architecture", "hiddenSizes", i - 1],
+            message: `affine layer ${i - 1} would hold ${sizes[i - 1]}×${sizes[i]} weights, over the limit of ${limits.maxTensorElements} elements per tensor`,
           });
         }
       }
+      if (parameters > limits.maxModelParameters) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["architecture"],
+          message: `the model would hold ${parameters} parameters, over the limit of ${limits.maxModelParameters} (MAX_MODEL_PARAMETERS)`,
+        });
+      }
+      if (architecture.outputSize < 2) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["architecture", "outputSize"],
+          message: "must be at least 2: the softmax over a single class is always 1",
+        });
+      }
     });
-  const fromLayers = z.strictObject({
-    name,
-    dtype: DType.default("float32"),
-    layers: layerList(limits),
-  });
+  const fromLayers = z
+    .strictObject({
+      name,
+      dtype: DType.default("float32"),
+      layers: layerList(limits),
+    })
+    .superRefine(({ layers }, ctx) => {
+      const last = layers.length - 1;
+      if (layers[last].type !== "softmaxWithLoss") {
+        ctx.addIssue({
+          code: "custom",
+          path: ["layers", last],
+          message:
+            "a model is a classifier: its last layer must be softmaxWithLoss (its outputs are the probabilities predict returns)",
+        });
+      }
+      if (!layers.some((layer) => layer.type === "affine")) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["layers"],
+          message: "a model needs at least one affine layer (it has no parameters otherwise)",
+        });
+      }
+    });
   return z.union([fromArchitecture, fromLayers], {
     error: "expected {architecture, seed?, dtype?, name?} or {layers, dtype?, name?}",
   });

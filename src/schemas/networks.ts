@@ -1,20 +1,32 @@
 import { z } from "zod";
 import type { Limits } from "../config.js";
-import { computeFields, Grad, layerList, TensorOut } from "./layer-spec.js";
+import { computeFields, Grad, layerList, TensorOut, withDtype } from "./layer-spec.js";
 import { tensorIn } from "./tensor.js";
 
 export function networkSchemas(limits: Limits) {
   const layers = layerList(limits);
   const fields = computeFields(limits);
   return {
-    forwardBody: z.strictObject({ layers, ...fields }),
-    backwardBody: z.strictObject({
-      layers,
-      ...fields,
-      dout: tensorIn(limits)
-        .optional()
-        .meta({ description: "Gradient of the output, for a network without a loss layer" }),
-    }),
+    forwardBody: z.strictObject({ layers, ...fields }).transform(withDtype),
+    backwardBody: z
+      .strictObject({
+        layers,
+        ...fields,
+        dout: tensorIn(limits)
+          .optional()
+          .meta({ description: "Gradient of the output, for a network without a loss layer" }),
+      })
+      .superRefine(({ layers, dout }, ctx) => {
+        if (dout !== undefined && layers[layers.length - 1].type === "softmaxWithLoss") {
+          ctx.addIssue({
+            code: "custom",
+            path: ["dout"],
+            message:
+              "a network ending in softmaxWithLoss backpropagates from its loss: send t, not dout",
+          });
+        }
+      })
+      .transform(withDtype),
     gradientCheckBody: z.strictObject({
       layers,
       x: fields.x,

@@ -15,12 +15,13 @@ export const ProblemSchema = z
   })
   .meta({ id: "Problem", description: "RFC 9457 problem details (application/problem+json)" });
 
-/** The error answers every route may give, for the documentation. */
-export const problemResponses = {
-  400: ProblemSchema,
-  413: ProblemSchema,
-  415: ProblemSchema,
-  422: ProblemSchema,
-  503: ProblemSchema,
-  504: ProblemSchema,
-};
+/** Error answers a route gives, by status, for the documentation: `...problems(400, 404)`. */
+export function problems<S extends number>(...statuses: S[]): Record<S, typeof ProblemSchema> {
+  return Object.fromEntries(statuses.map((s) => [s, ProblemSchema])) as Record<
+    S,
+    typeof ProblemSchema
+  >;
+}
+
+/** What a computation in the pool may answer besides its 200: bad input, overload, deadline. */
+export const computeProblems = problems(400, 413, 415, 422, 503, 504);

@@ -30,13 +30,28 @@ export const TensorOut = z
 
 /** A request tensor in any wire form, decoded to a typed tensor within `limits`. */
 export function tensorIn(limits: Limits) {
-  return TensorOut.transform((value, ctx): WireTensor => {
-    try {
-      return decodeTensor(value, limits);
-    } catch (error) {
-      if (!(error instanceof TensorFormatError)) throw error;
-      ctx.issues.push({ code: "custom", message: error.message, input: value, path: error.path });
-      return z.NEVER;
-    }
-  });
+  return TensorOut.transform((value, ctx) => decodeIn(value, ctx, limits));
+}
+
+/** A number, or a request tensor as tensorIn reads it (the dout of a single layer's backward). */
+export function numberOrTensorIn(limits: Limits) {
+  // One union over the input forms (not a union holding tensorIn's pipe), so that the document
+  // shows both branches.
+  return z
+    .union([z.number(), TensorOut])
+    .transform((value, ctx) => (typeof value === "number" ? value : decodeIn(value, ctx, limits)));
+}
+
+function decodeIn(
+  value: z.output<typeof TensorOut>,
+  ctx: z.core.$RefinementCtx,
+  limits: Limits,
+): WireTensor {
+  try {
+    return decodeTensor(value, limits);
+  } catch (error) {
+    if (!(error instanceof TensorFormatError)) throw error;
+    ctx.issues.push({ code: "custom", message: error.message, input: value, path: error.path });
+    return z.NEVER;
+  }
 }

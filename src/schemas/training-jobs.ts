@@ -128,4 +128,17 @@ export const JobSchema = z
   })
   .meta({ id: "TrainingJob" });
 
+export const EventsHeaders = z.object({
+  "last-event-id": z
+    .string()
+    .max(40)
+    .optional()
+    .meta({ description: "The id of the last event received, to resume after it" }),
+});
+
+export const EventStream = z.string().meta({
+  description:
+    "`id: <n>`, `event: <name>` and `data: <JSON>` lines, events separated by a blank line",
+});
+
 export const JobPage = pageOf(JobSchema);

@@ -1,6 +1,6 @@
-import { accessSync, constants, mkdirSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
 import { endianness } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { migrate } from "./migrations.js";
 import type { Store } from "./repository.js";
@@ -18,6 +18,17 @@ export class StoreOpenError extends Error {
 }
 
 /**
+ * mkdir -p, one level at a time: Node's recursive mkdirSync never returns under /proc (it retries
+ * the ENOENT there forever), so DATA_DIR=/proc/nope would hang the start instead of failing it.
+ */
+function makeDirectory(dir: string): void {
+  if (existsSync(dir)) return;
+  const parent = dirname(dir);
+  if (parent !== dir) makeDirectory(parent);
+  mkdirSync(dir);
+}
+
+/**
  * Opens (creating if need be) the embedded store in `dataDir`. One connection per process: the
  * service's writes are small and serial, and WAL lets readers run beside the writer.
  */
@@ -26,7 +37,7 @@ export function openStore(dataDir: string): Store {
   if (endianness() !== "LE") throw new Error("the store needs a little-endian host");
   const dir = resolve(dataDir);
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     accessSync(dir, constants.W_OK);
   } catch (err) {
     throw new StoreOpenError(`data directory ${dir} is not writable: ${(err as Error).message}`, {

@@ -21,6 +21,7 @@ export const isFinished = (job: Pick<JobRecord, "status">) => FINISHED.has(job.s
  */
 export class JobEvents {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
+  private readonly observers = new Set<(jobId: string, event: JobEvent) => void>();
 
   constructor(private readonly store: Store) {}
 
@@ -53,7 +54,14 @@ export class JobEvents {
     this.emit(job.id, { event: "status", data: { status, resultModelId, error } });
   }
 
+  /** Every event of every job (the SSE replay log, job telemetry). */
+  observe(observer: (jobId: string, event: JobEvent) => void): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
   private emit(jobId: string, event: JobEvent): void {
     this.emitter.emit(jobId, event);
+    for (const observer of this.observers) observer(jobId, event);
   }
 }

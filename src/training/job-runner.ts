@@ -123,8 +123,6 @@ export class JobRunner {
           "resuming on other kernels than the checkpoint's: the job's bits will differ from an uninterrupted run",
         );
       }
-    } else {
-      log.info({ jobId: job.id }, "starting training job");
     }
     // The work restarts at the checkpoint, and so does what the job shows: progress and history
     // stored after it (up to a crash) are redone, not kept twice or run backwards.
@@ -325,7 +323,7 @@ export class JobRunner {
     layers: LayerSpec[],
     patch: Parameters<Store["jobs"]["finishWithModel"]>[1],
   ): void {
-    const { store, events, log } = this.options;
+    const { store, events } = this.options;
     const spec = job.request;
     const history = store.jobs.get(job.id, job.tenant)?.history ?? [];
     const last = history[history.length - 1];
@@ -347,12 +345,11 @@ export class JobRunner {
       { ...patch, finishedAt: now() },
       model,
     );
-    log.info({ jobId: job.id, status: finished.status }, "training job ended");
     events.statusOf(finished);
   }
 
+  /** Ends a job without a result model (its end is logged and counted by job telemetry). */
   private end(jobId: string, patch: Parameters<JobEvents["status"]>[1]): void {
-    const ended = this.options.events.status(jobId, { ...patch, finishedAt: now() });
-    if (ended) this.options.log.info({ jobId, status: ended.status }, "training job ended");
+    this.options.events.status(jobId, { ...patch, finishedAt: now() });
   }
 }

@@ -4,7 +4,9 @@
  * handed to the queue. Nothing here computes; a model given inline is built by `createLayers`.
  */
 import type { Config } from "../config.js";
+import { ShapeError } from "../core/errors.js";
 import type { LayerSpec } from "../core/layer-spec.js";
+import { checkLabelValues } from "../core/layers/softmax-with-loss.js";
 import { type OptimizerConfig, resolveOptimizerConfig } from "../core/optimizers/index.js";
 import type { Tensor } from "../core/tensor.js";
 import { listDatasets } from "../datasets/catalog.js";
@@ -80,6 +82,13 @@ export async function submitJob(
   }
   const train = describeData(request.data, "data", sizes);
   if (request.validation) describeData(request.validation, "validation", sizes);
+  if (request.batchSize > train.count) {
+    // A batch drawn from fewer samples than its size would repeat samples within one step.
+    throw new SubmissionError(
+      "batchSize",
+      `is ${request.batchSize} but the training data holds ${train.count} samples; batchSize must be at most ${train.count}`,
+    );
+  }
   const iterations =
     request.iterations ?? Math.ceil(request.epochs! * Math.max(train.count / request.batchSize, 1));
   if (iterations > config.training.maxIterations) {
@@ -153,7 +162,14 @@ export function describeData(ref: DataRef, path: string, sizes: Sizes): { count:
       );
     }
     const size = info.splits[split as keyof typeof info.splits];
-    count = Math.min(limit ?? size, size);
+    // A limit past the split is refused, not clamped: the caller asked for samples that are not there.
+    if (limit !== undefined && limit > size) {
+      throw new SubmissionError(
+        `${path}.dataset.limit`,
+        `the ${split} split of ${name} has ${size} samples; limit must be at most ${size}`,
+      );
+    }
+    count = limit ?? size;
     inputSize = info.inputSize;
   } else {
     const { x, t } = ref;
@@ -183,6 +199,13 @@ function checkLabels(t: Tensor, count: number, classes: number, path: string): v
         path,
         `one-hot labels have ${t.shape[1]} classes but the model has ${classes}`,
       );
+    }
+    // One-hot training labels must be distributions, as the loss reads them.
+    try {
+      checkLabelValues(t, "oneHot", t.shape[1]);
+    } catch (error) {
+      if (error instanceof ShapeError) throw new SubmissionError(path, error.detail);
+      throw error;
     }
     return;
   }

@@ -49,6 +49,10 @@ export class TrainingService {
     return this.events.subscribe(jobId, listener);
   }
 
+  observe(observer: (jobId: string, event: JobEvent) => void): () => void {
+    return this.events.observe(observer);
+  }
+
   /**
    * Cancels a job for good: the flag is stored before this returns, so no process ever trains
    * the job on. A queued job ends at once; a running one at its next iteration, keeping what it

@@ -50,10 +50,17 @@ export function base64Bytes(text: string | Uint8Array): number {
  * to see, its length against its shape and dtype; the characters and values are the decoder's.
  */
 export function base64SizeProblem(t: Base64Tensor): string | null {
-  if (t.base64.length % 4 !== 0) return "is not valid base64 (RFC 4648, padded)";
-  const bytes = base64Bytes(t.base64);
+  const bytes = t.base64.length % 4 === 0 ? base64Bytes(t.base64) : -1;
   const expected = sizeOf(t.shape) * BYTES[t.dtype];
   if (bytes === expected) return null;
+  // Only on this path, already an error, is the text searched: the cause may be its characters.
+  const bad = /[^A-Za-z0-9+/=]|=[^=]/.exec(t.base64);
+  if (bad) {
+    return `is not valid base64: ${JSON.stringify(t.base64[bad.index])} at character ${bad.index} is outside the RFC 4648 alphabet (A-Z a-z 0-9 + /, = padding at the end)`;
+  }
+  if (bytes === -1) {
+    return `is not valid base64: its length ${t.base64.length} is not a multiple of 4 (RFC 4648 padding with =)`;
+  }
   return `holds ${bytes} bytes but shape [${t.shape.join(", ")}] of ${t.dtype} needs ${expected}`;
 }
 

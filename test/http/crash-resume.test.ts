@@ -18,7 +18,7 @@ describe("crash safety, with a real server process", { timeout: 240_000 }, () =>
     expect(created.status).toBe(202);
     const model = await postJson(`${first.url}/v1/models`, {
       name: "kept",
-      layers: [{ type: "relu" }],
+      layers: [{ type: "affine", W: [[1, 0]], b: [0, 0] }, { type: "softmaxWithLoss" }],
     });
     await waitForJob(first.url, created.body.id, (j) => j.progress.iteration >= 150, 60_000);
     first.child.kill("SIGKILL");

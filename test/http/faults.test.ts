@@ -71,7 +71,7 @@ describe("a worker thread dying under a request", () => {
     const server = app.server;
     const model = await request(server)
       .post("/v1/models")
-      .send({ layers: [{ type: "relu" }] });
+      .send({ layers: [{ type: "affine", W: [[1, 0]], b: [0, 0] }, { type: "softmaxWithLoss" }] });
     expect(model.status).toBe(201);
     // MAX_TENSOR_ELEMENTS rows of one feature. The typed arrays live outside the worker's heap,
     // but predict's labels are a JS array of 4M numbers (32 MB): twice WORKER_HEAP_MB.
@@ -198,7 +198,12 @@ describe("signals, with a real server process", () => {
 
   it("SIGTERM with requests and a training job in flight: the requests finish, the job resumes from its checkpoint", async () => {
     // Only the shutdown writes a checkpoint, so the resumed iteration is the one SIGTERM saved.
-    const env = { POOL_THREADS: "1", CHECKPOINT_INTERVAL_MS: "600000" };
+    // The queued tasks wait as long as the running one takes: no queue timeout refuses them.
+    const env = {
+      POOL_THREADS: "1",
+      CHECKPOINT_INTERVAL_MS: "600000",
+      POOL_QUEUE_TIMEOUT_MS: "600000",
+    };
     // Batches of 1000 keep the job running for seconds, long enough to be interrupted.
     const job = mnistJob({ iterations: 600, evaluateEvery: 200, batchSize: 1000 });
     const first = await startServer(env);
@@ -210,7 +215,7 @@ describe("signals, with a real server process", () => {
     const running = postJson(`${first.url}/v1/networks/gradient-check`, slowBody(60));
     await until(async () => {
       const metrics = await (await fetch(`${first.url}/metrics`)).text();
-      return Number(/^pool_tasks_started_total (\d+)/m.exec(metrics)?.[1]) >= 1;
+      return Number(/^backprop_pool_tasks_started_total (\d+)/m.exec(metrics)?.[1]) >= 1;
     }, "the gradient check to start");
     const inFlight = [
       running,
@@ -219,7 +224,7 @@ describe("signals, with a real server process", () => {
     ];
     await until(async () => {
       const metrics = await (await fetch(`${first.url}/metrics`)).text();
-      return Number(/^pool_queue_length (\d+)/m.exec(metrics)?.[1]) >= 2;
+      return Number(/^backprop_pool_queue_length (\d+)/m.exec(metrics)?.[1]) >= 2;
     }, "two queued tasks");
     first.child.kill("SIGTERM");
 

@@ -91,7 +91,7 @@ describe("KERNELS: the numeric kernels the workers run", () => {
     const b64 = (values: Float32Array) => Buffer.from(values.buffer).toString("base64");
     const fallbacks = async () => {
       const text = (await request((await app).server).get("/metrics")).text;
-      const line = /^kernel_fallbacks_total\{reason="arena_full"\} (\d+)/m.exec(text);
+      const line = /^backprop_kernel_fallbacks_total\{reason="arena_full"\} (\d+)/m.exec(text);
       return Number(line?.[1] ?? 0);
     };
     /** A forward through one affine layer of `outputs` units, all ones: each output is 784. */

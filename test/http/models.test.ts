@@ -15,6 +15,9 @@ beforeAll(async () => {
 });
 afterAll(() => app.close());
 
+/** The smallest model: one affine into a softmax over two classes. */
+const CLASSIFIER = [{ type: "affine", W: [[1, 0]], b: [0, 0] }, { type: "softmaxWithLoss" }];
+
 const post = (url: string, body: unknown) =>
   request(app.server)
     .post(url)
@@ -95,7 +98,7 @@ describe("POST /v1/models from an architecture", () => {
       },
     });
     expect(res.status).toBe(400);
-    expect(res.body.errors[0].path).toBe("architecture");
+    expect(res.body.errors[0].path).toBe("architecture.hiddenSizes[0]");
   });
 });
 
@@ -230,7 +233,7 @@ describe("listing and deleting", () => {
   it("lists newest first, page by page", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++)
-      ids.push((await post("/v1/models", { name: `m${i}`, layers: [{ type: "relu" }] })).body.id);
+      ids.push((await post("/v1/models", { name: `m${i}`, layers: CLASSIFIER })).body.id);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
@@ -247,7 +250,7 @@ describe("listing and deleting", () => {
   });
 
   it("deletes with 204, then 404", async () => {
-    const model = (await post("/v1/models", { layers: [{ type: "relu" }] })).body;
+    const model = (await post("/v1/models", { layers: CLASSIFIER })).body;
     expect((await request(app.server).delete(`/v1/models/${model.id}`)).status).toBe(204);
     expect((await request(app.server).get(`/v1/models/${model.id}`)).status).toBe(404);
     expect((await request(app.server).delete(`/v1/models/${model.id}`)).status).toBe(404);

@@ -207,7 +207,7 @@ describe("POST /v1/networks/gradient-check", () => {
   it("is a 422 naming the layer, not a 500, when epsilon is lost next to the parameters", async () => {
     // 1e20 + 1e-4 === 1e20: the central difference would be 0/0.
     const res = await post("/v1/networks/gradient-check", {
-      layers: [{ type: "affine", W: [[1e20]], b: [1e20] }, { type: "softmaxWithLoss" }],
+      layers: [{ type: "affine", W: [[1e20, 0]], b: [1e20, 0] }, { type: "softmaxWithLoss" }],
       x: [1],
       t: [0],
     });

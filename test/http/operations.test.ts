@@ -17,7 +17,7 @@ afterAll(() => app.close());
 describe("operations", () => {
   it("/healthz and /readyz answer; while draining, readiness and new work get a 503 problem", async () => {
     expect((await request(app.server).get("/healthz")).body).toEqual({ status: "ok" });
-    expect((await request(app.server).get("/readyz")).body).toEqual({ status: "ready" });
+    expect((await request(app.server).get("/readyz")).body).toMatchObject({ status: "ready" });
     app.accepting = false;
     try {
       expectProblem(await request(app.server).get("/readyz"), 503, "DRAINING");
@@ -43,18 +43,18 @@ describe("operations", () => {
     expect(res.status).toBe(200);
     expect(res.headers["content-type"]).toMatch(/^text\/plain/);
     expect(res.text).toMatch(
-      /http_requests_total\{method="POST",route="\/v1\/layers\/forward",status="200"\} [1-9]/,
+      /backprop_http_requests_total\{method="POST",route="\/v1\/layers\/forward",status="200"\} [1-9]/,
     );
     expect(res.text).toContain("http_request_duration_seconds_bucket");
     expect(res.text).toMatch(
-      /pool_task_duration_seconds_count\{task="forward",outcome="ok"\} [1-9]/,
+      /backprop_pool_task_duration_seconds_count\{task="forward",outcome="ok"\} [1-9]/,
     );
-    expect(res.text).toContain("pool_queue_length");
+    expect(res.text).toContain("backprop_pool_queue_length");
     expect(res.text).toContain("pool_utilization_ratio");
     expect(res.text).toContain("nodejs_eventloop_lag_seconds");
     // vitest runs node as `npm start` does, with relaxed SIMD on: the fastest path is chosen.
-    expect(res.text).toContain('kernel_path_info{path="relaxed-simd"} 1');
-    expect(res.text).toContain('kernel_path_info{path="typescript"} 0');
+    expect(res.text).toContain('backprop_kernel_path_info{path="relaxed-simd"} 1');
+    expect(res.text).toContain('backprop_kernel_path_info{path="typescript"} 0');
   });
 
   it("every answer carries a request id", async () => {

@@ -21,7 +21,7 @@ describe("graceful shutdown", () => {
     // SIGTERM once the computation runs in the worker (as /metrics counts), not after a guess.
     for (;;) {
       const metrics = await (await fetch(`${server.url}/metrics`)).text();
-      if (Number(/^pool_tasks_started_total (\d+)/m.exec(metrics)?.[1]) >= 1) break;
+      if (Number(/^backprop_pool_tasks_started_total (\d+)/m.exec(metrics)?.[1]) >= 1) break;
       await new Promise((r) => setTimeout(r, 20));
     }
     const stopAt = performance.now();

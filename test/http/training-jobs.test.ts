@@ -3,6 +3,7 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testApp } from "../helpers/app.js";
 import { mnistJob, parameterBits, twoLayerNet, waitForJob } from "../helpers/jobs.js";
+import { parseEvents } from "../helpers/sse.js";
 import { tempDir } from "../helpers/temp.js";
 import { base64Tensor, randomMatrix, seeded, slowBody } from "../helpers/tensors.js";
 
@@ -167,16 +168,15 @@ describe("events", () => {
         r.on("end", () => done(null, text));
       });
     expect(res.headers["content-type"]).toMatch(/^text\/event-stream/);
-    const events = (res.body as string)
-      .trim()
-      .split("\n\n")
-      .map((block) => {
-        const [event, data] = block.split("\n");
-        return {
-          event: event.replace("event: ", ""),
-          data: JSON.parse(data.replace("data: ", "")),
-        };
-      });
+    const { events: parsed } = parseEvents(res.body as string);
+    // Every event has an id, and they grow: what Last-Event-ID resumes from.
+    const ids = parsed.map((e) => Number(e.id));
+    expect(ids.every(Number.isSafeInteger)).toBe(true);
+    expect(ids).toEqual([...new Set(ids)].sort((a, b) => a - b));
+    const events = parsed.map(({ event, data }) => ({
+      event,
+      data: data as { iteration: number; status: string },
+    }));
     const last = events[events.length - 1];
     expect(last).toEqual({
       event: "status",
@@ -196,7 +196,7 @@ describe("events", () => {
       .body;
     await waitForJob(app.server, job.id);
     const res = await request(app.server).get(`/v1/training-jobs/${job.id}/events`);
-    expect(res.text).toMatch(/^event: status\ndata: \{"status":"succeeded"/);
+    expect(res.text).toMatch(/^id: \d+\nevent: status\ndata: \{"status":"succeeded"/);
   });
 });
 

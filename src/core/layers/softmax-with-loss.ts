@@ -52,14 +52,53 @@ export function labelKind(scores: readonly number[], t: readonly number[]): Labe
   );
 }
 
-/** Class indices must be integers in [0, classes). */
+/** Class indices must be integers in [0, classes); one-hot rows, distributions. */
 export function checkLabelValues(t: Tensor, kind: LabelKind, classes: number): void {
-  if (kind === "oneHot") return;
+  if (kind === "oneHot") {
+    checkDistributions(t, classes);
+    return;
+  }
   for (let i = 0; i < t.data.length; i++) {
     const label = t.data[i];
     if (!Number.isInteger(label) || label < 0 || label >= classes) {
       throw new ShapeError(
         `t[${i}] is ${label}, not a class index in 0..${classes - 1}`,
+        null,
+        null,
+        null,
+        "t",
+      );
+    }
+  }
+}
+
+/** How far a one-hot row's sum may stray from 1: float32 rounding of soft labels, no more. */
+export const ONE_HOT_TOLERANCE = 1e-3;
+
+/**
+ * One-hot (or soft) labels are a distribution per row: values in [0, 1] summing to 1. Anything
+ * else makes -Σ t·log y meaningless (a negative t gives a negative "loss").
+ */
+function checkDistributions(t: Tensor, classes: number): void {
+  const rows = t.data.length / classes;
+  for (let r = 0; r < rows; r++) {
+    let sum = 0;
+    for (let k = r * classes; k < (r + 1) * classes; k++) {
+      const v = t.data[k];
+      if (!(v >= 0 && v <= 1)) {
+        throw new ShapeError(
+          `one-hot t holds ${v} at row ${r}, class ${k - r * classes}; one-hot values lie in [0, 1]`,
+          null,
+          null,
+          null,
+          "t",
+        );
+      }
+      sum += v;
+    }
+    if (Math.abs(sum - 1) > ONE_HOT_TOLERANCE) {
+      throw new ShapeError(
+        `one-hot t's row ${r} sums to ${sum}; each row must sum to 1 (one class, or soft labels)`,
         null,
         null,
         null,

@@ -8,6 +8,7 @@ export default async function layerRoutes(app: FastifyInstance, { config }: { co
   const schemas = layerSchemas(config.limits);
   passRoutes(app, {
     resource: "layers",
+    operation: "layer",
     forward: {
       summary: "Forward pass of one layer",
       body: schemas.forwardBody,

@@ -18,7 +18,7 @@ import {
   PredictResponse,
   predictBody,
 } from "../../schemas/models.js";
-import { ProblemSchema, problemResponses } from "../../schemas/problem.js";
+import { computeProblems, ProblemSchema, problems } from "../../schemas/problem.js";
 import { encodeTensor } from "../../wire/tensor-codec.js";
 import { addOnnxBodyParser } from "./onnx-body.js";
 
@@ -41,12 +41,13 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
       schema: {
         summary:
           "Register a model from an architecture (seeded init), from explicit layers, or from an ONNX file (application/onnx or application/octet-stream; ?name= names it)",
+        operationId: "createModel",
         tags,
         querystring: z.object({
           name: z.string().min(1).max(200).optional().meta({ description: "An ONNX body's name" }),
         }),
         body: createModelBody(config.limits),
-        response: { 201: ModelSummary, ...problemResponses },
+        response: { 201: ModelSummary, ...problems(400, 413, 415, 503, 504) },
       },
     },
     async (request, reply) => {
@@ -72,9 +73,10 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
     {
       schema: {
         summary: "Models, newest first",
+        operationId: "listModels",
         tags,
         querystring: PageQuery,
-        response: { 200: ModelPage },
+        response: { 200: ModelPage, ...problems(400) },
       },
     },
     async (request) => {
@@ -88,9 +90,10 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
     {
       schema: {
         summary: "A model's summary",
+        operationId: "getModel",
         tags,
         params: IdParams,
-        response: { 200: ModelSummary, 404: ProblemSchema },
+        response: { 200: ModelSummary, ...problems(404) },
       },
     },
     async (request) => {
@@ -105,10 +108,11 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
     {
       schema: {
         summary: "Every W and b: a body that POST /v1/models and /v1/networks/* accept as is",
+        operationId: "getModelParameters",
         tags,
         params: IdParams,
         querystring: ParametersQuery,
-        response: { 200: ModelParameters, 404: ProblemSchema },
+        response: { 200: ModelParameters, ...problems(400, 404) },
       },
     },
     async (request) => {
@@ -134,9 +138,10 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
     {
       schema: {
         summary: "Delete a model",
+        operationId: "deleteModel",
         tags,
         params: IdParams,
-        response: { 204: z.null().meta({ description: "Deleted" }), 404: ProblemSchema },
+        response: { 204: z.null().meta({ description: "Deleted" }), ...problems(404) },
       },
     },
     async (request, reply) => {
@@ -151,10 +156,11 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
     {
       schema: {
         summary: "Class probabilities and labels for x",
+        operationId: "predict",
         tags,
         params: IdParams,
         body: predictBody(config.limits),
-        response: { 200: PredictResponse, 404: ProblemSchema, ...problemResponses },
+        response: { 200: PredictResponse, ...problems(404), ...computeProblems },
       },
     },
     async (request, reply) => {
@@ -178,10 +184,11 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
     {
       schema: {
         summary: "Loss and accuracy on labelled data or a built-in dataset",
+        operationId: "evaluateModel",
         tags,
         params: IdParams,
         body: evaluateBody(config.limits),
-        response: { 200: EvaluateResponse, 404: ProblemSchema, ...problemResponses },
+        response: { 200: EvaluateResponse, ...problems(404), ...computeProblems },
       },
     },
     async (request, reply) => {

@@ -8,7 +8,7 @@ import {
   NetworkForwardResponse,
   networkSchemas,
 } from "../../schemas/networks.js";
-import { problemResponses } from "../../schemas/problem.js";
+import { computeProblems } from "../../schemas/problem.js";
 import { passRoutes } from "./passes.js";
 
 export default async function networkRoutes(app: FastifyInstance, { config }: { config: Config }) {
@@ -17,6 +17,7 @@ export default async function networkRoutes(app: FastifyInstance, { config }: { 
 
   passRoutes(app, {
     resource: "networks",
+    operation: "network",
     forward: {
       summary: "Forward pass of a network",
       body: schemas.forwardBody,
@@ -49,9 +50,10 @@ export default async function networkRoutes(app: FastifyInstance, { config }: { 
     {
       schema: {
         summary: "Backprop gradients against central differences, per parameter",
+        operationId: "networkGradientCheck",
         tags: ["networks"],
         body: schemas.gradientCheckBody,
-        response: { 200: GradientCheckResponse, ...problemResponses },
+        response: { 200: GradientCheckResponse, ...computeProblems },
       },
     },
     async (request, reply) => {

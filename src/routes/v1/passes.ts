@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { z } from "zod";
 import type { DType } from "../../core/tensor.js";
 import type { ComputeTask, Grads } from "../../pool/tasks.js";
-import { problemResponses } from "../../schemas/problem.js";
+import { computeProblems } from "../../schemas/problem.js";
 import type { ResultTensor } from "../../wire/base64.js";
 import {
   type EncodedTensor,
@@ -36,6 +36,8 @@ interface Pass<Body> {
  */
 export interface PassRoutes<F extends PassBody, B extends BackwardBody> {
   resource: "layers" | "networks";
+  /** What operationIds start with: `layer` gives layerForward and layerBackward. */
+  operation: "layer" | "network";
   forward: Pass<F>;
   backward: Pass<B>;
   /** The task's layers, and how its errors name them. */
@@ -61,9 +63,10 @@ export function passRoutes<F extends PassBody, B extends BackwardBody>(
     {
       schema: {
         summary: spec.forward.summary,
+        operationId: `${spec.operation}Forward`,
         tags: [spec.resource],
         body: spec.forward.body,
-        response: { 200: spec.forward.response, ...problemResponses },
+        response: { 200: spec.forward.response, ...computeProblems },
       },
     },
     async (request, reply) => {
@@ -85,9 +88,10 @@ export function passRoutes<F extends PassBody, B extends BackwardBody>(
     {
       schema: {
         summary: spec.backward.summary,
+        operationId: `${spec.operation}Backward`,
         tags: [spec.resource],
         body: spec.backward.body,
-        response: { 200: spec.backward.response, ...problemResponses },
+        response: { 200: spec.backward.response, ...computeProblems },
       },
     },
     async (request, reply) => {

@@ -2,8 +2,11 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Config } from "../../config.js";
 import { notFound, ProblemError, validationFailed } from "../../http/problem.js";
-import { ProblemSchema, problemResponses } from "../../schemas/problem.js";
+import { type LoggedEvent, lastEventId, SseStream } from "../../http/sse.js";
+import { problems } from "../../schemas/problem.js";
 import {
+  EventStream,
+  EventsHeaders,
   IdParams,
   JobPage,
   JobSchema,
@@ -11,11 +14,19 @@ import {
   trainingJobBody,
 } from "../../schemas/training-jobs.js";
 import type { JobRecord, JobSummaryRecord } from "../../store/repository.js";
-import { isFinished, type JobEvent } from "../../training/job-events.js";
+import { isFinished } from "../../training/job-events.js";
 import type { DataRef } from "../../training/job-spec.js";
 import { submitJob } from "../../training/submit.js";
 import type { TaskTensor } from "../../wire/base64.js";
 import { materialize, TensorFormatError } from "../../wire/tensor-codec.js";
+
+const FINAL = new Set(["succeeded", "failed", "cancelled"]);
+
+const statusOf = (job: JobRecord) => ({
+  status: job.status,
+  resultModelId: job.resultModelId,
+  error: job.error,
+});
 
 /** A job as the API shows it: optional fields absent rather than null. */
 export function jobView(job: JobRecord | JobSummaryRecord) {
@@ -62,9 +73,10 @@ export default async function trainingJobRoutes(
     {
       schema: {
         summary: "Start training a model (a new model is the result; the starting model is kept)",
+        operationId: "createTrainingJob",
         tags,
         body: trainingJobBody(config),
-        response: { 202: JobSchema, 404: ProblemSchema, ...problemResponses },
+        response: { 202: JobSchema, ...problems(400, 404, 413, 415, 429, 503, 504) },
       },
     },
     async (request, reply) => {
@@ -92,6 +104,7 @@ export default async function trainingJobRoutes(
           validation: body.validation && decodeData(body.validation, "validation"),
         },
       );
+      app.jobSubmitted(job.id);
       reply.status(202).header("location", `/v1/training-jobs/${job.id}`);
       return jobView(job);
     },
@@ -102,9 +115,10 @@ export default async function trainingJobRoutes(
     {
       schema: {
         summary: "Training jobs, newest first",
+        operationId: "listTrainingJobs",
         tags,
         querystring: PageQuery,
-        response: { 200: JobPage },
+        response: { 200: JobPage, ...problems(400) },
       },
     },
     async (request) => {
@@ -124,9 +138,10 @@ export default async function trainingJobRoutes(
     {
       schema: {
         summary: "A training job",
+        operationId: "getTrainingJob",
         tags,
         params: IdParams,
-        response: { 200: JobSchema, 404: ProblemSchema },
+        response: { 200: JobSchema, ...problems(404) },
       },
     },
     async (request) => jobView(find(request.params.id, request.tenant)),
@@ -137,9 +152,10 @@ export default async function trainingJobRoutes(
     {
       schema: {
         summary: "Cancel a job; a running job keeps what it learned as its result model",
+        operationId: "cancelTrainingJob",
         tags,
         params: IdParams,
-        response: { 202: JobSchema, 404: ProblemSchema, 409: ProblemSchema },
+        response: { 202: JobSchema, ...problems(404, 409) },
       },
     },
     async (request, reply) => {
@@ -148,10 +164,13 @@ export default async function trainingJobRoutes(
         throw new ProblemError(
           409,
           "ALREADY_FINISHED",
-          `training job ${before.id} already ended ${before.status}`,
+          `training job ${before.id} has already ${before.status === "cancelled" ? "been cancelled" : before.status}; only a queued or running job can be cancelled`,
         );
       }
       const job = app.training.cancel(before.id, request.tenant) ?? before;
+      request.log.info({ jobId: job.id, status: job.status }, "training job cancel requested");
+      // Where to follow the cancellation (a running job stops at its next iteration).
+      reply.header("location", `/v1/training-jobs/${job.id}`);
       return reply.status(202).send(jobView(job));
     },
   );
@@ -161,46 +180,55 @@ export default async function trainingJobRoutes(
     {
       schema: {
         summary: "Server-Sent Events: progress, evaluation, and a final status",
+        operationId: "streamTrainingJobEvents",
+        description:
+          "Events `progress`, `evaluation` and `status` (the last one when the job ends), each with an `id:`; a comment heartbeat every SSE_HEARTBEAT_MS; `shutdown` (with `retry:`) when the server stops. Send `Last-Event-ID` to resume after an event: the events that followed it, or, when the server no longer has them, where the job is now.",
+        headers: EventsHeaders,
         tags,
         params: IdParams,
-        response: { 404: ProblemSchema },
+        response: {
+          200: {
+            description: "A text/event-stream of the job's events",
+            content: { "text/event-stream": { schema: EventStream } },
+          },
+          ...problems(404),
+        },
       },
     },
     async (request, reply) => {
       const job = find(request.params.id, request.tenant);
+      const { log, streams, heartbeatMs } = app.jobStreams;
+      const lastId = lastEventId(request.headers["last-event-id"]);
       reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, {
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-cache",
-        connection: "keep-alive",
-        "x-request-id": String(request.id),
+      const stream = new SseStream(reply.raw, { "x-request-id": String(request.id) }, heartbeatMs);
+      streams.add(stream);
+      const final = (event: LoggedEvent) =>
+        event.event === "status" && FINAL.has((event.data as { status: string }).status);
+      // What the client missed, from the log; or, when the log cannot tell, where the job is now.
+      const missed = lastId === null ? null : log.since(job.id, lastId);
+      const replay: LoggedEvent[] = missed ?? [
+        isFinished(job)
+          ? { id: log.lastId, event: "status", data: statusOf(job) }
+          : {
+              id: log.lastId,
+              event: "progress",
+              data: {
+                ...job.progress,
+                loss: job.loss,
+                samplesPerSecond: job.samplesPerSecond ?? 0,
+              },
+            },
+      ];
+      for (const event of replay) {
+        if (final(event)) return stream.end(event);
+        stream.send(event);
+      }
+      if (isFinished(job)) return stream.end();
+      const unsubscribe = log.subscribe(job.id, (event) => {
+        if (final(event)) stream.end(event);
+        else stream.send(event);
       });
-      const send = ({ event, data }: JobEvent) =>
-        raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      const end = (status: JobRecord) => {
-        send({
-          event: "status",
-          data: { status: status.status, resultModelId: status.resultModelId, error: status.error },
-        });
-        raw.end();
-      };
-      if (isFinished(job)) return end(job);
-      const unsubscribe = app.training.subscribe(job.id, (event) => {
-        send(event);
-        if (
-          event.event === "status" &&
-          ["succeeded", "failed", "cancelled"].includes(event.data.status)
-        ) {
-          unsubscribe();
-          raw.end();
-        }
-      });
-      raw.on("close", unsubscribe);
-      send({
-        event: "progress",
-        data: { ...job.progress, loss: job.loss, samplesPerSecond: job.samplesPerSecond ?? 0 },
-      });
+      stream.whenEnded(unsubscribe);
     },
   );
 }
