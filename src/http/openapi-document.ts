@@ -6,6 +6,8 @@
 type Json = Record<string, unknown>;
 
 const PROBLEM = "application/problem+json";
+/** The Open Inference Protocol's errors: `{"error": "…"}` as exactly application/json. */
+const OIP_ERROR = "application/json";
 
 const header = (description: string, schema: Json = { type: "string" }) => ({
   description,
@@ -51,21 +53,22 @@ const PROBLEM_HEADERS: Record<string, (keyof typeof HEADERS)[]> = {
   "503": ["retry-after"],
 };
 
-function problemResponse(status: string): Json {
+function problemResponse(status: string, oip: boolean): Json {
   const headers: Json = { "x-request-id": copy(HEADERS["x-request-id"]) };
   for (const name of PROBLEM_HEADERS[status] ?? []) headers[name] = copy(HEADERS[name]);
-  return {
-    description: DESCRIPTIONS[status] ?? "Error",
-    headers,
-    content: { [PROBLEM]: { schema: { $ref: "#/components/schemas/Problem" } } },
-  };
+  const content = oip
+    ? { [OIP_ERROR]: { schema: { $ref: "#/components/schemas/OipError" } } }
+    : { [PROBLEM]: { schema: { $ref: "#/components/schemas/Problem" } } };
+  return { description: DESCRIPTIONS[status] ?? "Error", headers, content };
 }
 
 /** Finishes the document @fastify/swagger generated (the `transformObject` step). */
 export function finishDocument(document: Json): Json {
   const paths = (document.paths ?? {}) as Record<string, Record<string, Json>>;
   for (const [path, operations] of Object.entries(paths)) {
-    const api = path.startsWith("/v1/");
+    const oip = path === "/v2" || path.startsWith("/v2/");
+    // Keys guard /v1 and /v2, but for /v2's health (open, as /healthz and /readyz).
+    const api = path.startsWith("/v1/") || (oip && !path.startsWith("/v2/health"));
     for (const [method, operation] of Object.entries(operations)) {
       const responses = (operation.responses ?? {}) as Record<string, Json>;
       const statuses = new Set(Object.keys(responses));
@@ -80,8 +83,12 @@ export function finishDocument(document: Json): Json {
       if (operation.requestBody) statuses.add("400").add("413").add("415");
       const finished: Record<string, Json> = {};
       for (const status of [...statuses].sort()) {
-        if (Number(status) >= 400) {
-          finished[status] = problemResponse(status);
+        // /v2/health/ready's 503 is its own answer ({ready: false}), not an error.
+        if (
+          Number(status) >= 400 &&
+          !(oip && responses[status] && path.endsWith("/health/ready"))
+        ) {
+          finished[status] = problemResponse(status, oip);
           continue;
         }
         const response = { ...responses[status] };

@@ -42,7 +42,8 @@ export class InProcessJobQueue implements JobQueue {
 
   enqueue(job: JobRecord): void {
     this.jobs.push(job);
-    this.pump();
+    // Not within the caller's turn: the submission answers (and is counted) before the job runs.
+    setImmediate(() => this.pump());
   }
 
   withdraw(jobId: string): boolean {

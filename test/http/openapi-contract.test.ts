@@ -292,6 +292,38 @@ describe("openapi.json against the server", () => {
       status: 415,
     });
 
+    // ONNX export, and the dataset samples.
+    await check({ method: "GET", path: `/v1/models/${id}/onnx`, status: 200 });
+    await check({ method: "GET", path: "/v1/models/nope/onnx", status: 404 });
+    await check({
+      method: "GET",
+      path: "/v1/datasets/mnist/samples?split=test&limit=1",
+      status: 200,
+    });
+    await check({ method: "GET", path: "/v1/datasets/mnist/samples?split=nope", status: 400 });
+
+    // The Open Inference Protocol, whose errors are {"error"} as application/json.
+    await check({ method: "GET", path: "/v2", status: 200 });
+    await check({ method: "GET", path: "/v2", status: 401, anonymous: true });
+    await check({ method: "GET", path: "/v2/health/live", status: 200, anonymous: true });
+    await check({ method: "GET", path: "/v2/health/ready", status: 200, anonymous: true });
+    const infer = {
+      inputs: [{ name: "x", shape: [1, 2], datatype: "FP64", data: [1, 2] }],
+    };
+    for (const base of [`/v2/models/${id}`, `/v2/models/${id}/versions/${id}`]) {
+      await check({ method: "GET", path: base, status: 200 });
+      await check({ method: "GET", path: `${base}/ready`, status: 200 });
+      await check({ method: "POST", path: `${base}/infer`, body: infer, status: 200 });
+      await check({
+        method: "POST",
+        path: `${base}/infer`,
+        body: { inputs: [{ ...infer.inputs[0], shape: [1, 3] }] },
+        status: 400,
+      });
+    }
+    await check({ method: "GET", path: "/v2/models/nope", status: 404 });
+    await check({ method: "GET", path: "/v2/models/nope/versions/nope/ready", status: 404 });
+
     // Training jobs.
     const jobBody = {
       modelId: id,
@@ -354,16 +386,19 @@ describe("openapi.json against the server", () => {
     expect([...covered].sort()).toEqual([...new Set(all)].sort());
   }, 120_000);
 
-  it("declares a bearer scheme, operationIds, problem+json errors and no body for 204", () => {
+  it("declares a bearer scheme, operationIds, problem+json errors (OIP's on /v2) and no body for 204", () => {
     const components = document.components as Record<string, Record<string, unknown>>;
     expect(components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
     for (const [path, ops] of Object.entries(document.paths ?? {})) {
       for (const [method, op] of Object.entries(ops as Record<string, Operation>)) {
         expect(op.operationId, `${method} ${path}`).toMatch(/^[a-z][A-Za-z]+$/);
+        const oip = path === "/v2" || path.startsWith("/v2/");
         for (const [status, response] of Object.entries(op.responses ?? {})) {
           const content = (response as { content?: Record<string, unknown> }).content ?? {};
-          if (Number(status) >= 400)
-            expect(Object.keys(content)).toEqual(["application/problem+json"]);
+          if (Number(status) >= 400 && !(oip && path.endsWith("/health/ready")))
+            expect(Object.keys(content), `${method} ${path} ${status}`).toEqual([
+              oip ? "application/json" : "application/problem+json",
+            ]);
           if (status === "204") expect(content).toEqual({});
         }
       }

@@ -39,6 +39,7 @@ export default async function datasetRoutes(app: FastifyInstance) {
     {
       schema: {
         summary: "Real samples of a built-in dataset: inputs in any tensor encoding, and labels",
+        operationId: "datasetSamples",
         tags: ["datasets"],
         params: SamplesParams,
         querystring: SamplesQuery,

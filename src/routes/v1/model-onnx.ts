@@ -18,6 +18,7 @@ export default async function modelOnnxRoutes(app: FastifyInstance) {
       schema: {
         summary:
           "The model as ONNX (IR 8, opset 13): input x [N, inputSize], output probabilities [N, outputSize]",
+        operationId: "exportModelOnnx",
         tags: ["models"],
         params: IdParams,
         produces: ["application/onnx"],

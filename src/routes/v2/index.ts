@@ -48,6 +48,7 @@ export default async function oipRoutes(app: FastifyInstance, { config }: { conf
     {
       schema: {
         summary: "Server metadata",
+        operationId: "oipServerMetadata",
         tags,
         response: { 200: ServerMetadata, 401: OipError },
       },
@@ -62,7 +63,14 @@ export default async function oipRoutes(app: FastifyInstance, { config }: { conf
 
   routes.get(
     "/v2/health/live",
-    { schema: { summary: "Liveness (open, as /healthz)", tags, response: { 200: Live } } },
+    {
+      schema: {
+        summary: "Liveness (open, as /healthz)",
+        operationId: "oipLive",
+        tags,
+        response: { 200: Live },
+      },
+    },
     async (_request, reply) => sendOipJson(reply, { live: true }),
   );
 
@@ -71,6 +79,7 @@ export default async function oipRoutes(app: FastifyInstance, { config }: { conf
     {
       schema: {
         summary: "Readiness: 503 with ready false while draining (open, as /readyz)",
+        operationId: "oipReady",
         tags,
         response: { 200: Ready, 503: Ready },
       },
@@ -80,13 +89,16 @@ export default async function oipRoutes(app: FastifyInstance, { config }: { conf
   );
 
   for (const url of ["/v2/models/:model", "/v2/models/:model/versions/:version"]) {
-    const params = url.includes(":version") ? VersionParams : ModelParams;
+    const versioned = url.includes(":version");
+    const params = versioned ? VersionParams : ModelParams;
+    const id = (name: string) => `oip${versioned ? "Version" : ""}${name}`;
 
     routes.get(
       url,
       {
         schema: {
           summary: "Model metadata; {model} is a model id or name, {version} a model id",
+          operationId: id("ModelMetadata"),
           tags,
           params,
           response: { 200: ModelMetadata, 401: OipError, 404: OipError },
@@ -103,6 +115,7 @@ export default async function oipRoutes(app: FastifyInstance, { config }: { conf
       {
         schema: {
           summary: "Model readiness: 200 for every stored model",
+          operationId: id("ModelReady"),
           tags,
           params,
           response: { 200: ModelReady, 401: OipError, 404: OipError },
@@ -119,6 +132,7 @@ export default async function oipRoutes(app: FastifyInstance, { config }: { conf
       {
         schema: {
           summary: "Inference: probabilities and labels of x, in JSON or binary",
+          operationId: id("Infer"),
           tags,
           params,
           body: InferRequest,
