@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -303,6 +303,13 @@ describe("drawing a digit", () => {
     await page.getByRole("button", { name: "Parameters (base64 JSON)" }).click();
     const file = await download;
     expect(file.suggestedFilename()).toBe("adam-64 (trained)-parameters-base64.json");
+    const onnx = page.waitForEvent("download");
+    await page.getByRole("button", { name: "ONNX file" }).click();
+    const exported = await onnx;
+    expect(exported.suggestedFilename()).toBe("adam-64 (trained).onnx");
+    // The file is the ONNX export: a protobuf that names the graph's input and output.
+    const bytes = readFileSync((await exported.path())!);
+    expect(bytes.includes(Buffer.from("probabilities"))).toBe(true);
     await shot(page, "model");
 
     await page.goto(`${origin}/ui/#/jobs/${jobIds[0]}`);

@@ -33,6 +33,19 @@ export async function modelView([id]: string[], signal: AbortSignal): Promise<vo
       `Parameters (${encoding} JSON)`,
     ),
   );
+  downloads.push(
+    h(
+      "button",
+      {
+        type: "button",
+        onclick: () =>
+          download(`/v1/models/${model.id}/onnx`, `${model.name ?? model.id}.onnx`).catch((error) =>
+            announce(String(error.message ?? error), "error"),
+          ),
+      },
+      "ONNX file",
+    ),
+  );
   const metrics = model.origin.metrics;
   setView(
     name,
