@@ -136,6 +136,11 @@ export function importOnnx(bytes: Uint8Array): ImportedModel {
     if (node.output.length !== 1) throw at.error(`has ${node.output.length} outputs, not 1`);
     current = node.output[0];
   });
+  // A graph that ends in scores (as torch.onnx.export writes a classifier without its softmax)
+  // becomes a model that ends in softmaxWithLoss, as every model here does: predict gives the
+  // same probabilities (it takes the softmax of scores), and evaluate and training can use it.
+  if (layers[layers.length - 1]?.type !== "softmaxWithLoss")
+    layers.push({ type: "softmaxWithLoss" });
   if (current !== graph.output[0].name) {
     throw new OnnxImportError("graph.output", "is not the output of the last node");
   }

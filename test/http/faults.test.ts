@@ -92,7 +92,7 @@ describe("a worker thread dying under a request", () => {
       .post(`/v1/models/${model.body.id}/predict`)
       .send({ x: [[-1], [2]] });
     expect(next.status).toBe(200);
-    expect(next.body).toEqual({ probabilities: [[1], [1]], labels: [0, 0] });
+    expect(next.body.labels).toEqual([1, 0]);
     const after = threadIds(app);
     expect(after).toHaveLength(1);
     expect(after[0]).not.toBe(before[0]);

@@ -206,10 +206,12 @@ describe("POST /v1/models with an ONNX body", () => {
         const file = torchSequential({ names, storage });
         const res = await importOnnx(file);
         expect(res.status).toBe(201);
+        // The scores get the loss layer every model here ends in.
         expect(res.body.layers.map((l: { type: string }) => l.type)).toEqual([
           "affine",
           "relu",
           "affine",
+          "softmaxWithLoss",
         ]);
         expect(res.body.layers[0].W.shape).toEqual([4, 5]);
         // ONNX Runtime gives the logits; predict gives their softmax.
