@@ -71,10 +71,13 @@ describe("MNIST", () => {
     expect(some.labels).toEqual(full.labels.subarray(0, 100));
   });
 
-  it("loads each split once and clamps a limit above its size", async () => {
+  it("loads each split once and refuses a limit above its size instead of clamping it", async () => {
     const [a, b] = await Promise.all([loadDataset("mnist", "test"), loadDataset("mnist", "test")]);
     expect(a.x.buffer).toBe(b.x.buffer);
-    expect((await loadDataset("mnist", "test", 20000)).count).toBe(10000);
+    expect((await loadDataset("mnist", "test", 10000)).count).toBe(10000);
+    await expect(loadDataset("mnist", "test", 20000)).rejects.toThrow(
+      "the test split of mnist has 10000 samples; limit must be at most 10000",
+    );
   });
 
   it("holds the rows in shared memory, so tasks carry them to threads without a copy", async () => {
