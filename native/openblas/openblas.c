@@ -425,7 +425,8 @@ static napi_value first_non_finite(napi_env env, napi_callback_info info) {
 
 /*
  * open(soname): opens OpenBLAS once per process and pins it to one thread, returning its
- * openblas_get_config() line; throws an Error saying why not. One thread, because OpenBLAS starts
+ * openblas_get_config() line; throws an Error saying why not (another name for the library
+ * already open is fine, another library is not). One thread, because OpenBLAS starts
  * a thread per core at load and each of the pool's workers calling into it would then fight over
  * the cores (14× slower with two workers); OPENBLAS_NUM_THREADS cannot do it, as OpenBLAS reads
  * the environment of the process once, before a worker's own env is consulted.
@@ -440,27 +441,33 @@ static napi_value open_library(napi_env env, napi_callback_info info) {
   }
   char error[600] = "";
   pthread_mutex_lock(&library_lock);
-  if (!library) {
-    void *handle = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-      const char *why = dlerror();
-      snprintf(error, sizeof error, "%s", why ? why : "dlopen failed");
+  void *handle = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char *why = dlerror();
+    snprintf(error, sizeof error, "%s", why ? why : "dlopen failed");
+  } else if (library) {
+    /* The same file under any name is the same handle; anything else would be a second BLAS. */
+    dlclose(handle);
+    if (handle != library) {
+      snprintf(error, sizeof error, "this process already runs another OpenBLAS (%s)",
+               library_config);
+    }
+  } else {
+    sgemm_fn s = (sgemm_fn)dlsym(handle, "cblas_sgemm");
+    dgemm_fn d = (dgemm_fn)dlsym(handle, "cblas_dgemm");
+    set_threads_fn threads = (set_threads_fn)dlsym(handle, "openblas_set_num_threads");
+    get_config_fn config = (get_config_fn)dlsym(handle, "openblas_get_config");
+    if (!s || !d || !threads) {
+      snprintf(error, sizeof error,
+               "%s lacks cblas_sgemm, cblas_dgemm or openblas_set_num_threads: not OpenBLAS",
+               soname);
+      dlclose(handle);
     } else {
-      sgemm_fn s = (sgemm_fn)dlsym(handle, "cblas_sgemm");
-      dgemm_fn d = (dgemm_fn)dlsym(handle, "cblas_dgemm");
-      set_threads_fn threads = (set_threads_fn)dlsym(handle, "openblas_set_num_threads");
-      get_config_fn config = (get_config_fn)dlsym(handle, "openblas_get_config");
-      if (!s || !d || !threads) {
-        snprintf(error, sizeof error, "%s lacks cblas_sgemm, cblas_dgemm or "
-                 "openblas_set_num_threads: not OpenBLAS", soname);
-        dlclose(handle);
-      } else {
-        threads(1);
-        snprintf(library_config, sizeof library_config, "%s", config ? config() : "OpenBLAS");
-        library = handle;
-        dgemm = d;
-        sgemm = s;
-      }
+      threads(1);
+      snprintf(library_config, sizeof library_config, "%s", config ? config() : "OpenBLAS");
+      library = handle;
+      dgemm = d;
+      sgemm = s;
     }
   }
   pthread_mutex_unlock(&library_lock);

@@ -20,13 +20,16 @@ export interface PoolOptions {
   heapMb: number;
   kernels: KernelPath;
   arenaMb: number;
+  /** The library the openblas path opens. */
+  openblasLibrary: string;
 }
 
 /** The bounded Piscina pool behind every stateless computation; typed by the worker's exports. */
 export class ComputePool {
   readonly piscina: Piscina;
 
-  constructor({ threads, maxQueue, heapMb, kernels, arenaMb }: PoolOptions) {
+  constructor(options: PoolOptions) {
+    const { threads, maxQueue, heapMb } = options;
     this.piscina = new Piscina({
       filename: workerUrl("compute-worker").href,
       minThreads: threads,
@@ -34,7 +37,7 @@ export class ComputePool {
       maxQueue,
       idleTimeout: 60_000,
       resourceLimits: { maxOldGenerationSizeMb: heapMb },
-      workerData: workerOptions(kernels, arenaMb),
+      workerData: workerOptions(options),
     });
   }
 
