@@ -1,5 +1,6 @@
-# Tools to compile the better-sqlite3 addon; node-gyp builds against the headers the node image
-# ships instead of downloading them.
+# Tools to compile the better-sqlite3 and native/openblas addons; node-gyp builds against the
+# headers the node image ships instead of downloading them. OpenBLAS itself is only opened at
+# run time, so the build needs neither its headers nor its library.
 FROM node:20-bookworm-slim AS toolchain
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -9,6 +10,7 @@ WORKDIR /app
 # package.json's allowScripts keeps onnxruntime-node (a dev dependency, for tests) from running
 # its install script, which would download GPU files.
 COPY package.json package-lock.json ./
+COPY native/openblas/package.json native/openblas/binding.gyp native/openblas/openblas.c ./native/openblas/
 
 # Production dependencies only: what the runtime image gets.
 FROM toolchain AS deps
@@ -22,8 +24,12 @@ COPY scripts/build.mjs ./scripts/
 COPY src ./src
 RUN npm run build && find dist -name '*.map' -delete
 
-# Runtime: compiled JavaScript and production dependencies, as the unprivileged `node`.
+# Runtime: compiled JavaScript and production dependencies, as the unprivileged `node`, and the
+# OpenBLAS the openblas kernel path opens.
 FROM node:20-bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libopenblas0-pthread \
+ && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     PORT=3000 \
     HOST=0.0.0.0 \
@@ -31,6 +37,9 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
+# node_modules/backprop-openblas links here: the package and its built addon, no build files.
+COPY --from=deps /app/native/openblas/package.json ./native/openblas/
+COPY --from=deps /app/native/openblas/build/Release/openblas.node ./native/openblas/build/Release/
 COPY --from=build /app/dist ./dist
 RUN mkdir -p /data && chown node:node /data
 USER node

@@ -23,8 +23,16 @@ import {
   tfjsProduct,
   tfjsStep,
 } from "./contenders.js";
-import { type NumpyRound, type NumpyWork, numpyRound } from "./numpy.js";
+import {
+  type NumpyRound,
+  type NumpyWork,
+  numpyRound,
+  rerunWithoutOpenblasOverrides,
+} from "./numpy.js";
 import { registerBenchGradients } from "./tfjs-gradients.js";
+
+// Our OpenBLAS at its best, as numpy's: the variables must be gone before the library loads.
+rerunWithoutOpenblasOverrides();
 
 const ROUNDS = 5;
 /** Each contender's time box per row and round; it runs at least once. */
@@ -56,13 +64,13 @@ for (const handler of process.listeners("unhandledRejection")) {
 }
 registerBenchGradients();
 
-const PATHS: readonly KernelPath[] = ["typescript", "simd", "relaxed-simd"];
+const PATHS: readonly KernelPath[] = ["typescript", "simd", "relaxed-simd", "openblas"];
 const TFJS: readonly TfBackend[] = ["cpu", "wasm"];
 type Column = KernelPath | "tfjs-cpu" | "tfjs-wasm" | "numpy";
 const COLUMNS: readonly Column[] = [...PATHS, "tfjs-cpu", "tfjs-wasm", "numpy"];
 
 const paths = new Map<KernelPath, OurPath>(
-  PATHS.filter(supportsPath).map((name) => [name, ourPath(name, ARENA_BYTES)]),
+  PATHS.filter((path) => supportsPath(path)).map((name) => [name, ourPath(name, ARENA_BYTES)]),
 );
 /** The path the service picks on this runtime: the one held to the targets. */
 const best = bestKernelPath();
@@ -337,6 +345,20 @@ for (const row of f32.filter((r) => products.includes(r as ProductRow))) {
     target(
       r === null ? null : r >= floor,
       `f32 ${row.label.replace(/ +/g, " ")}: ${r === null ? "—" : r.toFixed(2)}× ${column} (at least ${floor}×)`,
+    );
+  }
+}
+// Issue 16: the openblas path against numpy at its best (both OpenBLAS overrides unset).
+if (paths.has("openblas")) {
+  console.log("\ntargets (openblas, ratios of this run's medians)");
+  for (const row of rows) {
+    const ours = ms(row, "openblas");
+    const theirs = ms(row, "numpy");
+    const limit = steps.includes(row) ? 0.8 : 1.1;
+    const r = ours === null || theirs === null ? null : ours / theirs;
+    target(
+      r === null ? null : r <= limit,
+      `${name(row).replace(/ +/g, " ")}: ${r === null ? "—" : r.toFixed(2)}× numpy's time (at most ${limit}×)`,
     );
   }
 }

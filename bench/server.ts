@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { withoutOpenblasOverrides } from "./numpy.js";
 
 /** A port nothing listens on right now. */
 function freePort(): Promise<number> {
@@ -36,7 +37,8 @@ export async function startBenchServer(
     {
       cwd: new URL("..", import.meta.url).pathname,
       env: {
-        ...process.env,
+        // The server's OpenBLAS at its best, as numpy's baseline is.
+        ...withoutOpenblasOverrides(process.env),
         HOST: "127.0.0.1",
         LOG_LEVEL: "warn",
         DATA_DIR: mkdtempSync(join(tmpdir(), "backprop-bench-")),

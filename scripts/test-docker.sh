@@ -59,9 +59,11 @@ body='{"layers":[{"type":"affine","W":[[1,0],[0,1]],"b":[0.5,-0.5]},{"type":"rel
 answer=$(curl -fsS -H 'content-type: application/json' -d "$body" "$url/v1/networks/forward")
 [ "$answer" = '{"out":[[1.5,1.5]]}' ] || fail "forward answered $answer"
 echo "ok: forward request answered $answer"
-curl -fsS "$url/metrics" | grep -qx 'backprop_kernel_path_info{path="relaxed-simd"} 1' ||
-  fail "the image does not run the relaxed-SIMD kernels"
-echo "ok: the image runs the relaxed-SIMD WebAssembly kernels"
+curl -fsS "$url/metrics" | grep -qx 'backprop_kernel_path_info{path="openblas"} 1' ||
+  fail "the image does not run the openblas kernels"
+start_line=$(docker logs "$name" 2>&1 | grep -o '"msg":"numeric kernels: [^"]*"' | head -1)
+grep -q 'numeric kernels: openblas (OpenBLAS ' <<<"$start_line" || fail "start line: $start_line"
+echo "ok: the image runs the openblas kernels as user node ($start_line)"
 
 model=$(curl -fsS -H 'content-type: application/json' -d '{"name":"kept","layers":[{"type":"relu"}]}' "$url/v1/models")
 id=$(sed 's/.*"id":"\([^"]*\)".*/\1/' <<<"$model")

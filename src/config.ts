@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { bestKernelPath, KERNEL_PATHS, type KernelPath, supportsPath } from "./core/backend.js";
+import { loadOpenblasOps, OPENBLAS_LIBRARY } from "./core/kernels/openblas-ops.js";
 import { type ApiKey, parseApiKeys } from "./http/api-keys.js";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -29,6 +30,7 @@ const EnvSchema = z.object({
   WORKER_HEAP_MB: int(16).default(512),
   WORKER_ARENA_MB: int(16, 4096).default(1024),
   KERNELS: z.enum(["auto", ...KERNEL_PATHS]).default("auto"),
+  OPENBLAS_LIBRARY: z.string().min(1).default(OPENBLAS_LIBRARY),
   API_KEYS: z.string().optional(),
   API_KEYS_FILE: z.string().optional(),
   METRICS_KEY: z.string().min(16).optional(),
@@ -79,6 +81,13 @@ export interface Config {
     heapMb: number;
     /** What every worker computes with, and the most memory its WebAssembly arena takes. */
     kernels: KernelPath;
+    /**
+     * For the start line: the OpenBLAS build on the openblas path, or why `auto` did not choose
+     * it; null for a WebAssembly or TypeScript path asked for by name.
+     */
+    kernelsNote: string | null;
+    /** The OpenBLAS shared library the openblas path opens (a soname or a path). */
+    openblasLibrary: string;
     arenaMb: number;
   };
   auth: {
@@ -129,7 +138,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       threads: e.POOL_THREADS,
       maxQueue: e.POOL_MAX_QUEUE,
       heapMb: e.WORKER_HEAP_MB,
-      kernels: kernelPath(e.KERNELS),
+      ...kernelPath(e.KERNELS, e.OPENBLAS_LIBRARY),
+      openblasLibrary: e.OPENBLAS_LIBRARY,
       arenaMb: e.WORKER_ARENA_MB,
     },
     auth: {
@@ -162,16 +172,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-/** `auto` is the fastest path this runtime runs; a path it cannot run is a configuration error. */
-function kernelPath(wanted: KernelPath | "auto"): KernelPath {
-  if (wanted === "auto") return bestKernelPath();
-  if (!supportsPath(wanted)) {
+/**
+ * `auto` is the fastest path this runtime runs (saying why it is not openblas); a path it cannot
+ * run is a configuration error.
+ */
+function kernelPath(
+  wanted: KernelPath | "auto",
+  library: string,
+): { kernels: KernelPath; kernelsNote: string | null } {
+  const native = loadOpenblasOps(library);
+  const note = "config" in native ? native.config : native.reason;
+  if (wanted === "auto") return { kernels: bestKernelPath(library), kernelsNote: note };
+  if (!supportsPath(wanted, library)) {
+    const hint =
+      wanted === "relaxed-simd" ? "start node with --experimental-wasm-relaxed-simd" : note;
     throw new ConfigError(
-      `invalid configuration: KERNELS: ${wanted} is not supported by this runtime` +
-        (wanted === "relaxed-simd" ? " (start node with --experimental-wasm-relaxed-simd)" : ""),
+      `invalid configuration: KERNELS: ${wanted} is not supported by this runtime (${hint})`,
     );
   }
-  return wanted;
+  return { kernels: wanted, kernelsNote: wanted === "openblas" ? note : null };
 }
 
 function keysFrom(text: string, source: string): ApiKey[] {

@@ -1,11 +1,13 @@
 /**
  * A backend is where the core's arithmetic runs and where its tensors live: one set of array ops
  * and the memory they read fastest. The TypeScript backend is the reference, over the JS heap; a
- * WebAssembly backend owns an arena that its ops read in place. Every layer, optimizer and trainer
+ * WebAssembly backend owns an arena that its ops read in place; the OpenBLAS backend's native ops
+ * read any memory in place, so it lives on the JS heap too. Every layer, optimizer and trainer
  * is handed one (tfjs-core's engine, made explicit): nothing in the core switches modes globally.
  */
 import type { Arena } from "./arena.js";
 import type { ArrayOps } from "./kernels/array-ops.js";
+import { loadOpenblasOps, OPENBLAS_LIBRARY } from "./kernels/openblas-ops.js";
 import { createTypescriptOps } from "./kernels/typescript-ops.js";
 import { createWasmOps, supportsVariant, type WasmVariant, wasmArena } from "./kernels/wasm-ops.js";
 import {
@@ -19,7 +21,7 @@ import {
 } from "./tensor.js";
 
 /** The implementations of the ops, fastest first. */
-export const KERNEL_PATHS = ["relaxed-simd", "simd", "typescript"] as const;
+export const KERNEL_PATHS = ["openblas", "relaxed-simd", "simd", "typescript"] as const;
 export type KernelPath = (typeof KERNEL_PATHS)[number];
 
 /**
@@ -33,16 +35,23 @@ export interface BackendOptions {
   arenaBytes?: number;
   /** Told of every fallback, as it happens. */
   onFallback?: (reason: FallbackReason) => void;
+  /** The OpenBLAS shared library the openblas backend opens (a soname or a path). */
+  openblasLibrary?: string;
 }
 
-/** Whether this runtime can run a path (relaxed SIMD needs --experimental-wasm-relaxed-simd). */
-export function supportsPath(path: KernelPath): boolean {
+/**
+ * Whether this runtime can run a path: relaxed SIMD needs --experimental-wasm-relaxed-simd;
+ * openblas needs the addon and `openblasLibrary`, passing their self-check (loadOpenblasOps
+ * says why not).
+ */
+export function supportsPath(path: KernelPath, openblasLibrary = OPENBLAS_LIBRARY): boolean {
+  if (path === "openblas") return "ops" in loadOpenblasOps(openblasLibrary);
   return path === "typescript" || supportsVariant(path as WasmVariant);
 }
 
 /** The fastest path this runtime runs. */
-export function bestKernelPath(): KernelPath {
-  return KERNEL_PATHS.find(supportsPath)!;
+export function bestKernelPath(openblasLibrary = OPENBLAS_LIBRARY): KernelPath {
+  return KERNEL_PATHS.find((path) => supportsPath(path, openblasLibrary))!;
 }
 
 export class Backend {
@@ -59,9 +68,19 @@ export class Backend {
     return new Backend("typescript", createTypescriptOps(), null, () => {});
   }
 
-  static create(path: KernelPath, { arenaBytes = 0, onFallback }: BackendOptions = {}): Backend {
+  /** A backend of `path`; throws, saying why, when this runtime cannot run it (supportsPath). */
+  static create(
+    path: KernelPath,
+    { arenaBytes = 0, onFallback, openblasLibrary = OPENBLAS_LIBRARY }: BackendOptions = {},
+  ): Backend {
     if (path === "typescript") return Backend.typescript();
     const report = onFallback ?? (() => {});
+    if (path === "openblas") {
+      const native = loadOpenblasOps(openblasLibrary);
+      if ("reason" in native) throw new Error(native.reason);
+      // Native ops read any memory in place: no arena, nothing ever falls off this path.
+      return new Backend(path, native.ops, null, report);
+    }
     const arena = wasmArena(arenaBytes);
     const ops = createWasmOps(path, arena, createTypescriptOps(), () =>
       report("operand_off_arena"),

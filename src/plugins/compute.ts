@@ -109,11 +109,15 @@ export default fp(
     });
     pool.events.on("taskStarted", () => started.inc());
 
-    const { kernels, threads } = config.pool;
-    app.log.info({ kernels, threads }, `numeric kernels: ${kernels}, ${threads} worker threads`);
+    const { kernels, kernelsNote, threads } = config.pool;
+    const note = kernelsNote ? ` (${kernelsNote})` : "";
+    app.log.info(
+      { kernels, kernelsNote, threads },
+      `numeric kernels: ${kernels}${note}, ${threads} worker threads`,
+    );
     const kernelInfo = new Gauge({
       name: "backprop_kernel_path_info",
-      help: "The numeric kernels every worker runs (relaxed-simd, simd or typescript): 1 for the one in use",
+      help: `The numeric kernels every worker runs (${KERNEL_PATHS.join(", ")}): 1 for the one in use`,
       labelNames: ["path"] as const,
       registers,
     });

@@ -27,6 +27,8 @@ export interface PoolOptions {
   heapMb: number;
   kernels: KernelPath;
   arenaMb: number;
+  /** The library the openblas path opens. */
+  openblasLibrary: string;
 }
 
 export interface RunOptions {
@@ -63,7 +65,8 @@ export class ComputePool {
   private busyMs = 0;
   private readonly startedAt = new Set<{ at: number }>();
 
-  constructor({ threads, maxQueue, heapMb, kernels, arenaMb }: PoolOptions) {
+  constructor(options: PoolOptions) {
+    const { threads, maxQueue, heapMb } = options;
     this.threads = threads;
     this.maxQueue = maxQueue;
     this.piscina = new Piscina({
@@ -74,7 +77,7 @@ export class ComputePool {
       maxQueue: threads,
       idleTimeout: 60_000,
       resourceLimits: { maxOldGenerationSizeMb: heapMb },
-      workerData: workerOptions(kernels, arenaMb),
+      workerData: workerOptions(options),
     });
     this.piscina.on("message", (message) => {
       if (isTaskStarted(message)) this.events.emit("taskStarted");

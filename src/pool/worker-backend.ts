@@ -11,11 +11,21 @@ export interface WorkerOptions {
   kernels: KernelPath;
   /** Most bytes the thread's WebAssembly arena may grow to. */
   arenaBytes: number;
+  /** The library the openblas path opens. */
+  openblasLibrary: string;
 }
 
-/** The workerData of a pool's threads. */
-export function workerOptions(kernels: KernelPath, arenaMb: number): WorkerOptions {
-  return { kernels, arenaBytes: arenaMb * 1024 * 1024 };
+/** The workerData of a pool's threads, from the pool's configuration. */
+export function workerOptions(pool: {
+  kernels: KernelPath;
+  arenaMb: number;
+  openblasLibrary: string;
+}): WorkerOptions {
+  return {
+    kernels: pool.kernels,
+    arenaBytes: pool.arenaMb * 1024 * 1024,
+    openblasLibrary: pool.openblasLibrary,
+  };
 }
 
 /** Fallbacks since the last `take()`, by reason: they travel back with each result. */
@@ -37,7 +47,7 @@ export function workerBackend(): WorkerBackend {
     any = true;
   };
   const backend = options
-    ? Backend.create(options.kernels, { arenaBytes: options.arenaBytes, onFallback })
+    ? Backend.create(options.kernels, { ...options, onFallback })
     : Backend.typescript();
   return {
     backend,

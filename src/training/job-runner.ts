@@ -54,7 +54,7 @@ export class JobRunner {
       maxThreads: config.training.concurrency,
       idleTimeout: 10_000,
       resourceLimits: { maxOldGenerationSizeMb: config.pool.heapMb },
-      workerData: workerOptions(config.pool.kernels, config.pool.arenaMb),
+      workerData: workerOptions(config.pool),
     });
   }
 

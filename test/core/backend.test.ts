@@ -7,6 +7,7 @@ import {
   type KernelPath,
   supportsPath,
 } from "../../src/core/backend.js";
+import { loadOpenblasOps } from "../../src/core/kernels/openblas-ops.js";
 import type { LayerSpec } from "../../src/core/layer-spec.js";
 import { workingSetBytes } from "../../src/core/layer-spec.js";
 import { Network } from "../../src/core/network.js";
@@ -14,7 +15,13 @@ import { createOptimizer } from "../../src/core/optimizers/index.js";
 import { DTYPES, type DType, type FloatArray, fromValues } from "../../src/core/tensor.js";
 import { affineSpec, indices, mulberry32, randomTensor, reluMargin } from "./helpers.js";
 
-const WASM_PATHS = KERNEL_PATHS.filter((path) => path !== "typescript");
+const WASM_PATHS = ["relaxed-simd", "simd"] as const;
+// CI installs OpenBLAS and builds the addon (.ci/run), and test/core/kernels/openblas-ops.test.ts
+// fails there if it does not load; elsewhere the openblas cases here are left out.
+const openblas = "ops" in loadOpenblasOps();
+/** The paths held against the TypeScript reference. */
+const FAST_PATHS: KernelPath[] = [...(openblas ? ["openblas" as const] : []), ...WASM_PATHS];
+const ABSENT = "libopenblas-absent.so.9";
 const MiB = 1024 * 1024;
 
 // 300 inputs: two 256-deep slabs; 13 rows and 37 hidden units: edge tiles on both axes.
@@ -64,8 +71,25 @@ function expectNear(actual: FloatArray[], expected: FloatArray[], rtol: number):
 
 describe("Backend", () => {
   it("has every path on this runtime (vitest runs with --experimental-wasm-relaxed-simd)", () => {
-    for (const path of KERNEL_PATHS) expect(supportsPath(path)).toBe(true);
-    expect(bestKernelPath()).toBe("relaxed-simd");
+    for (const path of KERNEL_PATHS)
+      expect(supportsPath(path)).toBe(path !== "openblas" || openblas);
+    expect(bestKernelPath()).toBe(openblas ? "openblas" : "relaxed-simd");
+    expect(supportsPath("openblas", ABSENT)).toBe(false);
+    expect(bestKernelPath(ABSENT)).toBe("relaxed-simd");
+  });
+
+  it("refuses an openblas backend over a library that is absent, saying why", () => {
+    expect(() => Backend.create("openblas", { openblasLibrary: ABSENT })).toThrow(/^native BLAS/);
+  });
+
+  it.runIf(openblas)("runs openblas on the JS heap, with no arena and no fallback", () => {
+    const { backend, fallbacks } = recording("openblas");
+    expect(backend.arena).toBeNull();
+    const { net } = pass(backend, "float32", 2);
+    createOptimizer({ type: "adam" }, net.parameters(), backend).step();
+    expect(net.parameters()[0].value.data).toBeInstanceOf(Float32Array);
+    expect(backend.holds(new Float64Array(3))).toBe(true);
+    expect(fallbacks).toEqual([]);
   });
 
   // A pre-activation of float32 may differ by 300·2⁻²⁴·Σ|x||W| ≈ 1.3e-4 between paths at worst.
@@ -78,7 +102,7 @@ describe("Backend", () => {
     // float64 per 256-deep slab): seen 3e-7 of the largest gradient in float32, 6e-16 in float64.
     const rtol = dtype === "float32" ? 1e-5 : 1e-12;
 
-    it.each(WASM_PATHS)(`gives the TypeScript path's ${dtype} loss and gradients on %s`, (path) => {
+    it.each(FAST_PATHS)(`gives the TypeScript path's ${dtype} loss and gradients on %s`, (path) => {
       const expected = pass(Backend.typescript(), dtype);
       const actual = pass(recording(path).backend, dtype);
       expect(Math.abs(actual.loss - expected.loss)).toBeLessThanOrEqual(rtol * expected.loss);

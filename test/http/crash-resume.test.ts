@@ -5,7 +5,9 @@ import { postJson, startServer } from "../helpers/server-process.js";
 // Real processes training on MNIST: minutes, not seconds, on a busy 2-core machine.
 describe("crash safety, with a real server process", { timeout: 240_000 }, () => {
   it("resumes a job after kill -9 and ends with the bits of an uninterrupted run", async () => {
-    const env = { CHECKPOINT_INTERVAL_MS: "200", POOL_THREADS: "1" };
+    // On WebAssembly, pinned so that this holds where OpenBLAS is the default too:
+    // test/http/openblas-determinism.test.ts holds the openblas path to the same.
+    const env = { CHECKPOINT_INTERVAL_MS: "200", POOL_THREADS: "1", KERNELS: "relaxed-simd" };
     // Batches of 1000 keep the job running for seconds, long enough to be killed midway.
     const job = mnistJob({
       iterations: 400,

@@ -1,18 +1,90 @@
 import request from "supertest";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
+import { loadOpenblasOps } from "../../src/core/kernels/openblas-ops.js";
 import { testApp } from "../helpers/app.js";
-import { startServerExpectingFailure } from "../helpers/server-process.js";
+import { startServer, startServerExpectingFailure } from "../helpers/server-process.js";
 import { seeded } from "../helpers/tensors.js";
 
+// Where the addon and libopenblas0-pthread are installed (CI: .ci/run), openblas is the fastest.
+const openblas = "ops" in loadOpenblasOps();
+const PATHS = [...(openblas ? ["openblas"] : []), "relaxed-simd", "simd", "typescript"];
+const ABSENT = "libopenblas-absent.so.9";
+
 describe("KERNELS: the numeric kernels the workers run", () => {
-  it("defaults to the fastest path the runtime offers (relaxed SIMD under npm start's flag)", () => {
-    expect(loadConfig({}).pool.kernels).toBe("relaxed-simd");
+  it("defaults to the fastest path the runtime offers (openblas, else relaxed SIMD)", () => {
+    const { kernels, kernelsNote } = loadConfig({}).pool;
+    expect(kernels).toBe(openblas ? "openblas" : "relaxed-simd");
+    expect(kernelsNote).toMatch(openblas ? /^OpenBLAS \d+\.\d+/ : /^native BLAS/);
   });
 
   it("takes a path by name", () => {
-    for (const path of ["relaxed-simd", "simd", "typescript"]) {
-      expect(loadConfig({ KERNELS: path }).pool.kernels).toBe(path);
+    for (const path of PATHS) expect(loadConfig({ KERNELS: path }).pool.kernels).toBe(path);
+  });
+
+  it("falls back to WebAssembly without OpenBLAS, saying why in the start line", async () => {
+    const server = await startServer({ OPENBLAS_LIBRARY: ABSENT });
+    try {
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toContain('kernel_path_info{path="relaxed-simd"} 1');
+      expect(metrics).toContain('kernel_path_info{path="openblas"} 0');
+      const why = openblas
+        ? `native BLAS not found: install libopenblas0-pthread for ${ABSENT}`
+        : "native BLAS";
+      const start = server
+        .output()
+        .split("\n")
+        .find((line) => line.includes("numeric kernels"));
+      expect(start).toContain(`"msg":"numeric kernels: relaxed-simd (${why}`);
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exited;
+    }
+  });
+
+  it("refuses to start on openblas without the library, naming it and the package", async () => {
+    const run = await startServerExpectingFailure({
+      KERNELS: "openblas",
+      OPENBLAS_LIBRARY: ABSENT,
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^cannot start: invalid configuration: KERNELS: openblas is not supported by this runtime \(native BLAS/,
+    );
+    if (openblas) expect(run.stderr).toContain(`install libopenblas0-pthread for ${ABSENT}`);
+  });
+
+  it.runIf(openblas)("runs the openblas path in every worker thread", async () => {
+    const server = await startServer({ POOL_THREADS: "2" });
+    try {
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toContain('kernel_path_info{path="openblas"} 1');
+      // Both workers answer with the path installed (a worker whose load failed would throw).
+      const answers = await Promise.all(
+        [1, 2, 3, 4].map(() =>
+          fetch(`${server.url}/v1/networks/forward`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({
+              layers: [
+                {
+                  type: "affine",
+                  W: [
+                    [1, 2],
+                    [3, 4],
+                  ],
+                  b: [0.5, -0.5],
+                },
+              ],
+              x: [[1, 1]],
+            }),
+          }).then((res) => res.json()),
+        ),
+      );
+      for (const answer of answers) expect(answer).toEqual({ out: [[4.5, 5.5]] });
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exited;
     }
   });
 
@@ -32,9 +104,7 @@ describe("KERNELS: the numeric kernels the workers run", () => {
   });
 
   describe("every path gives the same answers over HTTP", () => {
-    const apps = Promise.all(
-      ["typescript", "simd", "relaxed-simd"].map((KERNELS) => testApp({ KERNELS })),
-    );
+    const apps = Promise.all([...PATHS].reverse().map((KERNELS) => testApp({ KERNELS })));
     afterAll(async () => {
       for (const app of await apps) await app.close();
     });

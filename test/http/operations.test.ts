@@ -5,6 +5,7 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { generateOpenApi } from "../../scripts/openapi.js";
+import { bestKernelPath } from "../../src/core/backend.js";
 import { testApp } from "../helpers/app.js";
 import { expectProblem } from "../helpers/problem.js";
 
@@ -53,7 +54,7 @@ describe("operations", () => {
     expect(res.text).toContain("pool_utilization_ratio");
     expect(res.text).toContain("nodejs_eventloop_lag_seconds");
     // vitest runs node as `npm start` does, with relaxed SIMD on: the fastest path is chosen.
-    expect(res.text).toContain('backprop_kernel_path_info{path="relaxed-simd"} 1');
+    expect(res.text).toContain(`backprop_kernel_path_info{path="${bestKernelPath()}"} 1`);
     expect(res.text).toContain('backprop_kernel_path_info{path="typescript"} 0');
   });
 

@@ -1,0 +1,121 @@
+/**
+ * `npm run bench:forward`: a float32 1000³ product end to end, POST /v1/networks/forward of one
+ * 1000→1000 Affine layer on x [1000, 1000], everything in base64 (W, b, x and the answer), one
+ * request at a time, beside numpy's own 1000³ product on one thread in the same run. The target
+ * (issue 16): at least 0.4× numpy's GFLOP/s, counting the product's 2·10⁹ operations only.
+ */
+import { execFileSync } from "node:child_process";
+import { Agent, request } from "node:http";
+import { singleThreadedNumpyEnv } from "./numpy.js";
+import { startBenchServer } from "./server.js";
+
+const N = 1000;
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 25);
+const FLOPS = 2 * N * N * N;
+
+const agent = new Agent({ keepAlive: true });
+
+/** POSTs a JSON body held as bytes and reads the whole answer. */
+function post(url: string, body: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers = { "content-type": "application/json", "content-length": body.length };
+    const req = request(url, { method: "POST", headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () =>
+        resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString() }),
+      );
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+const base64 = (shape: number[], data: Float32Array) => ({
+  shape,
+  dtype: "float32",
+  base64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64"),
+});
+
+function uniform(length: number, seed: number): Float32Array {
+  const data = new Float32Array(length);
+  for (let i = 0; i < length; i++) {
+    seed = (seed * 48271) % 2147483647;
+    data[i] = seed / 2147483647 - 0.5;
+  }
+  return data;
+}
+
+/** Median milliseconds of numpy's float32 1000³ product on one thread, or null without numpy. */
+function numpyMs(): number | null {
+  const code = `
+import json, time, numpy as np
+a = np.random.default_rng(1).uniform(-1, 1, (${N}, ${N})).astype(np.float32)
+b = np.random.default_rng(2).uniform(-1, 1, (${N}, ${N})).astype(np.float32)
+a @ b
+times = []
+for _ in range(${REQUESTS}):
+    t0 = time.perf_counter(); a @ b; times.append((time.perf_counter() - t0) * 1e3)
+print(json.dumps(sorted(times)[len(times) // 2]))`;
+  try {
+    return Number(execFileSync("python3", ["-c", code], { env: singleThreadedNumpyEnv() }));
+  } catch (error) {
+    console.log(`numpy: not run (${(error as Error).message.split("\n")[0]})`);
+    return null;
+  }
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
+
+const server = await startBenchServer({ LOG_LEVEL: "info" });
+try {
+  const W = uniform(N * N, 1);
+  const x = uniform(N * N, 2);
+  const body = Buffer.from(
+    JSON.stringify({
+      layers: [{ type: "affine", W: base64([N, N], W), b: base64([N], new Float32Array(N)) }],
+      x: base64([N, N], x),
+      outputEncoding: "base64",
+    }),
+  );
+  const url = `${server.url}/v1/networks/forward`;
+  // One answer checked against a product computed here, in float64, on a few elements.
+  const first = await post(url, body);
+  if (first.status !== 200) throw new Error(`forward answered ${first.status}: ${first.body}`);
+  const out = Buffer.from(JSON.parse(first.body).out.base64, "base64");
+  const values = new Float32Array(out.buffer, out.byteOffset, N * N);
+  for (const [i, j] of [
+    [0, 0],
+    [517, 3],
+    [999, 999],
+  ]) {
+    let sum = 0;
+    for (let p = 0; p < N; p++) sum += x[i * N + p] * W[p * N + j];
+    if (Math.abs(values[i * N + j] - sum) > 1e-3) throw new Error(`out[${i}, ${j}] is wrong`);
+  }
+  const times: number[] = [];
+  for (let i = 0; i < REQUESTS; i++) {
+    const started = performance.now();
+    const { status } = await post(url, body);
+    if (status !== 200) throw new Error(`forward answered ${status}`);
+    times.push(performance.now() - started);
+  }
+  const ours = median(times);
+  const numpy = numpyMs();
+  const gflops = (ms: number) => (FLOPS / ms / 1e6).toFixed(1);
+  console.log(
+    `\nfloat32 [${N}×${N}]·[${N}×${N}] through POST /v1/networks/forward, base64 in and out, ` +
+      `${(body.length / 1e6).toFixed(1)} MB sent (median of ${REQUESTS})`,
+  );
+  console.log(`  service: ${ours.toFixed(1)} ms, ${gflops(ours)} GFLOP/s end to end`);
+  if (numpy !== null) {
+    const ratio = numpy / ours;
+    console.log(`  numpy:   ${numpy.toFixed(1)} ms, ${gflops(numpy)} GFLOP/s (the product alone)`);
+    console.log(
+      `  ${ratio >= 0.4 ? "PASS" : "FAIL"} ${ratio.toFixed(2)}× numpy's GFLOP/s (at least 0.4×)`,
+    );
+  }
+} finally {
+  agent.destroy();
+  await server.stop();
+}

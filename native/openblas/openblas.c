@@ -1,0 +1,515 @@
+/*
+ * The service's ArrayOps in native code: the three products of Affine through OpenBLAS's
+ * sgemm/dgemm, and the elementwise loops of the hot path in C. OpenBLAS is opened at run time
+ * (dlopen), not linked, so the addon builds without its headers or library and a machine without
+ * it gets a reason to log instead of a failed require().
+ *
+ * Every function reads and writes the typed arrays it is given, wherever their memory lies (the
+ * JS heap, a SharedArrayBuffer, WebAssembly memory): no copy and no allocation per call.
+ *
+ * The elementwise loops compute exactly what the TypeScript reference does, operation for
+ * operation in double precision with one rounding into the dtype per stored value, so their bits
+ * equal the reference's. That is why this file is compiled without FMA contraction.
+ */
+#include <dlfcn.h>
+#include <limits.h>
+#include <math.h>
+#include <node_api.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The CBLAS prototypes, declared here so that no BLAS headers are needed to build. */
+enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
+typedef void (*sgemm_fn)(int order, int transA, int transB, int m, int n, int k, float alpha,
+                         const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                         int ldc);
+typedef void (*dgemm_fn)(int order, int transA, int transB, int m, int n, int k, double alpha,
+                         const double *a, int lda, const double *b, int ldb, double beta,
+                         double *c, int ldc);
+typedef void (*set_threads_fn)(int threads);
+typedef char *(*get_config_fn)(void);
+
+/* One library per process, shared by every thread's instance of the addon. */
+static pthread_mutex_t library_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *library;
+static char library_config[256];
+static sgemm_fn sgemm;
+static dgemm_fn dgemm;
+
+/* ---- arguments ---------------------------------------------------------------------------- */
+
+typedef struct {
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+} Array;
+
+static napi_value fail(napi_env env, const char *fn, const char *message) {
+  char text[200];
+  snprintf(text, sizeof text, "%s: %s", fn, message);
+  napi_throw_type_error(env, NULL, text);
+  return NULL;
+}
+
+/* Reads the `count` arguments a function takes; false (an exception pending) on too few. */
+static bool arguments(napi_env env, napi_callback_info info, const char *fn, size_t count,
+                      napi_value *argv) {
+  size_t argc = count;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < count) {
+    char text[64];
+    snprintf(text, sizeof text, "takes %zu arguments", count);
+    fail(env, fn, text);
+    return false;
+  }
+  return true;
+}
+
+/* A Float32Array or Float64Array of the same type as `like` (when given). */
+static bool array(napi_env env, napi_value value, const char *fn, const char *name,
+                  const Array *like, Array *out) {
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, value, &out->type, &out->length, &out->data, &buffer,
+                               &offset) != napi_ok ||
+      (out->type != napi_float32_array && out->type != napi_float64_array)) {
+    char text[96];
+    snprintf(text, sizeof text, "%s must be a Float32Array or Float64Array", name);
+    fail(env, fn, text);
+    return false;
+  }
+  if (like && like->type != out->type) {
+    char text[96];
+    snprintf(text, sizeof text, "%s must be of the same dtype as the other arrays", name);
+    fail(env, fn, text);
+    return false;
+  }
+  return true;
+}
+
+/* At least `needed` elements. */
+static bool holds(napi_env env, const char *fn, const char *name, const Array *a, size_t needed) {
+  if (a->length >= needed) return true;
+  char text[160];
+  snprintf(text, sizeof text, "%s has %zu elements, the operation needs %zu", name, a->length,
+           needed);
+  fail(env, fn, text);
+  return false;
+}
+
+/* A dimension: an integer in [0, 2³¹). */
+static bool dim(napi_env env, napi_value value, const char *fn, const char *name, int *out) {
+  double d;
+  if (napi_get_value_double(env, value, &d) != napi_ok || !(d >= 0 && d <= INT_MAX) ||
+      d != (double)(int)d) {
+    char text[96];
+    snprintf(text, sizeof text, "%s must be a non-negative integer", name);
+    fail(env, fn, text);
+    return false;
+  }
+  *out = (int)d;
+  return true;
+}
+
+static bool number(napi_env env, napi_value value, const char *fn, const char *name,
+                   double *out) {
+  if (napi_get_value_double(env, value, out) == napi_ok) return true;
+  char text[96];
+  snprintf(text, sizeof text, "%s must be a number", name);
+  fail(env, fn, text);
+  return false;
+}
+
+/* ---- products ------------------------------------------------------------------------------ */
+
+/*
+ * C[M×N] = op(A)·op(B), row-major, op(A) being M×K and op(B) K×N. An empty product is all zeros
+ * (BLAS would reject the zero leading dimensions it implies).
+ */
+static void product(const Array *a, const Array *b, const Array *c, int transA, int transB, int M,
+                    int N, int K, int lda, int ldb) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    memset(c->data, 0, (size_t)M * N * (c->type == napi_float32_array ? 4 : 8));
+    return;
+  }
+  if (c->type == napi_float32_array) {
+    sgemm(CblasRowMajor, transA, transB, M, N, K, 1.0f, a->data, lda, b->data, ldb, 0.0f, c->data,
+          N);
+  } else {
+    dgemm(CblasRowMajor, transA, transB, M, N, K, 1.0, a->data, lda, b->data, ldb, 0.0, c->data,
+          N);
+  }
+}
+
+/* The three arrays and three dimensions every product takes, checked. */
+static bool product_arguments(napi_env env, napi_callback_info info, const char *fn, Array *a,
+                              Array *b, Array *c, int *d1, int *d2, int *d3) {
+  napi_value argv[6];
+  if (!sgemm) {
+    napi_throw_error(env, NULL, "the OpenBLAS kernels are used before open() succeeded");
+    return false;
+  }
+  return arguments(env, info, fn, 6, argv) && array(env, argv[0], fn, "a", NULL, a) &&
+         array(env, argv[1], fn, "b", a, b) && array(env, argv[2], fn, "out", a, c) &&
+         dim(env, argv[3], fn, "the first dimension", d1) &&
+         dim(env, argv[4], fn, "the second dimension", d2) &&
+         dim(env, argv[5], fn, "the third dimension", d3);
+}
+
+/* gemm(a, b, out, m, k, n): out[m×n] = a[m×k] · b[k×n] */
+static napi_value gemm(napi_env env, napi_callback_info info) {
+  Array a, b, c;
+  int m, k, n;
+  if (!product_arguments(env, info, "gemm", &a, &b, &c, &m, &k, &n) ||
+      !holds(env, "gemm", "a", &a, (size_t)m * k) || !holds(env, "gemm", "b", &b, (size_t)k * n) ||
+      !holds(env, "gemm", "out", &c, (size_t)m * n))
+    return NULL;
+  product(&a, &b, &c, CblasNoTrans, CblasNoTrans, m, n, k, k, n);
+  return NULL;
+}
+
+/* gemmNT(a, b, out, m, n, k): out[m×k] = a[m×n] · bᵀ, b being [k×n] */
+static napi_value gemm_nt(napi_env env, napi_callback_info info) {
+  Array a, b, c;
+  int m, n, k;
+  if (!product_arguments(env, info, "gemmNT", &a, &b, &c, &m, &n, &k) ||
+      !holds(env, "gemmNT", "a", &a, (size_t)m * n) ||
+      !holds(env, "gemmNT", "b", &b, (size_t)k * n) ||
+      !holds(env, "gemmNT", "out", &c, (size_t)m * k))
+    return NULL;
+  product(&a, &b, &c, CblasNoTrans, CblasTrans, m, k, n, n, n);
+  return NULL;
+}
+
+/* gemmTN(a, b, out, m, k, n): out[k×n] = aᵀ · b, a being [m×k] and b [m×n] */
+static napi_value gemm_tn(napi_env env, napi_callback_info info) {
+  Array a, b, c;
+  int m, k, n;
+  if (!product_arguments(env, info, "gemmTN", &a, &b, &c, &m, &k, &n) ||
+      !holds(env, "gemmTN", "a", &a, (size_t)m * k) ||
+      !holds(env, "gemmTN", "b", &b, (size_t)m * n) ||
+      !holds(env, "gemmTN", "out", &c, (size_t)k * n))
+    return NULL;
+  product(&a, &b, &c, CblasTrans, CblasNoTrans, k, n, m, k, n);
+  return NULL;
+}
+
+/* ---- elementwise ------------------------------------------------------------------------------
+ * Each loop is written once for T = float and T = double; D is double either way, so every
+ * intermediate is the double the TypeScript reference computes.
+ */
+typedef double D;
+
+/*
+ * Each loop is also compiled for AVX2, picked at load by the CPU (an ifunc), as OpenBLAS picks
+ * its kernels: the baseline x86-64 build has 128-bit SSE2 only, and a loop of float→double
+ * conversions there runs at a third of the speed. Contraction stays off, so the bits are the same
+ * in either version.
+ */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define VECTORISED __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTORISED
+#endif
+
+/* Σ over rows per column, in double, rounded once into out: columns in blocks that stay in L1. */
+#define COLUMN_BLOCK 512
+#define COL_SUM(T)                                                                          \
+  VECTORISED static void col_sum_##T(const T *a, T *out, size_t m, size_t n) {                         \
+    D sums[COLUMN_BLOCK];                                                                   \
+    for (size_t j0 = 0; j0 < n; j0 += COLUMN_BLOCK) {                                       \
+      size_t width = n - j0 < COLUMN_BLOCK ? n - j0 : COLUMN_BLOCK;                         \
+      for (size_t j = 0; j < width; j++) sums[j] = 0;                                       \
+      for (size_t i = 0; i < m; i++) {                                                      \
+        const T *row = a + i * n + j0;                                                      \
+        for (size_t j = 0; j < width; j++) sums[j] += (D)row[j];                            \
+      }                                                                                     \
+      for (size_t j = 0; j < width; j++) out[j0 + j] = (T)sums[j];                          \
+    }                                                                                       \
+  }
+COL_SUM(float)
+COL_SUM(double)
+
+#define ELEMENTWISE(T)                                                                      \
+  VECTORISED static void axpy_##T(D alpha, const T *restrict x, T *restrict y, size_t n) {             \
+    for (size_t i = 0; i < n; i++) y[i] = (T)((D)y[i] + alpha * (D)x[i]);                   \
+  }                                                                                         \
+  VECTORISED static void momentum_##T(T *restrict W, const T *restrict g, T *restrict v, D mu, D lr,   \
+                           size_t n) {                                                      \
+    for (size_t i = 0; i < n; i++) {                                                        \
+      T vi = (T)(mu * (D)v[i] - lr * (D)g[i]);                                              \
+      v[i] = vi;                                                                            \
+      W[i] = (T)((D)W[i] + (D)vi);                                                          \
+    }                                                                                       \
+  }                                                                                         \
+  VECTORISED static void adam_##T(T *restrict W, const T *restrict g, T *restrict m, T *restrict v,    \
+                       D beta1, D beta2, D lrT, size_t n) {                                 \
+    const D c1 = 1 - beta1, c2 = 1 - beta2;                                                 \
+    for (size_t i = 0; i < n; i++) {                                                        \
+      const D gi = (D)g[i];                                                                 \
+      const T mi = (T)((D)m[i] + c1 * (gi - (D)m[i]));                                      \
+      const T vi = (T)((D)v[i] + c2 * (gi * gi - (D)v[i]));                                 \
+      m[i] = mi;                                                                            \
+      v[i] = vi;                                                                            \
+      W[i] = (T)((D)W[i] - (lrT * (D)mi) / (sqrt((D)vi) + 1e-7));                           \
+    }                                                                                       \
+  }                                                                                         \
+  VECTORISED static void add_row_##T(T *restrict out, const T *restrict b, size_t m, size_t n) {       \
+    for (size_t i = 0; i < m; i++) {                                                        \
+      T *row = out + i * n;                                                                 \
+      for (size_t j = 0; j < n; j++) row[j] = (T)((D)row[j] + (D)b[j]);                     \
+    }                                                                                       \
+  }                                                                                         \
+  /* Math.max(x, 0): NaN stays NaN, -0 becomes +0. */                                      \
+  VECTORISED static void relu_##T(const T *x, T *out, size_t n) {                                      \
+    for (size_t i = 0; i < n; i++) {                                                        \
+      const T xi = x[i];                                                                    \
+      out[i] = xi > 0 || xi != xi ? xi : (T)0;                                              \
+    }                                                                                       \
+  }                                                                                         \
+  VECTORISED static void relu_backward_##T(const T *out, const T *dout, T *dx, size_t n) {             \
+    /* Both loads unconditional: a select, which vectorises, not a branch per element. */   \
+    for (size_t i = 0; i < n; i++) {                                                        \
+      const T d = dout[i];                                                                  \
+      dx[i] = out[i] > 0 ? d : (T)0;                                                        \
+    }                                                                                       \
+  }
+ELEMENTWISE(float)
+ELEMENTWISE(double)
+
+/*
+ * The first element whose exponent bits are all ones (NaN or ±∞), or -1. Blocks are screened
+ * with an integer max, which vectorises; only a block that holds one is searched element by
+ * element.
+ */
+#define SCREEN_BLOCK 1024
+VECTORISED static int64_t first_non_finite_f32(const uint32_t *bits, size_t n) {
+  const uint32_t EXP = 0x7f800000u;
+  for (size_t i0 = 0; i0 < n; i0 += SCREEN_BLOCK) {
+    size_t end = n - i0 < SCREEN_BLOCK ? n : i0 + SCREEN_BLOCK;
+    uint32_t top = 0;
+    for (size_t i = i0; i < end; i++) {
+      uint32_t e = bits[i] & EXP;
+      top = e > top ? e : top;
+    }
+    if (top != EXP) continue;
+    for (size_t i = i0; i < end; i++)
+      if ((bits[i] & EXP) == EXP) return (int64_t)i;
+  }
+  return -1;
+}
+VECTORISED static int64_t first_non_finite_f64(const uint64_t *bits, size_t n) {
+  const uint64_t EXP = 0x7ff0000000000000ull;
+  for (size_t i0 = 0; i0 < n; i0 += SCREEN_BLOCK) {
+    size_t end = n - i0 < SCREEN_BLOCK ? n : i0 + SCREEN_BLOCK;
+    uint64_t top = 0;
+    for (size_t i = i0; i < end; i++) {
+      uint64_t e = bits[i] & EXP;
+      top = e > top ? e : top;
+    }
+    if (top != EXP) continue;
+    for (size_t i = i0; i < end; i++)
+      if ((bits[i] & EXP) == EXP) return (int64_t)i;
+  }
+  return -1;
+}
+
+#define F32(a) ((a).type == napi_float32_array)
+
+/* colSum(a, out, m, n) */
+static napi_value col_sum(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  Array a, out;
+  int m, n;
+  if (!arguments(env, info, "colSum", 4, argv) || !array(env, argv[0], "colSum", "a", NULL, &a) ||
+      !array(env, argv[1], "colSum", "out", &a, &out) || !dim(env, argv[2], "colSum", "m", &m) ||
+      !dim(env, argv[3], "colSum", "n", &n) ||
+      !holds(env, "colSum", "a", &a, (size_t)m * n) || !holds(env, "colSum", "out", &out, n))
+    return NULL;
+  if (F32(a)) col_sum_float(a.data, out.data, m, n);
+  else col_sum_double(a.data, out.data, m, n);
+  return NULL;
+}
+
+/* axpy(alpha, x, y): y += alpha·x over y's length */
+static napi_value axpy(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  double alpha;
+  Array x, y;
+  if (!arguments(env, info, "axpy", 3, argv) || !number(env, argv[0], "axpy", "alpha", &alpha) ||
+      !array(env, argv[1], "axpy", "x", NULL, &x) || !array(env, argv[2], "axpy", "y", &x, &y) ||
+      !holds(env, "axpy", "x", &x, y.length))
+    return NULL;
+  if (F32(x)) axpy_float(alpha, x.data, y.data, y.length);
+  else axpy_double(alpha, x.data, y.data, y.length);
+  return NULL;
+}
+
+/* momentumStep(W, g, v, momentum, lr) */
+static napi_value momentum_step(napi_env env, napi_callback_info info) {
+  const char *fn = "momentumStep";
+  napi_value argv[5];
+  Array W, g, v;
+  double mu, lr;
+  if (!arguments(env, info, fn, 5, argv) || !array(env, argv[0], fn, "W", NULL, &W) ||
+      !array(env, argv[1], fn, "g", &W, &g) || !array(env, argv[2], fn, "v", &W, &v) ||
+      !number(env, argv[3], fn, "momentum", &mu) || !number(env, argv[4], fn, "lr", &lr) ||
+      !holds(env, fn, "g", &g, W.length) || !holds(env, fn, "v", &v, W.length))
+    return NULL;
+  if (F32(W)) momentum_float(W.data, g.data, v.data, mu, lr, W.length);
+  else momentum_double(W.data, g.data, v.data, mu, lr, W.length);
+  return NULL;
+}
+
+/* adamStep(W, g, m, v, beta1, beta2, lrT) */
+static napi_value adam_step(napi_env env, napi_callback_info info) {
+  const char *fn = "adamStep";
+  napi_value argv[7];
+  Array W, g, m, v;
+  double beta1, beta2, lrT;
+  if (!arguments(env, info, fn, 7, argv) || !array(env, argv[0], fn, "W", NULL, &W) ||
+      !array(env, argv[1], fn, "g", &W, &g) || !array(env, argv[2], fn, "m", &W, &m) ||
+      !array(env, argv[3], fn, "v", &W, &v) || !number(env, argv[4], fn, "beta1", &beta1) ||
+      !number(env, argv[5], fn, "beta2", &beta2) || !number(env, argv[6], fn, "lrT", &lrT) ||
+      !holds(env, fn, "g", &g, W.length) || !holds(env, fn, "m", &m, W.length) ||
+      !holds(env, fn, "v", &v, W.length))
+    return NULL;
+  if (F32(W)) adam_float(W.data, g.data, m.data, v.data, beta1, beta2, lrT, W.length);
+  else adam_double(W.data, g.data, m.data, v.data, beta1, beta2, lrT, W.length);
+  return NULL;
+}
+
+/* addRowVector(out, b, m, n): out[m×n] += b[n] on every row */
+static napi_value add_row_vector(napi_env env, napi_callback_info info) {
+  const char *fn = "addRowVector";
+  napi_value argv[4];
+  Array out, b;
+  int m, n;
+  if (!arguments(env, info, fn, 4, argv) || !array(env, argv[0], fn, "out", NULL, &out) ||
+      !array(env, argv[1], fn, "b", &out, &b) || !dim(env, argv[2], fn, "m", &m) ||
+      !dim(env, argv[3], fn, "n", &n) || !holds(env, fn, "out", &out, (size_t)m * n) ||
+      !holds(env, fn, "b", &b, n))
+    return NULL;
+  if (F32(out)) add_row_float(out.data, b.data, m, n);
+  else add_row_double(out.data, b.data, m, n);
+  return NULL;
+}
+
+/* relu(x, out) over x's length */
+static napi_value relu(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  Array x, out;
+  if (!arguments(env, info, "relu", 2, argv) || !array(env, argv[0], "relu", "x", NULL, &x) ||
+      !array(env, argv[1], "relu", "out", &x, &out) || !holds(env, "relu", "out", &out, x.length))
+    return NULL;
+  if (F32(x)) relu_float(x.data, out.data, x.length);
+  else relu_double(x.data, out.data, x.length);
+  return NULL;
+}
+
+/* reluBackward(out, dout, dx) over dx's length */
+static napi_value relu_backward(napi_env env, napi_callback_info info) {
+  const char *fn = "reluBackward";
+  napi_value argv[3];
+  Array out, dout, dx;
+  if (!arguments(env, info, fn, 3, argv) || !array(env, argv[0], fn, "out", NULL, &out) ||
+      !array(env, argv[1], fn, "dout", &out, &dout) || !array(env, argv[2], fn, "dx", &out, &dx) ||
+      !holds(env, fn, "out", &out, dx.length) || !holds(env, fn, "dout", &dout, dx.length))
+    return NULL;
+  if (F32(out)) relu_backward_float(out.data, dout.data, dx.data, dx.length);
+  else relu_backward_double(out.data, dout.data, dx.data, dx.length);
+  return NULL;
+}
+
+/* firstNonFinite(a): the index of the first NaN or ±∞, or -1 */
+static napi_value first_non_finite(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  Array a;
+  if (!arguments(env, info, "firstNonFinite", 1, argv) ||
+      !array(env, argv[0], "firstNonFinite", "a", NULL, &a))
+    return NULL;
+  int64_t at = F32(a) ? first_non_finite_f32(a.data, a.length)
+                      : first_non_finite_f64(a.data, a.length);
+  napi_create_int64(env, at, &result);
+  return result;
+}
+
+/* ---- the library ---------------------------------------------------------------------------- */
+
+/*
+ * open(soname): opens OpenBLAS once per process and pins it to one thread, returning its
+ * openblas_get_config() line; throws an Error saying why not (another name for the library
+ * already open is fine, another library is not). One thread, because OpenBLAS starts
+ * a thread per core at load and each of the pool's workers calling into it would then fight over
+ * the cores (14× slower with two workers); OPENBLAS_NUM_THREADS cannot do it, as OpenBLAS reads
+ * the environment of the process once, before a worker's own env is consulted.
+ */
+static napi_value open_library(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  char soname[512];
+  size_t length;
+  if (!arguments(env, info, "open", 1, argv)) return NULL;
+  if (napi_get_value_string_utf8(env, argv[0], soname, sizeof soname, &length) != napi_ok) {
+    return fail(env, "open", "the library's name must be a string");
+  }
+  char error[600] = "";
+  pthread_mutex_lock(&library_lock);
+  void *handle = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char *why = dlerror();
+    snprintf(error, sizeof error, "%s", why ? why : "dlopen failed");
+  } else if (library) {
+    /* The same file under any name is the same handle; anything else would be a second BLAS. */
+    dlclose(handle);
+    if (handle != library) {
+      snprintf(error, sizeof error, "this process already runs another OpenBLAS (%s)",
+               library_config);
+    }
+  } else {
+    sgemm_fn s = (sgemm_fn)dlsym(handle, "cblas_sgemm");
+    dgemm_fn d = (dgemm_fn)dlsym(handle, "cblas_dgemm");
+    set_threads_fn threads = (set_threads_fn)dlsym(handle, "openblas_set_num_threads");
+    get_config_fn config = (get_config_fn)dlsym(handle, "openblas_get_config");
+    if (!s || !d || !threads) {
+      snprintf(error, sizeof error,
+               "%s lacks cblas_sgemm, cblas_dgemm or openblas_set_num_threads: not OpenBLAS",
+               soname);
+      dlclose(handle);
+    } else {
+      threads(1);
+      snprintf(library_config, sizeof library_config, "%s", config ? config() : "OpenBLAS");
+      library = handle;
+      dgemm = d;
+      sgemm = s;
+    }
+  }
+  pthread_mutex_unlock(&library_lock);
+  if (error[0]) {
+    napi_throw_error(env, NULL, error);
+    return NULL;
+  }
+  napi_create_string_utf8(env, library_config, NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  const napi_property_descriptor functions[] = {
+      {"open", NULL, open_library, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gemm", NULL, gemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gemmNT", NULL, gemm_nt, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gemmTN", NULL, gemm_tn, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"colSum", NULL, col_sum, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"axpy", NULL, axpy, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"momentumStep", NULL, momentum_step, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"adamStep", NULL, adam_step, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"addRowVector", NULL, add_row_vector, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"relu", NULL, relu, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reluBackward", NULL, relu_backward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"firstNonFinite", NULL, first_non_finite, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
+  return exports;
+}

@@ -1,0 +1,285 @@
+import { describe, expect, it } from "vitest";
+import type { ArrayOps } from "../../../src/core/kernels/array-ops.js";
+import { loadOpenblasOps, OPENBLAS_LIBRARY } from "../../../src/core/kernels/openblas-ops.js";
+import { selfCheck } from "../../../src/core/kernels/self-check.js";
+import { createTypescriptOps } from "../../../src/core/kernels/typescript-ops.js";
+import { DTYPES, type DType, type FloatArray } from "../../../src/core/tensor.js";
+import { mulberry32 } from "../helpers.js";
+import {
+  absolute,
+  errorFactor,
+  filled,
+  integer,
+  nans,
+  OPERATIONS,
+  type Operation,
+  SHAPES,
+  type Shape,
+  uniform,
+} from "./product-cases.js";
+
+const tsKernels = createTypescriptOps();
+const native = loadOpenblasOps();
+const loaded = "ops" in native;
+
+// CI installs libopenblas0-pthread and builds the addon (.ci/run): there, a missing path is a
+// failure. Elsewhere (a machine without OpenBLAS or a compiler) the cases below are skipped, and
+// the rest of the suite runs on WebAssembly.
+describe("the openblas path", () => {
+  it("loads where CI runs, or says why not", () => {
+    if (process.env.CI) expect(native).toHaveProperty("ops");
+    if ("reason" in native) expect(native.reason).toMatch(/native BLAS/);
+    else expect(native.config).toMatch(/^OpenBLAS \d+\.\d+\.\d+/);
+  });
+
+  it("names the library and the package to install when the library is absent", () => {
+    const absent = loadOpenblasOps("libopenblas-absent.so.9");
+    expect(absent).not.toHaveProperty("ops");
+    const { reason } = absent as { reason: string };
+    // Without the addon built, the reason is the addon's; with it, the library's.
+    if (loaded) {
+      expect(reason).toMatch(
+        /^native BLAS not found: install libopenblas0-pthread for libopenblas-absent\.so\.9 \(.*libopenblas-absent\.so\.9/,
+      );
+    } else expect(reason).toMatch(/native BLAS addon/);
+  });
+
+  it("returns the same answer for the same library, loading it once", () => {
+    expect(loadOpenblasOps(OPENBLAS_LIBRARY)).toBe(native);
+  });
+
+  it("turns away kernels that disagree with the reference", () => {
+    const wrong: ArrayOps = { ...tsKernels, gemmNT: tsKernels.gemm as ArrayOps["gemmNT"] };
+    expect(selfCheck(wrong)).toMatch(/^gemmNT wrote .* \(float32\)$/);
+    const lost: ArrayOps = { ...tsKernels, firstNonFinite: () => -1 };
+    expect(selfCheck(lost)).toBe("firstNonFinite returned -1, expected 29 (float32)");
+    expect(selfCheck(tsKernels)).toBeNull();
+  });
+});
+
+/** `length` elements in memory of `kind`, with signalling NaN on either side of the view. */
+type Memory = "heap" | "shared" | "wasm";
+const MEMORIES: readonly Memory[] = ["heap", "shared", "wasm"];
+const PAD = 16;
+
+function placed(kind: Memory, dtype: DType, values: FloatArray, shift: number) {
+  const size = dtype === "float32" ? 4 : 8;
+  const bytes = (PAD + shift + values.length + PAD) * size;
+  const buffer =
+    kind === "heap"
+      ? new ArrayBuffer(bytes)
+      : kind === "shared"
+        ? new SharedArrayBuffer(bytes)
+        : new WebAssembly.Memory({ initial: Math.ceil((bytes + 64) / 65536) }).buffer;
+  // In WebAssembly memory, at an odd offset of 8 bytes past a page's start, as arena views are not
+  const base = kind === "wasm" ? 8 : 0;
+  const all =
+    dtype === "float32"
+      ? new Float32Array(buffer, base, bytes / size)
+      : new Float64Array(buffer, base, bytes / size);
+  if (all instanceof Float32Array)
+    new Uint32Array(all.buffer, all.byteOffset, all.length).fill(0x7fa5a5a5);
+  else new BigUint64Array(all.buffer, all.byteOffset, all.length).fill(0x7ff5a5a5a5a5a5a5n);
+  const view = all.subarray(PAD + shift, PAD + shift + values.length);
+  view.set(values);
+  const whole = () => new Uint8Array(all.buffer, all.byteOffset, all.byteLength);
+  const before = whole().slice();
+  const [start, end] = [(PAD + shift) * size, (PAD + shift + values.length) * size];
+  return {
+    view,
+    expectIntact(label: string, inside: boolean) {
+      const after = whole();
+      for (let i = 0; i < after.length; i++) {
+        if (after[i] !== before[i] && (inside || i < start || i >= end)) {
+          throw new Error(`${label}: byte ${i - start} from the view's start was written`);
+        }
+      }
+    },
+  };
+}
+
+/** `op` on copies of a and b placed in `kind` memory, `out` full of NaN first; its output. */
+function run(
+  kernels: ArrayOps,
+  kind: Memory,
+  op: Operation,
+  shape: Shape,
+  a: FloatArray,
+  b: FloatArray,
+  label: string,
+): FloatArray {
+  const dtype = a instanceof Float32Array ? "float32" : "float64";
+  const random = mulberry32(a.length + 3 * b.length);
+  const shift = () => Math.floor(random() * 4);
+  const [x, y] = [placed(kind, dtype, a, shift()), placed(kind, dtype, b, shift())];
+  const out = placed(kind, dtype, nans(dtype, op.lengths(shape)[2]), shift());
+  op.run(kernels, x.view, y.view, out.view, shape);
+  x.expectIntact(`${label}, a`, true);
+  y.expectIntact(`${label}, b`, true);
+  out.expectIntact(`${label}, out`, false);
+  return out.view.slice();
+}
+
+describe.runIf(loaded)("OpenBLAS ops", () => {
+  const kernels = loaded ? native.ops : tsKernels;
+
+  for (const dtype of DTYPES) {
+    for (const op of OPERATIONS) {
+      it(`${op.name} on ${dtype} is within the rounding bound of the TypeScript kernels`, () => {
+        const random = mulberry32(op.name.length * 31 + dtype.length);
+        for (const [s, shape] of SHAPES.entries()) {
+          const [lengthA, lengthB] = op.lengths(shape);
+          const a = filled(dtype, lengthA, uniform(random));
+          const b = filled(dtype, lengthB, uniform(random));
+          const kind = MEMORIES[s % MEMORIES.length];
+          const label = `openblas ${op.name} ${dtype} [${shape.join("×")}] in ${kind} memory`;
+          const actual = run(kernels, kind, op, shape, a, b, label);
+          const expected = nans(dtype, actual.length);
+          op.run(tsKernels, a, b, expected, shape);
+          const bound = new Float64Array(actual.length);
+          op.run(tsKernels, absolute(a), absolute(b), bound, shape);
+          const factor = errorFactor(dtype, shape[1]);
+          for (let i = 0; i < actual.length; i++) {
+            if (!(Math.abs(actual[i] - expected[i]) <= factor * bound[i])) {
+              throw new Error(
+                `${label}: element ${i} is ${actual[i]}, TypeScript gives ${expected[i]}, ` +
+                  `further apart than ${factor * bound[i]}`,
+              );
+            }
+          }
+        }
+      });
+
+      it(`${op.name} on ${dtype} is exact on small integers, in every kind of memory`, () => {
+        const random = mulberry32(op.name.length * 17 + dtype.length);
+        for (const shape of SHAPES) {
+          const [lengthA, lengthB] = op.lengths(shape);
+          const a = filled(dtype, lengthA, integer(random));
+          const b = filled(dtype, lengthB, integer(random));
+          const expected = nans(dtype, op.lengths(shape)[2]);
+          op.run(tsKernels, a, b, expected, shape);
+          for (const kind of MEMORIES) {
+            const label = `openblas ${op.name} ${dtype} [${shape.join("×")}] in ${kind} memory`;
+            const actual = run(kernels, kind, op, shape, a, b, label);
+            for (let i = 0; i < actual.length; i++) {
+              if (actual[i] !== expected[i]) {
+                throw new Error(`${label}: element ${i} is ${actual[i]}, not ${expected[i]}`);
+              }
+            }
+          }
+        }
+      });
+    }
+
+    // Lengths around vector widths, and past firstNonFinite's 1024-element screening blocks.
+    const LENGTHS = [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 1000, 1023, 1024, 1025, 5000];
+
+    /** Runs an elementwise kernel on both paths; every operand must end bit for bit the same. */
+    function sameBits(
+      n: number,
+      count: number,
+      call: (k: ArrayOps, arrays: FloatArray[]) => unknown,
+      positive: number[] = [],
+    ) {
+      const random = mulberry32(n * 7 + count);
+      const ours = Array.from({ length: count }, (_, i) =>
+        filled(dtype, n, positive.includes(i) ? () => random() + 0.01 : uniform(random)),
+      );
+      const reference = ours.map((a) => a.slice());
+      expect(call(kernels, ours)).toBe(call(tsKernels, reference));
+      for (const [i, a] of ours.entries())
+        expect(a, `operand ${i}, n = ${n}`).toEqual(reference[i]);
+    }
+
+    it(`axpy, momentumStep and adamStep give the reference's very bits (${dtype})`, () => {
+      for (const n of LENGTHS) {
+        sameBits(n, 2, (k, [x, y]) => k.axpy(-0.37, x, y));
+        sameBits(n, 3, (k, [W, g, v]) => k.momentumStep(W, g, v, 0.9, 0.05));
+        sameBits(n, 4, (k, [W, g, m, v]) => k.adamStep(W, g, m, v, 0.9, 0.999, 0.003), [3]);
+      }
+    });
+
+    it(`addRowVector, relu, reluBackward and colSum give the reference's very bits (${dtype})`, () => {
+      for (const n of LENGTHS) {
+        sameBits(3 * n, 2, (k, [out, b]) => k.addRowVector(out, b.subarray(0, n), 3, n));
+        sameBits(n, 2, (k, [x, out]) => k.relu(x, out));
+        sameBits(n, 3, (k, [out, dout, dx]) => k.reluBackward(out, dout, dx));
+        sameBits(7 * n, 2, (k, [a, out]) => k.colSum(a, out.subarray(0, n), 7, n));
+      }
+    });
+
+    it(`relu keeps NaN for the finiteness check and makes -0 into +0 (${dtype})`, () => {
+      const x = filled(dtype, 5, () => 0);
+      x.set([Number.NaN, -0, -1, 2, Number.NEGATIVE_INFINITY]);
+      const out = filled(dtype, 5, () => 7);
+      kernels.relu(x, out);
+      expect(Array.from(out)).toEqual([Number.NaN, 0, 0, 2, 0]);
+      expect(Object.is(out[1], 0)).toBe(true);
+    });
+
+    it(`firstNonFinite finds the first NaN or infinity anywhere (${dtype})`, () => {
+      for (const n of LENGTHS) {
+        const a = filled(dtype, n, () => 0.5);
+        expect(kernels.firstNonFinite(a)).toBe(-1);
+        // The largest finite values have all but one exponent bit set.
+        a.fill(dtype === "float32" ? 3.4028234663852886e38 : Number.MAX_VALUE);
+        expect(kernels.firstNonFinite(a)).toBe(-1);
+        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+          for (const at of new Set([0, n >> 1, n - 1])) {
+            a[at] = bad;
+            if (at + 1 < n) a[n - 1] = Number.NaN;
+            expect(kernels.firstNonFinite(a)).toBe(at);
+            a.fill(0.5, at);
+          }
+        }
+      }
+    });
+
+    it(`throws a TypeError naming the problem, writing nothing (${dtype})`, () => {
+      const a = filled(dtype, 6, () => 1);
+      const out = filled(dtype, 4, () => 9);
+      const other = dtype === "float32" ? new Float64Array(6) : new Float32Array(6);
+      const calls: [() => unknown, RegExp][] = [
+        [
+          () => kernels.gemm(a, a, out, 3, 2, 3),
+          /^gemm: out has 4 elements, the operation needs 9$/,
+        ],
+        [() => kernels.gemm(a, other, out, 2, 3, 2), /^gemm: b must be of the same dtype/],
+        [
+          () => kernels.gemm(a, a, out, 2, 1.5, 2),
+          /^gemm: the second dimension must be a non-negative integer$/,
+        ],
+        [() => kernels.gemmTN(a, a, out, -1, 2, 2), /^gemmTN: the first dimension must be/],
+        [
+          () => kernels.gemmNT(a, [1, 2] as never, out, 2, 2, 2),
+          /^gemmNT: b must be a Float32Array or Float64Array$/,
+        ],
+        [() => kernels.axpy(0.5, out, a), /^axpy: x has 4 elements, the operation needs 6$/],
+        [() => kernels.axpy("2" as never, a, a), /^axpy: alpha must be a number$/],
+        [() => kernels.adamStep(a, a, a, out, 0.9, 0.999, 0.1), /^adamStep: v has 4 elements/],
+        [() => kernels.colSum(a, out, 2, 5), /^colSum: a has 6 elements, the operation needs 10$/],
+        [() => (kernels.relu as (x: FloatArray) => void)(a), /^relu: takes 2 arguments$/],
+        [() => kernels.firstNonFinite(new Int32Array(3) as never), /^firstNonFinite: a must be/],
+      ];
+      for (const [call, message] of calls) {
+        expect(call).toThrow(TypeError);
+        expect(call).toThrow(message);
+      }
+      expect(Array.from(out)).toEqual([9, 9, 9, 9]);
+    });
+
+    it(`overwrites out without reading it and gives zeros for an empty inner size (${dtype})`, () => {
+      const a = filled(dtype, 6 * 600, () => 0.5);
+      const b = filled(dtype, 600 * 13, () => 0.25);
+      const out = filled(dtype, 6 * 13, () => 0);
+      for (const fill of [1e30, -7, Number.NaN]) {
+        out.fill(fill);
+        kernels.gemm(a, b, out, 6, 600, 13);
+        expect(Array.from(out)).toEqual(new Array(6 * 13).fill(75));
+        out.fill(fill);
+        kernels.gemmTN(a, b, out, 0, 6, 13);
+        expect(Array.from(out)).toEqual(new Array(6 * 13).fill(0));
+      }
+    });
+  }
+});
