@@ -6,7 +6,7 @@
 # unreachable the base image comes from ../shared/tools/node-base-image.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-image=backprop-service:test
+image=backprop-service:test-$$
 name=backprop-test-$$
 volume=backprop-test-data-$$
 base=node:20-bookworm-slim
