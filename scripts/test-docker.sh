@@ -65,7 +65,7 @@ start_line=$(docker logs "$name" 2>&1 | grep -o '"msg":"numeric kernels: [^"]*"'
 grep -q 'numeric kernels: openblas (OpenBLAS ' <<<"$start_line" || fail "start line: $start_line"
 echo "ok: the image runs the openblas kernels as user node ($start_line)"
 
-model=$(curl -fsS -H 'content-type: application/json' -d '{"name":"kept","layers":[{"type":"relu"}]}' "$url/v1/models")
+model=$(curl -fsS -H 'content-type: application/json' -d '{"name":"kept","layers":[{"type":"affine","W":[[1,0],[0,1]],"b":[0,0]},{"type":"softmaxWithLoss"}]}' "$url/v1/models")
 id=$(sed 's/.*"id":"\([^"]*\)".*/\1/' <<<"$model")
 docker restart -t 10 "$name" >/dev/null
 port=$(docker port "$name" 3000/tcp | head -1 | sed 's/.*://')
