@@ -1,7 +1,7 @@
 import { expect, it } from "vitest";
 import { fromValues } from "../../src/core/tensor.js";
-import type { Checkpoint, NewJob } from "../../src/store/repository.js";
 import { openStore } from "../../src/store/open-store.js";
+import type { Checkpoint, NewJob } from "../../src/store/repository.js";
 import { awkward, describeEachEngine, jobSpec, sameBits, twoLayerModel } from "./helpers.js";
 
 const progress = { iteration: 0, iterations: 100, epoch: 0, fraction: 0 };

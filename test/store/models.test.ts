@@ -1,7 +1,7 @@
 import { expect, it } from "vitest";
 import type { LayerSpec } from "../../src/core/layer-spec.js";
-import { InvalidCursorError } from "../../src/store/repository.js";
 import { openStore } from "../../src/store/open-store.js";
+import { InvalidCursorError } from "../../src/store/repository.js";
 import { describeEachEngine, sameBits, twoLayerModel } from "./helpers.js";
 
 function affine(layers: LayerSpec[]) {
