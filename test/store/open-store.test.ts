@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { sql } from "kysely";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
 import type { FloatArray } from "../../src/core/tensor.js";
 import { fromBlob, toBlob } from "../../src/store/blob.js";
 import type { Engine } from "../../src/store/engine.js";
@@ -195,6 +196,14 @@ describe("sqlite store", () => {
 });
 
 describe("postgres store, opening", () => {
+  it("is chosen by DATABASE_URL, which must be a postgres:// URL", () => {
+    expect(loadConfig({}).databaseUrl).toBeNull();
+    expect(loadConfig({ DATABASE_URL: "postgresql://h/db" }).databaseUrl).toBe("postgresql://h/db");
+    expect(() => loadConfig({ DATABASE_URL: "mysql://h/db" })).toThrow(
+      "invalid configuration: DATABASE_URL: must be a postgres:// or postgresql:// URL",
+    );
+  });
+
   it("fails fast with one line when the server does not answer", async () => {
     const started = Date.now();
     const open = openStore({
