@@ -4,18 +4,46 @@
  * SQLITE_BUSY when another process wrote in between, where busy_timeout cannot help), and
  * PostgreSQL's connection failures become StoreUnavailableError wherever they surface.
  */
+import type Database from "better-sqlite3";
 import {
   CompiledQuery,
   type DatabaseConnection,
   type Driver,
   PostgresDialect,
+  type SqliteDatabase,
   SqliteDialect,
+  type SqliteStatement,
   type TransactionSettings,
 } from "kysely";
 import { isConnectionFault } from "./faults.js";
 import { StoreUnavailableError } from "./repository.js";
 
+/**
+ * better-sqlite3 with its prepared statements kept: Kysely prepares every query anew, and for
+ * the small queries of this store preparing costs as much as running. Query texts are Kysely's
+ * compiled SQL with parameters apart, so they are few; the cap only guards against a surprise.
+ */
+function reusingStatements(db: Database.Database, cap = 512): SqliteDatabase {
+  const statements = new Map<string, Database.Statement>();
+  return {
+    prepare(text: string) {
+      let statement = statements.get(text);
+      if (!statement) {
+        if (statements.size >= cap) statements.clear();
+        statement = db.prepare(text);
+        statements.set(text, statement);
+      }
+      return statement as unknown as SqliteStatement;
+    },
+    close: () => db.close(),
+  };
+}
+
 export class EmbeddedSqliteDialect extends SqliteDialect {
+  constructor(database: Database.Database) {
+    super({ database: reusingStatements(database) });
+  }
+
   override createDriver(): Driver {
     const inner = super.createDriver();
     return {

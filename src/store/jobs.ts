@@ -152,12 +152,16 @@ export class Jobs implements JobRepository {
   }
 
   async get(id: string, tenant: string | null): Promise<JobRecord | undefined> {
-    const row = await this.engine.db
-      .selectFrom("jobs")
-      .select(ALL_COLUMNS)
-      .where("id", "=", id)
-      .where(tenantIs(tenant))
-      .executeTakeFirst();
+    const [row] = await this.engine.reuse(
+      `jobs.get:${tenant === null}`,
+      tenant === null ? [id] : [id, tenant],
+      ([id, tenant = null]) =>
+        this.engine.db
+          .selectFrom("jobs")
+          .select(ALL_COLUMNS)
+          .where("id", "=", id)
+          .where(tenantIs(tenant)),
+    );
     return row && jobFromRow(row);
   }
 

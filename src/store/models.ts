@@ -36,18 +36,26 @@ export class Models implements ModelRepository {
   }
 
   async get(id: string, tenant: string | null): Promise<ModelRecord | undefined> {
-    const found = await this.engine.read(async (trx) => {
-      const row = await selectSummary(trx, id, tenant);
-      if (!row) return undefined;
-      const blobs = await trx
-        .selectFrom("model_tensors")
-        .select("data")
-        .where("model_id", "=", id)
-        .orderBy("position")
-        .execute();
-      return { row, blobs: blobs.map((b) => b.data) };
-    });
-    if (!found) return undefined;
+    // One statement, row and tensors together: consistent without a transaction on either
+    // engine, and one round trip to PostgreSQL.
+    const rows = await this.engine.reuse(
+      `models.get:${tenant === null}`,
+      tenant === null ? [id] : [id, tenant],
+      ([id, tenant = null]) =>
+        this.engine.db
+          .selectFrom("models")
+          .leftJoin("model_tensors", "model_tensors.model_id", "models.id")
+          .select(SUMMARY_COLUMNS.map((c) => `models.${c}` as const))
+          .select("model_tensors.data")
+          .where("models.id", "=", id)
+          .where(tenantIs(tenant))
+          .orderBy("model_tensors.position"),
+    );
+    if (rows.length === 0) return undefined;
+    const found = {
+      row: rows[0],
+      blobs: rows.flatMap((r) => (r.data === null ? [] : [r.data])),
+    };
     const summary = fromRow(found.row);
     const { blobs } = found;
     const affine = summary.layers.filter((l) => l.type === "affine").length;
@@ -71,7 +79,16 @@ export class Models implements ModelRepository {
   }
 
   async getSummary(id: string, tenant: string | null): Promise<ModelSummaryRecord | undefined> {
-    const row = await selectSummary(this.engine.db, id, tenant);
+    const [row] = await this.engine.reuse(
+      `models.getSummary:${tenant === null}`,
+      tenant === null ? [id] : [id, tenant],
+      ([id, tenant = null]) =>
+        this.engine.db
+          .selectFrom("models")
+          .select(SUMMARY_COLUMNS)
+          .where("id", "=", id)
+          .where(tenantIs(tenant)),
+    );
     return row && fromRow(row);
   }
 
@@ -135,15 +152,6 @@ export async function insertModel(trx: Db, record: ModelRecord): Promise<void> {
     .insertInto("model_tensors")
     .values(tensors.map((t, position) => ({ model_id: record.id, position, data: toBlob(t.data) })))
     .execute();
-}
-
-function selectSummary(db: Db, id: string, tenant: string | null) {
-  return db
-    .selectFrom("models")
-    .select(SUMMARY_COLUMNS)
-    .where("id", "=", id)
-    .where(tenantIs(tenant))
-    .executeTakeFirst();
 }
 
 /** The record `create` stores: id, timestamps and the parameter count filled in, dtypes checked. */

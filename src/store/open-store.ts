@@ -107,10 +107,7 @@ function openSqlite(dataDir: string): Store {
     });
   }
   return storeOn(
-    new Engine(
-      "sqlite",
-      new Kysely<Schema>({ dialect: new EmbeddedSqliteDialect({ database: db }) }),
-    ),
+    new Engine("sqlite", new Kysely<Schema>({ dialect: new EmbeddedSqliteDialect(db) })),
   );
 }
 
