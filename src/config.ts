@@ -14,6 +14,10 @@ const EnvSchema = z.object({
   HOST: z.string().min(1).default("0.0.0.0"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DATA_DIR: z.string().min(1).default("./data"),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/./, "must be a postgres:// or postgresql:// URL")
+    .optional(),
   POOL_THREADS: int(1, 256).default(availableParallelism()),
   POOL_MAX_QUEUE: int(0).default(64),
   BODY_LIMIT_BYTES: int(1024).default(64 * 1024 * 1024),
@@ -75,6 +79,8 @@ export interface Config {
   host: string;
   logLevel: z.infer<typeof EnvSchema>["LOG_LEVEL"];
   dataDir: string;
+  /** PostgreSQL holds the store when set; null: the embedded SQLite file in `dataDir`. */
+  databaseUrl: string | null;
   pool: {
     threads: number;
     maxQueue: number;
@@ -134,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
     dataDir: e.DATA_DIR,
+    databaseUrl: e.DATABASE_URL ?? null,
     pool: {
       threads: e.POOL_THREADS,
       maxQueue: e.POOL_MAX_QUEUE,

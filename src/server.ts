@@ -1,6 +1,6 @@
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { StoreOpenError } from "./store/sqlite-store.js";
+import { StoreOpenError } from "./store/open-store.js";
 
 /** The service cannot listen on its address (taken, not allowed): an operator's problem. */
 class ListenError extends Error {

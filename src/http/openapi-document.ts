@@ -47,19 +47,26 @@ const DESCRIPTIONS: Record<string, string> = {
   "504": "The computation ran past REQUEST_TIMEOUT_MS (DEADLINE_EXCEEDED)",
 };
 
+/** Operations that read or write the store, which may also answer 503 STORE_UNAVAILABLE. */
+const STORE_PATHS = [/^\/v1\/models/, /^\/v1\/training-jobs/, /^\/v2\/models\//, /^\/readyz$/];
+const STORE_UNAVAILABLE_503 =
+  "The compute pool is saturated (OVERLOADED), the server is shutting down (DRAINING), or the store (PostgreSQL) cannot be reached (STORE_UNAVAILABLE); retry after Retry-After";
+
 const PROBLEM_HEADERS: Record<string, (keyof typeof HEADERS)[]> = {
   "401": ["www-authenticate"],
   "429": ["retry-after"],
   "503": ["retry-after"],
 };
 
-function problemResponse(status: string, oip: boolean): Json {
+function problemResponse(status: string, oip: boolean, usesStore: boolean): Json {
   const headers: Json = { "x-request-id": copy(HEADERS["x-request-id"]) };
   for (const name of PROBLEM_HEADERS[status] ?? []) headers[name] = copy(HEADERS[name]);
   const content = oip
     ? { [OIP_ERROR]: { schema: { $ref: "#/components/schemas/OipError" } } }
     : { [PROBLEM]: { schema: { $ref: "#/components/schemas/Problem" } } };
-  return { description: DESCRIPTIONS[status] ?? "Error", headers, content };
+  const description =
+    status === "503" && usesStore ? STORE_UNAVAILABLE_503 : (DESCRIPTIONS[status] ?? "Error");
+  return { description, headers, content };
 }
 
 /** Finishes the document @fastify/swagger generated (the `transformObject` step). */
@@ -88,7 +95,11 @@ export function finishDocument(document: Json): Json {
           Number(status) >= 400 &&
           !(oip && responses[status] && path.endsWith("/health/ready"))
         ) {
-          finished[status] = problemResponse(status, oip);
+          finished[status] = problemResponse(
+            status,
+            oip,
+            STORE_PATHS.some((p) => p.test(path)),
+          );
           continue;
         }
         const response = { ...responses[status] };

@@ -5,7 +5,7 @@ import { DatasetError } from "../datasets/catalog.js";
 import { AllowedMethods } from "../http/allowed-methods.js";
 import { isOipRequest, sendOipError } from "../http/oip-reply.js";
 import { type Problem, ProblemError, problem, validationFailed } from "../http/problem.js";
-import { InvalidCursorError } from "../store/repository.js";
+import { InvalidCursorError, StoreUnavailableError } from "../store/repository.js";
 import { SubmissionError } from "../training/submit.js";
 
 const PROBLEM_JSON = "application/problem+json; charset=utf-8";
@@ -17,6 +17,16 @@ function fromFastify(error: FastifyError): ProblemError | undefined {
   }
   if (error instanceof DatasetError) {
     return validationFailed([{ path: `dataset.${error.field}`, message: error.message }]);
+  }
+  if (error instanceof StoreUnavailableError) {
+    // The cause (host, port, pg's message) is for the log, not for callers.
+    return new ProblemError(
+      503,
+      "STORE_UNAVAILABLE",
+      "the store cannot be reached right now; retry after Retry-After seconds",
+      undefined,
+      { "retry-after": "5" },
+    );
   }
   if (error instanceof InvalidCursorError) {
     return validationFailed([
@@ -57,7 +67,11 @@ export function sendError(error: FastifyError, request: FastifyRequest, reply: F
   if (known) {
     body = known.toProblem();
     reply.headers(known.headers);
-    if (known.status >= 500) request.log.warn({ code: known.code }, known.message);
+    if (known.status >= 500) {
+      // A translated fault keeps its cause in the log (e.g. which server refused the store).
+      const cause = known === error ? {} : { err: error };
+      request.log.warn({ code: known.code, ...cause }, known.message);
+    }
   } else {
     request.log.error({ err: error }, "unhandled error");
     body = problem(500, "INTERNAL", `internal error; quote request id ${request.id}`);

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { Config } from "../config.js";
+import { openStore } from "../store/open-store.js";
 import type { Store } from "../store/repository.js";
-import { openStore } from "../store/sqlite-store.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -10,10 +10,13 @@ declare module "fastify" {
   }
 }
 
-/** The embedded store in DATA_DIR, opened at start (migrations applied) and closed on close. */
+/**
+ * The store, opened at start (migrations applied) and closed on close: PostgreSQL when
+ * DATABASE_URL is set, else the embedded SQLite file in DATA_DIR.
+ */
 export default fp(
   async function store(app: FastifyInstance, { config }: { config: Config }) {
-    const opened = openStore(config.dataDir);
+    const opened = await openStore(config);
     app.decorate("store", opened);
     app.addHook("onClose", () => opened.close());
   },

@@ -40,9 +40,10 @@ export default async function healthRoutes(app: FastifyInstance) {
     "/readyz",
     {
       schema: {
-        summary: "Readiness: 503 while draining, or while the compute pool is saturated",
+        summary:
+          "Readiness: 503 while draining, while the compute pool is saturated, or while the store is unreachable",
         description:
-          "503 DRAINING while shutting down; 503 OVERLOADED while every compute thread is busy and the queue is full (a new computation would be refused).",
+          "503 DRAINING while shutting down; 503 OVERLOADED while every compute thread is busy and the queue is full (a new computation would be refused); 503 STORE_UNAVAILABLE while the store (PostgreSQL) does not answer.",
         operationId: "getReadiness",
         tags: ["operations"],
         response: { 200: Ready, 503: ProblemSchema },
@@ -50,6 +51,8 @@ export default async function healthRoutes(app: FastifyInstance) {
     },
     // While draining, the app's onRequest hook answers 503 DRAINING before this runs.
     async () => {
+      // Throws StoreUnavailableError (503 STORE_UNAVAILABLE) while the store cannot be reached.
+      await app.store.ping();
       const { pool } = app;
       if (pool.saturated) {
         throw new ProblemError(

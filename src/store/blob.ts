@@ -9,8 +9,10 @@ export function toBlob(data: FloatArray): Buffer {
 }
 
 /**
- * The blob as a typed array: a view when its offset suits the element size, else a copy into a
- * fresh ArrayBuffer, because a Float64Array cannot start at an odd byte.
+ * The blob as a typed array: a view when the blob is the whole of its ArrayBuffer (as
+ * better-sqlite3 hands them out), else a copy into a fresh one. A Float64Array cannot start at
+ * an odd byte, and a view into Node's shared Buffer pool (where `pg` decodes small bytea values)
+ * would pin the pool's slab and be detached with it when the array is moved to a worker.
  */
 export function fromBlob(blob: Uint8Array, dtype: DType): FloatArray {
   const bytesPerElement = dtype === "float32" ? 4 : 8;
@@ -18,7 +20,7 @@ export function fromBlob(blob: Uint8Array, dtype: DType): FloatArray {
     throw new Error(`a ${dtype} blob of ${blob.byteLength} bytes is not whole elements`);
   }
   const length = blob.byteLength / bytesPerElement;
-  if (blob.byteOffset % bytesPerElement === 0) {
+  if (blob.byteOffset === 0 && blob.byteLength === blob.buffer.byteLength) {
     return dtype === "float32"
       ? new Float32Array(blob.buffer, blob.byteOffset, length)
       : new Float64Array(blob.buffer, blob.byteOffset, length);

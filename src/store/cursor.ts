@@ -1,11 +1,11 @@
-import type Database from "better-sqlite3";
+import { type RawBuilder, sql } from "kysely";
 import { InvalidCursorError, type ListQuery, type Page } from "./repository.js";
 
 /**
  * Keyset pagination over (createdAt, id), newest first: the cursor is the last row's key, so a
  * page costs an index seek however deep it is, and rows inserted meanwhile do not shift pages.
  */
-interface CursorKey {
+export interface CursorKey {
   createdAt: string;
   id: string;
 }
@@ -31,56 +31,38 @@ function decodeCursor(cursor: string): CursorKey {
   throw new InvalidCursorError(cursor);
 }
 
-function checkLimit(limit: number): void {
-  if (!Number.isInteger(limit) || limit < 1) {
-    throw new RangeError(`page limit must be a positive integer, got ${limit}`);
-  }
+/**
+ * `tenant = ?`, or `tenant IS NULL` for open mode: PostgreSQL has no `IS ?`, and its
+ * `IS NOT DISTINCT FROM` would not use the tenant indexes.
+ */
+export function tenantIs(tenant: string | null): RawBuilder<boolean> {
+  return tenant === null ? sql<boolean>`tenant IS NULL` : sql<boolean>`tenant = ${tenant}`;
 }
 
-/** The columns a keyset page is ordered and resumed by. */
-interface KeyedRow {
-  id: string;
-  created_at: string;
+/** Rows strictly after `key` in newest-first order. */
+export function olderThan(key: CursorKey): RawBuilder<boolean> {
+  return sql<boolean>`(created_at, id) < (${key.createdAt}, ${key.id})`;
 }
 
 /**
- * One tenant's rows of `table`, a page at a time, newest first: the two statements of a keyset
- * page (the first, and the one after a cursor) and the cursor of the last row.
+ * One page of `limit` items: `fetch` reads up to `count` rows newest first, after `key` when
+ * given; one row more than asked tells whether another page exists.
  */
-export class KeysetPages<Row extends KeyedRow, Item> {
-  private readonly firstPage: Database.Statement<[string | null, number], Row>;
-  private readonly nextPage: Database.Statement<[string | null, string, string, number], Row>;
-
-  /** `table` and `columns` are SQL text: the caller's constants, never request values. */
-  constructor(
-    db: Database.Database,
-    table: string,
-    columns: string,
-    private readonly toItem: (row: Row) => Item,
-  ) {
-    this.firstPage = db.prepare(
-      `SELECT ${columns} FROM ${table} WHERE tenant IS ?
-       ORDER BY created_at DESC, id DESC LIMIT ?`,
-    );
-    this.nextPage = db.prepare(
-      `SELECT ${columns} FROM ${table} WHERE tenant IS ? AND (created_at, id) < (?, ?)
-       ORDER BY created_at DESC, id DESC LIMIT ?`,
-    );
+export async function keysetPage<Row extends { id: string; created_at: string }, Item>(
+  { limit, cursor }: ListQuery,
+  fetch: (key: CursorKey | null, count: number) => Promise<Row[]>,
+  toItem: (row: Row) => Item,
+): Promise<Page<Item>> {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new RangeError(`page limit must be a positive integer, got ${limit}`);
   }
-
-  list({ tenant, limit, cursor }: ListQuery): Page<Item> {
-    checkLimit(limit);
-    const key = cursor ? decodeCursor(cursor) : null;
-    // One row more than asked tells whether another page exists.
-    const rows = key
-      ? this.nextPage.all(tenant, key.createdAt, key.id, limit + 1)
-      : this.firstPage.all(tenant, limit + 1);
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map(this.toItem),
-      nextCursor:
-        rows.length > limit ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
-    };
-  }
+  const key = cursor ? decodeCursor(cursor) : null;
+  const rows = await fetch(key, limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map(toItem),
+    nextCursor:
+      rows.length > limit ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
+  };
 }

@@ -1,6 +1,7 @@
 /**
  * What the service keeps between requests, as plain data, and the repositories that keep it.
- * The embedded SQLite store implements these; a shared server-grade store can later do the same.
+ * One implementation over Kysely serves both engines: embedded SQLite in DATA_DIR, and
+ * PostgreSQL when DATABASE_URL is set (see open-store.ts). Every method is asynchronous.
  *
  * Tenancy: every record has a tenant, `null` in open mode. A read with one tenant never sees
  * another tenant's records (`get` gives undefined, lists leave them out).
@@ -8,6 +9,7 @@
 import type { LayerShape, LayerSpec } from "../core/layer-spec.js";
 import type { DType, Tensor } from "../core/tensor.js";
 import type { Checkpoint, HistoryEntry } from "../training/checkpoint.js";
+import type { JobEvent } from "../training/job-events.js";
 import type { JobProgress, JobSpec } from "../training/job-spec.js";
 
 export type { Checkpoint, HistoryEntry, JobProgress };
@@ -58,17 +60,53 @@ export class InvalidCursorError extends Error {
   }
 }
 
+/**
+ * A runner's write after another runner claimed the job (`jobs.claim`): nothing was written, and
+ * the runner must stop, since the job is someone else's now.
+ */
+export class LeaseLostError extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly owner: string,
+  ) {
+    super(`job ${jobId} is no longer run by ${owner}: another runner claimed it`);
+    this.name = "LeaseLostError";
+  }
+}
+
+/** The tenant already has `maxPending` queued or running jobs; the job was not created. */
+export class PendingLimitError extends Error {
+  constructor(
+    readonly tenant: string | null,
+    readonly maxPending: number,
+  ) {
+    super(`${maxPending} training jobs are already queued or running`);
+    this.name = "PendingLimitError";
+  }
+}
+
+/**
+ * The store's server cannot be reached (down, restarting, refusing connections, too slow to
+ * connect): a transient fault, answered 503 with Retry-After; the next call tries again.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`the store is unavailable: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = "StoreUnavailableError";
+  }
+}
+
 export interface ModelRepository {
-  create(model: NewModel): ModelRecord;
-  get(id: string, tenant: string | null): ModelRecord | undefined;
+  create(model: NewModel): Promise<ModelRecord>;
+  get(id: string, tenant: string | null): Promise<ModelRecord | undefined>;
   /** The model without its parameters; never reads them. */
-  getSummary(id: string, tenant: string | null): ModelSummaryRecord | undefined;
+  getSummary(id: string, tenant: string | null): Promise<ModelSummaryRecord | undefined>;
   /** Newest first. */
-  list(query: ListQuery): Page<ModelSummaryRecord>;
+  list(query: ListQuery): Promise<Page<ModelSummaryRecord>>;
   /** Ids of the tenant's models of that name, newest first, at most `limit`. */
-  idsByName(name: string, tenant: string | null, limit: number): string[];
+  idsByName(name: string, tenant: string | null, limit: number): Promise<string[]>;
   /** True when the model existed for this tenant and is gone now. */
-  delete(id: string, tenant: string | null): boolean;
+  delete(id: string, tenant: string | null): Promise<boolean>;
 }
 
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
@@ -89,6 +127,8 @@ export interface JobRecord {
   finishedAt: string | null;
   samplesPerSecond: number | null;
   cancelRequested: boolean;
+  /** Who last claimed the job to run it (`jobs.claim`); null until then. */
+  runner: string | null;
 }
 
 /** A job as lists show it: without the request, which may carry a whole inline training set. */
@@ -99,7 +139,17 @@ export type JobSummaryRecord = Omit<JobRecord, "request">;
  * tensors its request names (`{stored: name}`) are stored with it, under those names.
  */
 export type NewJob = Pick<JobRecord, "tenant" | "request" | "modelId" | "progress"> &
-  Partial<Omit<JobRecord, "tenant" | "request" | "modelId" | "progress">>;
+  Partial<Omit<JobRecord, "tenant" | "request" | "modelId" | "progress" | "runner">>;
+
+export interface CreateJobOptions {
+  /**
+   * Refuse (PendingLimitError) when the tenant already has this many queued or running jobs;
+   * counted and inserted atomically, so concurrent creates cannot both pass the cap.
+   */
+  maxPending?: number;
+  /** A model to create in the same transaction (the job's own inline model, `modelId` its id). */
+  model?: NewModel;
+}
 
 /** The fields a running job changes. */
 export type JobPatch = Partial<
@@ -118,30 +168,41 @@ export type JobPatch = Partial<
   >
 >;
 
+/**
+ * Fencing: the writes a runner makes take its `owner` (as given to `claim`); when the job's
+ * runner is another by then, nothing is written and they throw LeaseLostError. Without an owner
+ * (an API cancel, a queued job withdrawn) they are not fenced.
+ */
 export interface JobRepository {
-  create(job: NewJob, tensors?: ReadonlyMap<string, Tensor>): JobRecord;
-  get(id: string, tenant: string | null): JobRecord | undefined;
+  create(
+    job: NewJob,
+    tensors?: ReadonlyMap<string, Tensor>,
+    options?: CreateJobOptions,
+  ): Promise<JobRecord>;
+  get(id: string, tenant: string | null): Promise<JobRecord | undefined>;
   /** The inline tensors stored with a job, by name. */
-  loadTensors(jobId: string): Map<string, Tensor>;
+  loadTensors(jobId: string): Promise<Map<string, Tensor>>;
   /** Newest first. */
-  list(query: ListQuery): Page<JobSummaryRecord>;
+  list(query: ListQuery): Promise<Page<JobSummaryRecord>>;
+  /** Makes `owner` the job's runner, taking over from any previous one; undefined: no such job. */
+  claim(id: string, owner: string): Promise<JobRecord | undefined>;
   /** For the orchestrator, not tenant-scoped; undefined when there is no such job. */
-  update(id: string, patch: JobPatch): JobRecord | undefined;
+  update(id: string, patch: JobPatch, owner?: string): Promise<JobRecord | undefined>;
   /** Appends without rewriting the history from the caller's copy. */
-  appendHistory(id: string, entries: HistoryEntry[]): void;
+  appendHistory(id: string, entries: HistoryEntry[], owner?: string): Promise<void>;
   /** Drops the entries after `iteration` (what a resume from there will redo). */
-  truncateHistory(id: string, iteration: number): void;
+  truncateHistory(id: string, iteration: number, owner?: string): Promise<void>;
   /**
    * Flags a queued or running job for cancellation; the orchestrator decides what that means.
    * Undefined when the tenant has no such job; a finished job is returned unchanged.
    */
-  requestCancel(id: string, tenant: string | null): JobRecord | undefined;
+  requestCancel(id: string, tenant: string | null): Promise<JobRecord | undefined>;
   /** Replaces the job's previous checkpoint. */
-  saveCheckpoint(checkpoint: Checkpoint): void;
-  loadCheckpoint(jobId: string): Checkpoint | undefined;
-  deleteCheckpoint(jobId: string): void;
+  saveCheckpoint(checkpoint: Checkpoint, owner?: string): Promise<void>;
+  loadCheckpoint(jobId: string): Promise<Checkpoint | undefined>;
+  deleteCheckpoint(jobId: string): Promise<void>;
   /** All tenants, oldest first: what to resume or start when the service starts. */
-  findByStatus(statuses: readonly JobStatus[]): JobRecord[];
+  findByStatus(statuses: readonly JobStatus[]): Promise<JobRecord[]>;
   /**
    * In one transaction: creates the result model, applies `patch` to the job with
    * `resultModelId` set to the new model, and drops the job's checkpoint. Either all of it
@@ -151,11 +212,28 @@ export interface JobRepository {
     jobId: string,
     patch: JobPatch,
     model: NewModel,
-  ): { job: JobRecord; model: ModelRecord };
+    owner?: string,
+  ): Promise<{ job: JobRecord; model: ModelRecord }>;
+}
+
+/** A job's event as stored: `id` orders every job's events (ascending, never reused). */
+export type StoredJobEvent = { id: number; jobId: string } & JobEvent;
+
+/** The events of jobs, kept for streams to replay from any replica. */
+export interface JobEventRepository {
+  append(jobId: string, event: JobEvent): Promise<StoredJobEvent>;
+  /** The job's events with ids above `afterId` (0: from the first), ascending, at most `limit`. */
+  after(jobId: string, afterId: number, limit: number): Promise<StoredJobEvent[]>;
 }
 
 export interface Store {
+  /** Which engine holds the data (for logs and tests; callers never branch on it). */
+  readonly engine: "sqlite" | "postgres";
   models: ModelRepository;
   jobs: JobRepository;
-  close(): void;
+  events: JobEventRepository;
+  /** A trivial query: resolves when the store answers, throws StoreUnavailableError when not. */
+  ping(): Promise<void>;
+  /** Harmless to call twice. */
+  close(): Promise<void>;
 }

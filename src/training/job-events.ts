@@ -17,11 +17,13 @@ export const isFinished = (job: Pick<JobRecord, "status">) => FINISHED.has(job.s
 /**
  * What happens to jobs, said once: each change is written to the store and then told to the
  * job's subscribers (its event streams), so the store and every stream agree. The store owns the
- * history; nothing else keeps one.
+ * history; nothing else keeps one. A job's writes go one after the other in the order they were
+ * made (`serially`), so its events reach streams in that order whichever connection ran them.
  */
 export class JobEvents {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
   private readonly observers = new Set<(jobId: string, event: JobEvent) => void>();
+  private readonly tails = new Map<string, Promise<unknown>>();
 
   constructor(private readonly store: Store) {}
 
@@ -30,22 +32,49 @@ export class JobEvents {
     return () => this.emitter.off(jobId, listener);
   }
 
-  progress(job: JobRecord, iteration: number, loss: number, samplesPerSecond: number): void {
+  /** Runs `write` after the job's earlier writes have settled (whether or not they failed). */
+  serially<T>(jobId: string, write: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(jobId) ?? Promise.resolve();
+    const next = previous.then(write, write);
+    const tail = next.catch(() => {});
+    this.tails.set(jobId, tail);
+    void tail.then(() => {
+      if (this.tails.get(jobId) === tail) this.tails.delete(jobId);
+    });
+    return next;
+  }
+
+  progress(
+    job: JobRecord,
+    iteration: number,
+    loss: number,
+    samplesPerSecond: number,
+    owner?: string,
+  ): Promise<void> {
     const progress = progressOf(job.request, iteration);
-    this.store.jobs.update(job.id, { progress, loss, samplesPerSecond });
-    this.emit(job.id, { event: "progress", data: { ...progress, loss, samplesPerSecond } });
+    return this.serially(job.id, async () => {
+      await this.store.jobs.update(job.id, { progress, loss, samplesPerSecond }, owner);
+      this.emit(job.id, { event: "progress", data: { ...progress, loss, samplesPerSecond } });
+    });
   }
 
-  evaluation(jobId: string, entry: HistoryEntry): void {
-    this.store.jobs.appendHistory(jobId, [entry]);
-    this.emit(jobId, { event: "evaluation", data: entry });
+  evaluation(jobId: string, entry: HistoryEntry, owner?: string): Promise<void> {
+    return this.serially(jobId, async () => {
+      await this.store.jobs.appendHistory(jobId, [entry], owner);
+      this.emit(jobId, { event: "evaluation", data: entry });
+    });
   }
 
-  /** A change of status (started, resumed, ended); the job as it is now, or undefined. */
-  status(jobId: string, patch: JobPatch): JobRecord | undefined {
-    const job = this.store.jobs.update(jobId, patch);
-    if (job) this.statusOf(job);
-    return job;
+  /**
+   * A change of status (started, resumed, ended); the job as it is now, or undefined. `owner`:
+   * the runner's, fencing the write (see JobRepository).
+   */
+  status(jobId: string, patch: JobPatch, owner?: string): Promise<JobRecord | undefined> {
+    return this.serially(jobId, async () => {
+      const job = await this.store.jobs.update(jobId, patch, owner);
+      if (job) this.statusOf(job);
+      return job;
+    });
   }
 
   /** Tells subscribers the status of a job already written (as a result model's transaction). */

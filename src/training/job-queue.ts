@@ -13,7 +13,7 @@ export interface JobQueue {
    * Delivers jobs to `run`, at most `concurrency` at a time, until `close`: first those the store
    * holds as running (a previous process left them; they resume) and queued, oldest first.
    */
-  start(run: (job: JobRecord) => Promise<void>): void;
+  start(run: (job: JobRecord) => Promise<void>): Promise<void>;
   /** Stops delivering; resolves once every delivered job's `run` has settled. */
   close(): Promise<void>;
   /** Jobs waiting, or of one tenant. */
@@ -30,12 +30,16 @@ export class InProcessJobQueue implements JobQueue {
     private readonly concurrency: number,
   ) {}
 
-  start(run: (job: JobRecord) => Promise<void>): void {
+  async start(run: (job: JobRecord) => Promise<void>): Promise<void> {
     this.run = run;
-    const left = this.store.jobs.findByStatus(["running", "queued"]);
+    const left = await this.store.jobs.findByStatus(["running", "queued"]);
+    // Jobs enqueued while the store was read are newer than those it found.
+    const found = new Set(left.map((j) => j.id));
+    const enqueued = this.jobs.splice(0).filter((j) => !found.has(j.id));
     this.jobs.push(
       ...left.filter((j) => j.status === "running"),
       ...left.filter((j) => j.status === "queued"),
+      ...enqueued,
     );
     this.pump();
   }

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { MessageChannel } from "node:worker_threads";
 import type { FastifyBaseLogger } from "fastify";
 import { Piscina } from "piscina";
@@ -14,7 +15,13 @@ import {
 } from "../pool/training-tasks.js";
 import { type FallbackCounts, workerOptions } from "../pool/worker-backend.js";
 import { workerUrl } from "../pool/worker-url.js";
-import type { JobRecord, ModelRecord, NewModel, Store } from "../store/repository.js";
+import {
+  type JobRecord,
+  LeaseLostError,
+  type ModelRecord,
+  type NewModel,
+  type Store,
+} from "../store/repository.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { loadJobData } from "./job-data.js";
 import { isFinished, type JobEvents } from "./job-events.js";
@@ -41,10 +48,14 @@ const now = () => new Date().toISOString();
 /**
  * Runs one job at a time per call, each on a training thread of its own, from its last checkpoint
  * when it has one; relays what the thread reports to JobEvents and ends the job in the store.
+ * It claims each job as `owner` before it runs it, and every write it makes for the job is fenced
+ * on that claim: once another runner claims the job, this one's writes are refused
+ * (LeaseLostError) and its thread is stopped.
  */
 export class JobRunner {
   private readonly pool: Piscina;
   private readonly running = new Map<string, Running>();
+  readonly owner = randomUUID();
 
   constructor(private readonly options: RunnerOptions) {
     const { config } = options;
@@ -86,11 +97,18 @@ export class JobRunner {
     try {
       await this.attempt(job, control);
     } catch (error) {
+      if (error instanceof LeaseLostError) {
+        this.options.log.warn({ jobId: job.id }, error.message);
+        return;
+      }
       this.options.log.error({ err: error, jobId: job.id }, "training job crashed");
-      this.end(job.id, {
+      // When the store itself is what failed, the job stays as it was, to resume at the next start.
+      await this.end(job.id, {
         status: "failed",
         error: { message: "the training worker crashed", detail: String(error) },
-      });
+      }).catch((err) =>
+        this.options.log.error({ err, jobId: job.id }, "cannot record the job's failure"),
+      );
     } finally {
       this.running.delete(job.id);
     }
@@ -99,19 +117,19 @@ export class JobRunner {
   private async attempt(queued: JobRecord, control: Int32Array): Promise<void> {
     const { store, events, config, log } = this.options;
     // The store's word is the last: a cancel answered before a crash holds after it.
-    const job = store.jobs.get(queued.id, queued.tenant);
+    const job = await store.jobs.claim(queued.id, this.owner);
     if (!job || isFinished(job)) return;
-    const model = store.models.get(job.modelId, job.tenant);
+    const model = await store.models.get(job.modelId, job.tenant);
     if (!model) {
-      this.end(job.id, {
+      await this.end(job.id, {
         status: "failed",
         error: { message: `starting model ${job.modelId} no longer exists` },
       });
       return;
     }
-    const checkpoint = store.jobs.loadCheckpoint(job.id);
+    const checkpoint = await store.jobs.loadCheckpoint(job.id);
     if (job.cancelRequested) {
-      this.cancelledAt(job, model, checkpoint);
+      await this.cancelledAt(job, model, checkpoint);
       return;
     }
     if (job.status === "running") {
@@ -126,34 +144,38 @@ export class JobRunner {
     }
     // The work restarts at the checkpoint, and so does what the job shows: progress and history
     // stored after it (up to a crash) are redone, not kept twice or run backwards.
-    store.jobs.truncateHistory(job.id, checkpoint?.iteration ?? 0);
-    const started = events.status(job.id, {
-      status: "running",
-      startedAt: job.startedAt ?? now(),
-      progress: progressOf(job.request, checkpoint?.iteration ?? 0),
-      loss: checkpoint?.loss ?? null,
-    })!;
+    await store.jobs.truncateHistory(job.id, checkpoint?.iteration ?? 0, this.owner);
+    const started = (await events.status(
+      job.id,
+      {
+        status: "running",
+        startedAt: job.startedAt ?? now(),
+        progress: progressOf(job.request, checkpoint?.iteration ?? 0),
+        loss: checkpoint?.loss ?? null,
+      },
+      this.owner,
+    ))!;
 
     const spec = job.request;
     let data: LabelledData;
     let validation: LabelledData | undefined;
     try {
       // A dataset is read on its first use, once per process: the job shows running meanwhile.
-      const tensors = store.jobs.loadTensors(job.id);
+      const tensors = await store.jobs.loadTensors(job.id);
       data = await loadJobData(spec.data, tensors, config.limits);
       validation = spec.validation && (await loadJobData(spec.validation, tensors, config.limits));
     } catch (error) {
       // The files of a built-in dataset are missing or broken: the installation's problem, whose
       // details (server paths) stay in the log.
       log.error({ err: error, jobId: job.id }, "cannot read a training job's data");
-      this.end(job.id, {
+      await this.end(job.id, {
         status: "failed",
         error: { message: "the job's dataset could not be read; the server log has the cause" },
       });
       return;
     }
     const result = await this.train(started, model, { data, validation, checkpoint, control });
-    this.complete(started, model, result);
+    await this.complete(started, model, result);
   }
 
   /** The job on a training thread, its messages relayed until the thread's last one. */
@@ -180,7 +202,9 @@ export class JobRunner {
         void this.evaluate(model.dtype, message.layers, spec).then((reply) =>
           channel.port1.postMessage(reply),
         );
-      } else this.relay(job, message);
+      } else {
+        this.relay(job, message).catch((error) => this.relayFailed(job.id, run.control, error));
+      }
     });
     const task: TrainingTask = {
       jobId: job.id,
@@ -217,19 +241,41 @@ export class JobRunner {
     }
   }
 
-  private relay(job: JobRecord, message: TrainingMessage): void {
+  /** Writes what the thread reported, in the job's order of writes. */
+  private relay(job: JobRecord, message: TrainingMessage): Promise<void> {
     const { store, events, countFallbacks } = this.options;
     switch (message.type) {
       case "checkpoint":
-        store.jobs.saveCheckpoint(message.checkpoint);
-        return;
+        return events.serially(job.id, () =>
+          store.jobs.saveCheckpoint(message.checkpoint, this.owner),
+        );
       case "evaluation":
-        events.evaluation(job.id, message.entry);
-        return;
+        return events.evaluation(job.id, message.entry, this.owner);
       case "progress":
         countFallbacks(message.fallbacks);
-        events.progress(job, message.iteration, message.loss, message.samplesPerSecond);
+        return events.progress(
+          job,
+          message.iteration,
+          message.loss,
+          message.samplesPerSecond,
+          this.owner,
+        );
     }
+    return Promise.resolve();
+  }
+
+  /**
+   * A write the store refused or could not take. Another runner's claim stops this one; a store
+   * that is down loses this progress or checkpoint, and the job trains on (its next write may
+   * succeed; a resume starts from the last checkpoint that was written).
+   */
+  private relayFailed(jobId: string, control: Int32Array, error: unknown): void {
+    if (error instanceof LeaseLostError) {
+      this.options.log.warn({ jobId }, `${error.message}; stopping here`);
+      Atomics.store(control, 0, CONTROL.stop);
+      return;
+    }
+    this.options.log.warn({ err: error, jobId }, "cannot store a training job's progress");
   }
 
   /** A training thread's evaluation, in the evaluator's threads; failures go back as errors. */
@@ -260,7 +306,11 @@ export class JobRunner {
     }
   }
 
-  private complete(job: JobRecord, source: ModelRecord, result: TrainingResult): void {
+  private async complete(
+    job: JobRecord,
+    source: ModelRecord,
+    result: TrainingResult,
+  ): Promise<void> {
     const { log } = this.options;
     switch (result.status) {
       case "interrupted":
@@ -270,10 +320,10 @@ export class JobRunner {
         );
         return;
       case "invalid":
-        this.end(job.id, { status: "failed", error: { message: result.message } });
+        await this.end(job.id, { status: "failed", error: { message: result.message } });
         return;
       case "diverged":
-        this.end(job.id, {
+        await this.end(job.id, {
           status: "failed",
           progress: progressOf(job.request, result.iteration),
           error: {
@@ -284,7 +334,7 @@ export class JobRunner {
         });
         return;
     }
-    this.finishWithModel(job, source, result.layers, {
+    await this.finishWithModel(job, source, result.layers, {
       status: result.status === "completed" ? "succeeded" : "cancelled",
       loss: result.loss,
       samplesPerSecond: result.samplesPerSecond,
@@ -296,10 +346,14 @@ export class JobRunner {
    * A job whose cancel was answered before this process (or its thread) could stop it: it ends
    * cancelled without training on, keeping what its last checkpoint had learned.
    */
-  private cancelledAt(job: JobRecord, source: ModelRecord, checkpoint?: Checkpoint): void {
+  private async cancelledAt(
+    job: JobRecord,
+    source: ModelRecord,
+    checkpoint?: Checkpoint,
+  ): Promise<void> {
     this.options.log.info({ jobId: job.id }, "training job was cancelled before it could resume");
     if (!checkpoint) {
-      this.end(job.id, { status: "cancelled" });
+      await this.end(job.id, { status: "cancelled" });
       return;
     }
     let next = 0;
@@ -309,23 +363,33 @@ export class JobRunner {
       const b = { shape: layer.b.shape, data: checkpoint.parameters[next++] };
       return { type: "affine", W, b };
     });
-    this.finishWithModel(job, source, layers, {
+    await this.finishWithModel(job, source, layers, {
       status: "cancelled",
       loss: checkpoint.loss,
       progress: progressOf(job.request, checkpoint.iteration),
     });
   }
 
-  /** Ends the job with its result model, in one transaction. */
+  /** Ends the job with its result model, in one transaction, after the job's other writes. */
   private finishWithModel(
     job: JobRecord,
     source: ModelRecord,
     layers: LayerSpec[],
     patch: Parameters<Store["jobs"]["finishWithModel"]>[1],
-  ): void {
+  ): Promise<void> {
+    const { events } = this.options;
+    return events.serially(job.id, () => this.storeResult(job, source, layers, patch));
+  }
+
+  private async storeResult(
+    job: JobRecord,
+    source: ModelRecord,
+    layers: LayerSpec[],
+    patch: Parameters<Store["jobs"]["finishWithModel"]>[1],
+  ): Promise<void> {
     const { store, events } = this.options;
     const spec = job.request;
-    const history = store.jobs.get(job.id, job.tenant)?.history ?? [];
+    const history = (await store.jobs.get(job.id, job.tenant))?.history ?? [];
     const last = history[history.length - 1];
     const model: NewModel = {
       tenant: job.tenant,
@@ -340,16 +404,17 @@ export class JobRunner {
         metrics: last ?? { iteration: patch.progress?.iteration ?? 0, loss: patch.loss ?? null },
       },
     };
-    const { job: finished } = store.jobs.finishWithModel(
+    const { job: finished } = await store.jobs.finishWithModel(
       job.id,
       { ...patch, finishedAt: now() },
       model,
+      this.owner,
     );
     events.statusOf(finished);
   }
 
   /** Ends a job without a result model (its end is logged and counted by job telemetry). */
-  private end(jobId: string, patch: Parameters<JobEvents["status"]>[1]): void {
-    this.options.events.status(jobId, { ...patch, finishedAt: now() });
+  private async end(jobId: string, patch: Parameters<JobEvents["status"]>[1]): Promise<void> {
+    await this.options.events.status(jobId, { ...patch, finishedAt: now() }, this.owner);
   }
 }

@@ -3,6 +3,7 @@
  * (defaults resolved, iterations counted), stored once with its inline tensors as bytes, and
  * handed to the queue. Nothing here computes; a model given inline is built by `createLayers`.
  */
+import { randomUUID } from "node:crypto";
 import type { Config } from "../config.js";
 import { ShapeError } from "../core/errors.js";
 import type { LayerSpec } from "../core/layer-spec.js";
@@ -12,7 +13,13 @@ import type { Tensor } from "../core/tensor.js";
 import { listDatasets } from "../datasets/catalog.js";
 import { notFound, ProblemError } from "../http/problem.js";
 import { inputOutputSizes } from "../models/summary.js";
-import type { JobRecord, ModelRecord, NewModel, Store } from "../store/repository.js";
+import {
+  type JobRecord,
+  type ModelRecord,
+  type NewModel,
+  PendingLimitError,
+  type Store,
+} from "../store/repository.js";
 import type { DataRef, JobSpec, StoredTensor } from "./job-spec.js";
 import type { TrainingService } from "./training-service.js";
 
@@ -57,19 +64,9 @@ export async function submitJob(
   tenant: string | null,
   request: JobRequest,
 ): Promise<JobRecord> {
-  const limit = config.auth.maxPendingJobsPerTenant;
-  if (training.pendingFor(tenant) >= limit) {
-    throw new ProblemError(
-      429,
-      "TOO_MANY_JOBS",
-      `${limit} training jobs are already queued or running`,
-      undefined,
-      { "retry-after": "60" },
-    );
-  }
   let model: ModelRecord | undefined;
   if (request.modelId !== undefined) {
-    model = store.models.get(request.modelId, tenant);
+    model = await store.models.get(request.modelId, tenant);
     if (!model) throw notFound("model", request.modelId);
   }
   const layers = model?.layers ?? (await createLayers());
@@ -97,9 +94,12 @@ export async function submitJob(
       `amount to ${iterations} iterations, over the limit of ${config.training.maxIterations}`,
     );
   }
+  // An inline model is stored with the job, in its transaction: a job refused by the cap
+  // leaves no model behind.
+  let newModel: NewModel | undefined;
   if (!model) {
     const { name, dtype, origin } = request.model!;
-    model = store.models.create({ tenant, name: name ?? null, dtype, layers, origin });
+    newModel = { id: randomUUID(), tenant, name: name ?? null, dtype, layers, origin };
   }
   const tensors = new Map<string, Tensor>();
   const spec: JobSpec = {
@@ -116,15 +116,25 @@ export async function submitJob(
       validation: storedData(request.validation, "validation", tensors),
     }),
   };
-  const job = store.jobs.create(
-    {
-      tenant,
-      request: spec,
-      modelId: model.id,
-      progress: { iteration: 0, iterations, epoch: 0, fraction: 0 },
-    },
-    tensors,
-  );
+  const maxPending = config.auth.maxPendingJobsPerTenant;
+  let job: JobRecord;
+  try {
+    job = await store.jobs.create(
+      {
+        tenant,
+        request: spec,
+        modelId: model?.id ?? newModel!.id!,
+        progress: { iteration: 0, iterations, epoch: 0, fraction: 0 },
+      },
+      tensors,
+      { maxPending, model: newModel },
+    );
+  } catch (error) {
+    if (!(error instanceof PendingLimitError)) throw error;
+    throw new ProblemError(429, "TOO_MANY_JOBS", error.message, undefined, {
+      "retry-after": "60",
+    });
+  }
   training.enqueue(job);
   return job;
 }

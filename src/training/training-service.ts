@@ -37,8 +37,8 @@ export class TrainingService {
   }
 
   /** Starts running jobs: first what a previous process left running (they resume), then queued. */
-  start(): void {
-    this.queue.start((job) => this.runner.run(job));
+  start(): Promise<void> {
+    return this.queue.start((job) => this.runner.run(job));
   }
 
   enqueue(job: JobRecord): void {
@@ -58,19 +58,14 @@ export class TrainingService {
    * the job on. A queued job ends at once; a running one at its next iteration, keeping what it
    * learned. Undefined when the tenant has no such job; a finished job comes back unchanged.
    */
-  cancel(id: string, tenant: string | null): JobRecord | undefined {
-    const job = this.store.jobs.requestCancel(id, tenant);
+  async cancel(id: string, tenant: string | null): Promise<JobRecord | undefined> {
+    const job = await this.store.jobs.requestCancel(id, tenant);
     if (!job || isFinished(job)) return job;
     if (this.queue.withdraw(id)) {
       return this.events.status(id, { status: "cancelled", finishedAt: new Date().toISOString() });
     }
     this.runner.cancel(id);
     return job;
-  }
-
-  /** Jobs of a tenant that are queued or running in this process. */
-  pendingFor(tenant: string | null): number {
-    return this.runner.active(tenant) + this.queue.waiting(tenant);
   }
 
   get activeJobs(): number {

@@ -8,7 +8,7 @@ import Database from "better-sqlite3";
 import type { FastifyInstance } from "fastify";
 import request from "supertest";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { DATABASE_FILE } from "../../src/store/sqlite-store.js";
+import { DATABASE_FILE } from "../../src/store/open-store.js";
 import { testApp } from "../helpers/app.js";
 import { expectSameAsUninterrupted, mnistJob, parameterBits, waitForJob } from "../helpers/jobs.js";
 import { expectProblem } from "../helpers/problem.js";

@@ -1,10 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { onTestFinished } from "vitest";
+import { afterAll, beforeAll, describe, onTestFinished } from "vitest";
 import type { FloatArray } from "../../src/core/tensor.js";
+import type { StoreOptions } from "../../src/store/open-store.js";
 import type { NewModel } from "../../src/store/repository.js";
 import type { JobSpec } from "../../src/training/job-spec.js";
+import { describeWithPostgres, type PostgresServer, startPostgres } from "../helpers/postgres.js";
 
 /** A fresh temp dir per call, removed after the test. */
 export function tempDir(): string {
@@ -70,4 +72,31 @@ export function jobSpec(iterations: number): JobSpec {
     seed: 1,
     data: { dataset: { name: "mnist", split: "train", limit: 100 } },
   };
+}
+
+/** Where a test opens its store: a fresh place each call, that it may open again and again. */
+export interface TestEngine {
+  name: "sqlite" | "postgres";
+  fresh(): Promise<StoreOptions>;
+}
+
+/**
+ * The same contract tests on each engine: embedded SQLite in a temp dir, and a database of its
+ * own on a private PostgreSQL server per file (skipped, saying so, where none is installed).
+ */
+export function describeEachEngine(name: string, body: (engine: TestEngine) => void): void {
+  describe(`${name} on sqlite`, () => {
+    body({ name: "sqlite", fresh: async () => ({ dataDir: tempDir() }) });
+  });
+  describeWithPostgres(`${name} on postgres`, () => {
+    let server: PostgresServer | undefined;
+    beforeAll(async () => {
+      server = await startPostgres();
+    }, 60_000);
+    afterAll(() => server?.destroy());
+    body({
+      name: "postgres",
+      fresh: async () => ({ dataDir: tempDir(), databaseUrl: await server!.createDatabase() }),
+    });
+  });
 }

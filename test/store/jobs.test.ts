@@ -1,8 +1,8 @@
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { fromValues } from "../../src/core/tensor.js";
+import { openStore } from "../../src/store/open-store.js";
 import type { Checkpoint, NewJob } from "../../src/store/repository.js";
-import { openStore } from "../../src/store/sqlite-store.js";
-import { awkward, jobSpec, sameBits, tempDir, twoLayerModel } from "./helpers.js";
+import { awkward, describeEachEngine, jobSpec, sameBits, twoLayerModel } from "./helpers.js";
 
 const progress = { iteration: 0, iterations: 100, epoch: 0, fraction: 0 };
 
@@ -31,10 +31,10 @@ function checkpoint(jobId: string, iteration: number): Checkpoint {
   };
 }
 
-describe("job repository", () => {
-  it("creates a queued job and reads it back", () => {
-    const store = openStore(tempDir());
-    const job = store.jobs.create(newJob());
+describeEachEngine("job repository", (engine) => {
+  it("creates a queued job and reads it back", async () => {
+    const store = await openStore(await engine.fresh());
+    const job = await store.jobs.create(newJob());
     expect(job).toMatchObject({
       status: "queued",
       resultModelId: null,
@@ -47,29 +47,29 @@ describe("job repository", () => {
       cancelRequested: false,
       progress,
     });
-    expect(store.jobs.get(job.id, null)).toEqual(job);
-    store.close();
+    expect(await store.jobs.get(job.id, null)).toEqual(job);
+    await store.close();
   });
 
-  it("updates fields and appends history", () => {
-    const store = openStore(tempDir());
-    const { id } = store.jobs.create(newJob());
-    const started = store.jobs.update(id, {
+  it("updates fields and appends history", async () => {
+    const store = await openStore(await engine.fresh());
+    const { id } = await store.jobs.create(newJob());
+    const started = (await store.jobs.update(id, {
       status: "running",
       startedAt: "2024-01-01T00:00:00.000Z",
-    })!;
+    }))!;
     expect(started.status).toBe("running");
-    store.jobs.update(id, {
+    await store.jobs.update(id, {
       progress: { iteration: 50, iterations: 100, epoch: 1, fraction: 0.5 },
       loss: 0.1 + 0.2,
       samplesPerSecond: 1234.5,
       "status = 'x'; --": 1, // not a field: never reaches the SQL text
     } as never);
-    store.jobs.appendHistory(id, [{ iteration: 10, loss: 2.3 }]);
-    store.jobs.appendHistory(id, [
+    await store.jobs.appendHistory(id, [{ iteration: 10, loss: 2.3 }]);
+    await store.jobs.appendHistory(id, [
       { iteration: 20, loss: 1 / 3, trainAccuracy: 0.5, validationAccuracy: 0.25 },
     ]);
-    const got = store.jobs.get(id, null)!;
+    const got = (await store.jobs.get(id, null))!;
     expect(got.progress.fraction).toBe(0.5);
     expect(got.loss).toBe(0.1 + 0.2);
     expect(got.samplesPerSecond).toBe(1234.5);
@@ -78,109 +78,115 @@ describe("job repository", () => {
       { iteration: 10, loss: 2.3 },
       { iteration: 20, loss: 1 / 3, trainAccuracy: 0.5, validationAccuracy: 0.25 },
     ]);
-    const failed = store.jobs.update(id, {
+    const failed = (await store.jobs.update(id, {
       status: "failed",
       error: { code: "DIVERGED", iteration: 51, lastFiniteLoss: 0.3 },
-    })!;
+    }))!;
     expect(failed.error).toEqual({ code: "DIVERGED", iteration: 51, lastFiniteLoss: 0.3 });
-    expect(store.jobs.update("missing", { status: "failed" })).toBeUndefined();
-    expect(() => store.jobs.appendHistory("missing", [])).toThrow("job missing does not exist");
-    store.close();
+    expect(await store.jobs.update("missing", { status: "failed" })).toBeUndefined();
+    await expect(store.jobs.appendHistory("missing", [])).rejects.toThrow(
+      "job missing does not exist",
+    );
+    await store.close();
   });
 
-  it("drops the history after a checkpoint's iteration, for a resume to redo", () => {
-    const store = openStore(tempDir());
-    const { id } = store.jobs.create(newJob());
+  it("drops the history after a checkpoint's iteration, for a resume to redo", async () => {
+    const store = await openStore(await engine.fresh());
+    const { id } = await store.jobs.create(newJob());
     const entries = [10, 20, 30].map((iteration) => ({ iteration, loss: 1 / iteration }));
-    store.jobs.appendHistory(id, entries);
-    store.jobs.truncateHistory(id, 20);
-    expect(store.jobs.get(id, null)!.history).toEqual(entries.slice(0, 2));
-    store.jobs.truncateHistory(id, 0);
-    expect(store.jobs.get(id, null)!.history).toEqual([]);
-    store.close();
+    await store.jobs.appendHistory(id, entries);
+    await store.jobs.truncateHistory(id, 20);
+    expect((await store.jobs.get(id, null))!.history).toEqual(entries.slice(0, 2));
+    await store.jobs.truncateHistory(id, 0);
+    expect((await store.jobs.get(id, null))!.history).toEqual([]);
+    await store.close();
   });
 
-  it("keeps a job's inline tensors as their own bits, and drops them with the job's record", () => {
-    const dir = tempDir();
-    const store = openStore(dir);
+  it("keeps a job's inline tensors as their own bits, and drops them with the job's record", async () => {
+    const place = await engine.fresh();
+    const store = await openStore(place);
     const x = { shape: [2, 3], data: awkward(6, "float64") };
     const t = fromValues([2], [1, 0], "float32");
-    const { id } = store.jobs.create(
+    const { id } = await store.jobs.create(
       newJob(),
       new Map([
         ["data.x", x],
         ["data.t", t],
       ]),
     );
-    store.close();
-    const reopened = openStore(dir);
-    const tensors = reopened.jobs.loadTensors(id);
+    await store.close();
+    const reopened = await openStore(place);
+    const tensors = await reopened.jobs.loadTensors(id);
     expect([...tensors.keys()].sort()).toEqual(["data.t", "data.x"]);
     expect(tensors.get("data.x")!.shape).toEqual([2, 3]);
     expect(sameBits(tensors.get("data.x")!.data, x.data)).toBe(true);
     expect(tensors.get("data.t")!.data).toEqual(Float32Array.of(1, 0));
-    expect(reopened.jobs.loadTensors("missing").size).toBe(0);
-    reopened.close();
+    expect((await reopened.jobs.loadTensors("missing")).size).toBe(0);
+    await reopened.close();
   });
 
-  it("flags cancellation only for the job's tenant and only while it can still stop", () => {
-    const store = openStore(tempDir());
-    const job = store.jobs.create(newJob({ tenant: "a" }));
-    expect(store.jobs.requestCancel(job.id, "b")).toBeUndefined();
-    expect(store.jobs.get(job.id, "a")!.cancelRequested).toBe(false);
-    expect(store.jobs.requestCancel(job.id, "a")!.cancelRequested).toBe(true);
-    const done = store.jobs.create(newJob({ tenant: "a", status: "succeeded" }));
-    expect(store.jobs.requestCancel(done.id, "a")).toMatchObject({
+  it("flags cancellation only for the job's tenant and only while it can still stop", async () => {
+    const store = await openStore(await engine.fresh());
+    const job = await store.jobs.create(newJob({ tenant: "a" }));
+    expect(await store.jobs.requestCancel(job.id, "b")).toBeUndefined();
+    expect((await store.jobs.get(job.id, "a"))!.cancelRequested).toBe(false);
+    expect((await store.jobs.requestCancel(job.id, "a"))!.cancelRequested).toBe(true);
+    const done = await store.jobs.create(newJob({ tenant: "a", status: "succeeded" }));
+    expect(await store.jobs.requestCancel(done.id, "a")).toMatchObject({
       status: "succeeded",
       cancelRequested: false,
     });
-    store.close();
+    await store.close();
   });
 
-  it("isolates tenants and pages newest first without the request", () => {
-    const store = openStore(tempDir());
+  it("isolates tenants and pages newest first without the request", async () => {
+    const store = await openStore(await engine.fresh());
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const createdAt = new Date(Date.UTC(2024, 0, 1, i)).toISOString();
-      ids.push(store.jobs.create(newJob({ tenant: "a", createdAt })).id);
+      ids.push((await store.jobs.create(newJob({ tenant: "a", createdAt }))).id);
     }
-    const other = store.jobs.create(newJob({ tenant: "b" }));
-    expect(store.jobs.get(other.id, "a")).toBeUndefined();
-    expect(store.jobs.get(ids[0], null)).toBeUndefined();
-    const first = store.jobs.list({ tenant: "a", limit: 2 });
-    const second = store.jobs.list({ tenant: "a", limit: 2, cursor: first.nextCursor });
-    const third = store.jobs.list({ tenant: "a", limit: 2, cursor: second.nextCursor });
+    const other = await store.jobs.create(newJob({ tenant: "b" }));
+    expect(await store.jobs.get(other.id, "a")).toBeUndefined();
+    expect(await store.jobs.get(ids[0], null)).toBeUndefined();
+    const first = await store.jobs.list({ tenant: "a", limit: 2 });
+    const second = await store.jobs.list({ tenant: "a", limit: 2, cursor: first.nextCursor });
+    const third = await store.jobs.list({ tenant: "a", limit: 2, cursor: second.nextCursor });
     expect([...first.items, ...second.items, ...third.items].map((j) => j.id)).toEqual(
       [...ids].reverse(),
     );
     expect(third.nextCursor).toBeNull();
     expect(first.items[0]).not.toHaveProperty("request");
-    expect(store.jobs.list({ tenant: "b", limit: 10 }).items.map((j) => j.id)).toEqual([other.id]);
-    store.close();
+    expect((await store.jobs.list({ tenant: "b", limit: 10 })).items.map((j) => j.id)).toEqual([
+      other.id,
+    ]);
+    await store.close();
   });
 
-  it("finds jobs by status, oldest first, across tenants", () => {
-    const store = openStore(tempDir());
+  it("finds jobs by status, oldest first, across tenants", async () => {
+    const store = await openStore(await engine.fresh());
     const at = (h: number) => new Date(Date.UTC(2024, 0, 1, h)).toISOString();
-    const running = store.jobs.create(newJob({ tenant: "a", status: "running", createdAt: at(2) }));
-    const queued = store.jobs.create(newJob({ tenant: "b", createdAt: at(1) }));
-    store.jobs.create(newJob({ status: "succeeded", createdAt: at(0) }));
-    const found = store.jobs.findByStatus(["queued", "running"]);
+    const running = await store.jobs.create(
+      newJob({ tenant: "a", status: "running", createdAt: at(2) }),
+    );
+    const queued = await store.jobs.create(newJob({ tenant: "b", createdAt: at(1) }));
+    await store.jobs.create(newJob({ status: "succeeded", createdAt: at(0) }));
+    const found = await store.jobs.findByStatus(["queued", "running"]);
     expect(found.map((j) => j.id)).toEqual([queued.id, running.id]);
     expect(found[0].request).toEqual(newJob().request);
-    expect(store.jobs.findByStatus([])).toEqual([]);
-    store.close();
+    expect(await store.jobs.findByStatus([])).toEqual([]);
+    await store.close();
   });
 
-  it("saves, replaces and loads a checkpoint bit for bit", () => {
-    const store = openStore(tempDir());
-    const { id } = store.jobs.create(newJob());
-    expect(store.jobs.loadCheckpoint(id)).toBeUndefined();
-    store.jobs.saveCheckpoint(checkpoint(id, 10));
+  it("saves, replaces and loads a checkpoint bit for bit", async () => {
+    const store = await openStore(await engine.fresh());
+    const { id } = await store.jobs.create(newJob());
+    expect(await store.jobs.loadCheckpoint(id)).toBeUndefined();
+    await store.jobs.saveCheckpoint(checkpoint(id, 10));
     const want = checkpoint(id, 20);
     want.parameters[0][0] = 42;
-    store.jobs.saveCheckpoint(want);
-    const got = store.jobs.loadCheckpoint(id)!;
+    await store.jobs.saveCheckpoint(want);
+    const got = (await store.jobs.loadCheckpoint(id))!;
     expect(got.iteration).toBe(20);
     expect(got.optimizerState.step).toBe(20);
     expect(got.rngState).toEqual(want.rngState);
@@ -194,16 +200,18 @@ describe("job repository", () => {
     );
     expect(slotBits).toEqual([[true, true], [], [true]]);
     expect(got.optimizerState.slots[0][0]).toBeInstanceOf(Float64Array);
-    store.jobs.deleteCheckpoint(id);
-    expect(store.jobs.loadCheckpoint(id)).toBeUndefined();
-    expect(() => store.jobs.saveCheckpoint(checkpoint("missing", 1))).toThrow(/FOREIGN KEY/);
-    store.close();
+    await store.jobs.deleteCheckpoint(id);
+    expect(await store.jobs.loadCheckpoint(id)).toBeUndefined();
+    await expect(store.jobs.saveCheckpoint(checkpoint("missing", 1))).rejects.toThrow(
+      /foreign key/i,
+    );
+    await store.close();
   });
 
-  it("finishes a job with its result model in one transaction", () => {
-    const store = openStore(tempDir());
-    const job = store.jobs.create(newJob({ tenant: "a", status: "running" }));
-    store.jobs.saveCheckpoint(checkpoint(job.id, 5));
+  it("finishes a job with its result model in one transaction", async () => {
+    const store = await openStore(await engine.fresh());
+    const job = await store.jobs.create(newJob({ tenant: "a", status: "running" }));
+    await store.jobs.saveCheckpoint(checkpoint(job.id, 5));
     const origin = {
       kind: "training" as const,
       jobId: job.id,
@@ -212,44 +220,44 @@ describe("job repository", () => {
       metrics: { loss: 0.2 },
     };
     const finishedAt = "2024-01-01T01:00:00.000Z";
-    const { job: done, model } = store.jobs.finishWithModel(
+    const { job: done, model } = await store.jobs.finishWithModel(
       job.id,
       { status: "succeeded", finishedAt },
       twoLayerModel("float32", { tenant: "a", origin }),
     );
     expect(done).toMatchObject({ status: "succeeded", finishedAt, resultModelId: model.id });
-    expect(store.jobs.get(job.id, "a")).toEqual(done);
-    expect(store.models.getSummary(model.id, "a")?.origin).toEqual(origin);
-    expect(store.jobs.loadCheckpoint(job.id)).toBeUndefined();
-    store.close();
+    expect(await store.jobs.get(job.id, "a")).toEqual(done);
+    expect((await store.models.getSummary(model.id, "a"))?.origin).toEqual(origin);
+    expect(await store.jobs.loadCheckpoint(job.id)).toBeUndefined();
+    await store.close();
   });
 
-  it("leaves neither model nor job changed when finishing fails", () => {
-    const store = openStore(tempDir());
-    const job = store.jobs.create(newJob({ status: "running" }));
-    store.jobs.saveCheckpoint(checkpoint(job.id, 5));
+  it("leaves neither model nor job changed when finishing fails", async () => {
+    const store = await openStore(await engine.fresh());
+    const job = await store.jobs.create(newJob({ status: "running" }));
+    await store.jobs.saveCheckpoint(checkpoint(job.id, 5));
     // The job update is rejected by the status CHECK after the model was inserted.
-    expect(() =>
+    await expect(
       store.jobs.finishWithModel(
         job.id,
         { status: "exploded" as never },
         twoLayerModel("float32", { id: "result" }),
       ),
-    ).toThrow(/CHECK constraint/);
-    expect(store.models.get("result", null)).toBeUndefined();
-    expect(store.jobs.get(job.id, null)).toEqual(job);
-    expect(store.jobs.loadCheckpoint(job.id)).toBeDefined();
-    expect(() =>
+    ).rejects.toThrow(/check constraint/i);
+    expect(await store.models.get("result", null)).toBeUndefined();
+    expect(await store.jobs.get(job.id, null)).toEqual(job);
+    expect(await store.jobs.loadCheckpoint(job.id)).toBeDefined();
+    await expect(
       store.jobs.finishWithModel("missing", { status: "succeeded" }, twoLayerModel("float32")),
-    ).toThrow("job missing does not exist");
-    expect(() =>
+    ).rejects.toThrow("job missing does not exist");
+    await expect(
       store.jobs.finishWithModel(
         job.id,
         { status: "succeeded" },
         twoLayerModel("float32", { tenant: "x" }),
       ),
-    ).toThrow("different tenants");
-    expect(store.models.list({ tenant: null, limit: 10 }).items).toEqual([]);
-    store.close();
+    ).rejects.toThrow("different tenants");
+    expect((await store.models.list({ tenant: null, limit: 10 })).items).toEqual([]);
+    await store.close();
   });
 });

@@ -1,24 +1,24 @@
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import type { LayerSpec } from "../../src/core/layer-spec.js";
+import { openStore } from "../../src/store/open-store.js";
 import { InvalidCursorError } from "../../src/store/repository.js";
-import { openStore } from "../../src/store/sqlite-store.js";
-import { sameBits, tempDir, twoLayerModel } from "./helpers.js";
+import { describeEachEngine, sameBits, twoLayerModel } from "./helpers.js";
 
 function affine(layers: LayerSpec[]) {
   return layers.flatMap((l) => (l.type === "affine" ? [l] : []));
 }
 
-describe("model repository", () => {
+describeEachEngine("model repository", (engine) => {
   for (const dtype of ["float32", "float64"] as const) {
-    it(`round-trips ${dtype} parameters bit for bit`, () => {
-      const store = openStore(tempDir());
+    it(`round-trips ${dtype} parameters bit for bit`, async () => {
+      const store = await openStore(await engine.fresh());
       const input = twoLayerModel(dtype);
-      const created = store.models.create(input);
+      const created = await store.models.create(input);
       expect(created.id).toMatch(/^[0-9a-f-]{36}$/);
       expect(created.parameterCount).toBe(12 + 3 + 6 + 2);
       expect(created.updatedAt).toBe(created.createdAt);
 
-      const got = store.models.get(created.id, null)!;
+      const got = (await store.models.get(created.id, null))!;
       expect(got).toMatchObject({ name: "two-layer", dtype, origin: input.origin });
       expect(got.layers.map((l) => l.type)).toEqual([
         "affine",
@@ -38,14 +38,14 @@ describe("model repository", () => {
         expect(sameBits(g.b.data, w.b.data)).toBe(true);
       }
       expect(Object.is(got1.W.data[1], -0)).toBe(true);
-      store.close();
+      await store.close();
     });
   }
 
-  it("gives summaries with shapes and no parameter data", () => {
-    const store = openStore(tempDir());
-    const { id } = store.models.create(twoLayerModel("float32"));
-    const summary = store.models.getSummary(id, null)!;
+  it("gives summaries with shapes and no parameter data", async () => {
+    const store = await openStore(await engine.fresh());
+    const { id } = await store.models.create(twoLayerModel("float32"));
+    const summary = (await store.models.getSummary(id, null))!;
     expect(summary.layers).toEqual([
       { type: "affine", W: { shape: [4, 3] }, b: { shape: [3] } },
       { type: "relu" },
@@ -53,69 +53,75 @@ describe("model repository", () => {
       { type: "softmaxWithLoss" },
     ]);
     expect(summary.parameterCount).toBe(23);
-    expect(store.models.list({ tenant: null, limit: 10 }).items[0].layers).toEqual(summary.layers);
-    store.close();
+    expect((await store.models.list({ tenant: null, limit: 10 })).items[0].layers).toEqual(
+      summary.layers,
+    );
+    await store.close();
   });
 
-  it("rejects tensors of another dtype or the wrong size", () => {
-    const store = openStore(tempDir());
+  it("rejects tensors of another dtype or the wrong size", async () => {
+    const store = await openStore(await engine.fresh());
     const model = twoLayerModel("float64");
-    expect(() => store.models.create({ ...model, dtype: "float32" })).toThrow(
+    await expect(store.models.create({ ...model, dtype: "float32" })).rejects.toThrow(
       "a float64 tensor in a float32 model",
     );
     const bad = twoLayerModel("float32");
     const first = bad.layers[0];
     if (first.type === "affine")
       bad.layers[0] = { ...first, b: { shape: [4], data: first.b.data } };
-    expect(() => store.models.create(bad)).toThrow("3 values do not fill shape [4]");
-    expect(store.models.list({ tenant: null, limit: 10 }).items).toEqual([]);
-    store.close();
+    await expect(store.models.create(bad)).rejects.toThrow("3 values do not fill shape [4]");
+    expect((await store.models.list({ tenant: null, limit: 10 })).items).toEqual([]);
+    await store.close();
   });
 
-  it("deletes a model and its tensors", () => {
-    const store = openStore(tempDir());
-    const { id } = store.models.create(twoLayerModel("float32"));
-    expect(store.models.delete(id, null)).toBe(true);
-    expect(store.models.get(id, null)).toBeUndefined();
-    expect(store.models.delete(id, null)).toBe(false);
-    store.close();
+  it("deletes a model and its tensors", async () => {
+    const store = await openStore(await engine.fresh());
+    const { id } = await store.models.create(twoLayerModel("float32"));
+    expect(await store.models.delete(id, null)).toBe(true);
+    expect(await store.models.get(id, null)).toBeUndefined();
+    expect(await store.models.delete(id, null)).toBe(false);
+    await store.close();
   });
 
-  it("keeps each tenant's models invisible to the others", () => {
-    const store = openStore(tempDir());
-    const a = store.models.create(twoLayerModel("float32", { tenant: "a" }));
-    const open = store.models.create(twoLayerModel("float32"));
-    expect(store.models.get(a.id, "b")).toBeUndefined();
-    expect(store.models.get(a.id, null)).toBeUndefined();
-    expect(store.models.getSummary(a.id, "b")).toBeUndefined();
-    expect(store.models.get(open.id, "a")).toBeUndefined();
-    expect(store.models.get(a.id, "a")?.id).toBe(a.id);
-    expect(store.models.list({ tenant: "b", limit: 10 }).items).toEqual([]);
-    expect(store.models.list({ tenant: "a", limit: 10 }).items.map((m) => m.id)).toEqual([a.id]);
-    expect(store.models.list({ tenant: null, limit: 10 }).items.map((m) => m.id)).toEqual([
+  it("keeps each tenant's models invisible to the others", async () => {
+    const store = await openStore(await engine.fresh());
+    const a = await store.models.create(twoLayerModel("float32", { tenant: "a" }));
+    const open = await store.models.create(twoLayerModel("float32"));
+    expect(await store.models.get(a.id, "b")).toBeUndefined();
+    expect(await store.models.get(a.id, null)).toBeUndefined();
+    expect(await store.models.getSummary(a.id, "b")).toBeUndefined();
+    expect(await store.models.get(open.id, "a")).toBeUndefined();
+    expect((await store.models.get(a.id, "a"))?.id).toBe(a.id);
+    expect((await store.models.list({ tenant: "b", limit: 10 })).items).toEqual([]);
+    expect((await store.models.list({ tenant: "a", limit: 10 })).items.map((m) => m.id)).toEqual([
+      a.id,
+    ]);
+    expect((await store.models.list({ tenant: null, limit: 10 })).items.map((m) => m.id)).toEqual([
       open.id,
     ]);
-    expect(store.models.delete(a.id, "b")).toBe(false);
-    expect(store.models.get(a.id, "a")).toBeDefined();
-    store.close();
+    expect(await store.models.delete(a.id, "b")).toBe(false);
+    expect(await store.models.get(a.id, "a")).toBeDefined();
+    await store.close();
   });
 
-  it("pages newest first with an opaque cursor", () => {
-    const store = openStore(tempDir());
+  it("pages newest first with an opaque cursor", async () => {
+    const store = await openStore(await engine.fresh());
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) {
       const createdAt = new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString();
-      ids.push(store.models.create(twoLayerModel("float32", { name: `m${i}`, createdAt })).id);
+      ids.push(
+        (await store.models.create(twoLayerModel("float32", { name: `m${i}`, createdAt }))).id,
+      );
     }
     // Same timestamp: the id breaks the tie, and neither row is skipped or repeated.
     const tie = "2024-01-01T00:00:03.000Z";
-    ids.push(store.models.create(twoLayerModel("float32", { createdAt: tie })).id);
+    ids.push((await store.models.create(twoLayerModel("float32", { createdAt: tie }))).id);
 
     const seen: string[] = [];
     let cursor: string | null = null;
     const sizes: number[] = [];
     do {
-      const page = store.models.list({ tenant: null, limit: 3, cursor });
+      const page = await store.models.list({ tenant: null, limit: 3, cursor });
       sizes.push(page.items.length);
       seen.push(...page.items.map((m) => m.id));
       cursor = page.nextCursor;
@@ -127,18 +133,18 @@ describe("model repository", () => {
     expected.splice(3, 1, ...tieIds);
     expect(seen).toEqual(expected);
 
-    const exact = store.models.list({ tenant: null, limit: 8 });
+    const exact = await store.models.list({ tenant: null, limit: 8 });
     expect(exact.items).toHaveLength(8);
     expect(exact.nextCursor).toBeNull();
-    store.close();
+    await store.close();
   });
 
-  it("rejects a cursor it did not make and a bad limit", () => {
-    const store = openStore(tempDir());
-    expect(() => store.models.list({ tenant: null, limit: 5, cursor: "nonsense" })).toThrow(
+  it("rejects a cursor it did not make and a bad limit", async () => {
+    const store = await openStore(await engine.fresh());
+    await expect(store.models.list({ tenant: null, limit: 5, cursor: "nonsense" })).rejects.toThrow(
       InvalidCursorError,
     );
-    expect(() => store.models.list({ tenant: null, limit: 0 })).toThrow(RangeError);
-    store.close();
+    await expect(store.models.list({ tenant: null, limit: 0 })).rejects.toThrow(RangeError);
+    await store.close();
   });
 });

@@ -29,7 +29,7 @@ export default async function modelOnnxRoutes(app: FastifyInstance) {
       },
     },
     async (request, reply) => {
-      const model = app.store.models.get(request.params.id, request.tenant);
+      const model = await app.store.models.get(request.params.id, request.tenant);
       if (!model) throw notFound("model", request.params.id);
       const bytes = exportOnnx(model, OPENAPI_INFO.version);
       return reply

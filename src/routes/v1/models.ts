@@ -29,8 +29,8 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
   // Interop (issue 15): an ONNX body for POST /v1/models is read into the JSON form here.
   addOnnxBodyParser(app);
 
-  const find = (id: string, tenant: string | null) => {
-    const model = models.get(id, tenant);
+  const find = async (id: string, tenant: string | null) => {
+    const model = await models.get(id, tenant);
     if (!model) throw notFound("model", id);
     return model;
   };
@@ -53,7 +53,7 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
     async (request, reply) => {
       const body = request.body;
       const created = await app.compute(reply, "createModel", body);
-      const model = models.create({
+      const model = await models.create({
         tenant: request.tenant,
         name: body.name ?? null,
         dtype: body.dtype,
@@ -80,7 +80,7 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
       },
     },
     async (request) => {
-      const page = models.list({ tenant: request.tenant, ...request.query });
+      const page = await models.list({ tenant: request.tenant, ...request.query });
       return { items: page.items.map(modelSummary), nextCursor: page.nextCursor };
     },
   );
@@ -97,7 +97,7 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
       },
     },
     async (request) => {
-      const model = models.getSummary(request.params.id, request.tenant);
+      const model = await models.getSummary(request.params.id, request.tenant);
       if (!model) throw notFound("model", request.params.id);
       return modelSummary(model);
     },
@@ -116,7 +116,7 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
       },
     },
     async (request) => {
-      const model = find(request.params.id, request.tenant);
+      const model = await find(request.params.id, request.tenant);
       const { encoding } = request.query;
       return {
         dtype: model.dtype,
@@ -145,7 +145,7 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
       },
     },
     async (request, reply) => {
-      if (!models.delete(request.params.id, request.tenant))
+      if (!(await models.delete(request.params.id, request.tenant)))
         throw notFound("model", request.params.id);
       return reply.status(204).send(null);
     },
@@ -164,7 +164,7 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
       },
     },
     async (request, reply) => {
-      const model = find(request.params.id, request.tenant);
+      const model = await find(request.params.id, request.tenant);
       const { x, outputEncoding = x.encoding } = request.body;
       const result = await app.compute(reply, "predict", {
         dtype: model.dtype,
@@ -192,7 +192,7 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
       },
     },
     async (request, reply) => {
-      const model = find(request.params.id, request.tenant);
+      const model = await find(request.params.id, request.tenant);
       const body = request.body;
       // A dataset's rows are loaded here, once per process, and shared with the worker thread.
       const data =

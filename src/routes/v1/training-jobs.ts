@@ -122,13 +122,13 @@ export default async function trainingJobRoutes(
       },
     },
     async (request) => {
-      const page = jobs.list({ tenant: request.tenant, ...request.query });
+      const page = await jobs.list({ tenant: request.tenant, ...request.query });
       return { items: page.items.map(jobView), nextCursor: page.nextCursor };
     },
   );
 
-  const find = (id: string, tenant: string | null) => {
-    const job = jobs.get(id, tenant);
+  const find = async (id: string, tenant: string | null) => {
+    const job = await jobs.get(id, tenant);
     if (!job) throw notFound("training job", id);
     return job;
   };
@@ -144,7 +144,7 @@ export default async function trainingJobRoutes(
         response: { 200: JobSchema, ...problems(404) },
       },
     },
-    async (request) => jobView(find(request.params.id, request.tenant)),
+    async (request) => jobView(await find(request.params.id, request.tenant)),
   );
 
   routes.post(
@@ -159,7 +159,7 @@ export default async function trainingJobRoutes(
       },
     },
     async (request, reply) => {
-      const before = find(request.params.id, request.tenant);
+      const before = await find(request.params.id, request.tenant);
       if (isFinished(before)) {
         throw new ProblemError(
           409,
@@ -167,7 +167,7 @@ export default async function trainingJobRoutes(
           `training job ${before.id} has already ${before.status === "cancelled" ? "been cancelled" : before.status}; only a queued or running job can be cancelled`,
         );
       }
-      const job = app.training.cancel(before.id, request.tenant) ?? before;
+      const job = (await app.training.cancel(before.id, request.tenant)) ?? before;
       request.log.info({ jobId: job.id, status: job.status }, "training job cancel requested");
       // Where to follow the cancellation (a running job stops at its next iteration).
       reply.header("location", `/v1/training-jobs/${job.id}`);
@@ -196,8 +196,11 @@ export default async function trainingJobRoutes(
       },
     },
     async (request, reply) => {
-      const job = find(request.params.id, request.tenant);
       const { log, streams, heartbeatMs } = app.jobStreams;
+      // Events logged while the job is read are sent after it: a status that ends the job
+      // during the read must still reach this stream.
+      const readFrom = log.lastId;
+      const job = await find(request.params.id, request.tenant);
       const lastId = lastEventId(request.headers["last-event-id"]);
       reply.hijack();
       const stream = new SseStream(reply.raw, { "x-request-id": String(request.id) }, heartbeatMs);
@@ -208,9 +211,9 @@ export default async function trainingJobRoutes(
       const missed = lastId === null ? null : log.since(job.id, lastId);
       const replay: LoggedEvent[] = missed ?? [
         isFinished(job)
-          ? { id: log.lastId, event: "status", data: statusOf(job) }
+          ? { id: readFrom, event: "status", data: statusOf(job) }
           : {
-              id: log.lastId,
+              id: readFrom,
               event: "progress",
               data: {
                 ...job.progress,
@@ -218,6 +221,7 @@ export default async function trainingJobRoutes(
                 samplesPerSecond: job.samplesPerSecond ?? 0,
               },
             },
+        ...(log.since(job.id, readFrom) ?? []),
       ];
       for (const event of replay) {
         if (final(event)) return stream.end(event);

@@ -105,8 +105,8 @@ export default async function oipRoutes(app: FastifyInstance, { config }: { conf
         },
       },
       async (request, reply) => {
-        const model = resolveModel(models, modelRef(request), request.tenant);
-        return sendOipJson(reply, modelMetadata(models, model));
+        const model = await resolveModel(models, modelRef(request), request.tenant);
+        return sendOipJson(reply, await modelMetadata(models, model));
       },
     );
 
@@ -122,7 +122,7 @@ export default async function oipRoutes(app: FastifyInstance, { config }: { conf
         },
       },
       async (request, reply) => {
-        const model = resolveModel(models, modelRef(request), request.tenant);
+        const model = await resolveModel(models, modelRef(request), request.tenant);
         return sendOipJson(reply, { name: model.name ?? model.id, ready: true });
       },
     );
@@ -140,8 +140,8 @@ export default async function oipRoutes(app: FastifyInstance, { config }: { conf
         },
       },
       async (request, reply) => {
-        const summary = resolveModel(models, modelRef(request), request.tenant);
-        const model = models.get(summary.id, request.tenant);
+        const summary = await resolveModel(models, modelRef(request), request.tenant);
+        const model = await models.get(summary.id, request.tenant);
         if (!model) throw notFound("model", summary.id);
         const inputSize = inputOutputSizes(model.layers)?.inputSize ?? null;
         const x = readInput(request.body, request.oipBinary, inputSize, config.limits);

@@ -15,25 +15,25 @@ export interface ModelRef {
  * The model a /v2 URL names: `{model}` is a model id or a name (the tenant's newest model of that
  * name); `{version}`, when given, is the id of a model of that name (or `{model}`'s own id).
  */
-export function resolveModel(
+export async function resolveModel(
   models: ModelRepository,
   { model, version }: ModelRef,
   tenant: string | null,
-): ModelSummaryRecord {
-  const byId = models.getSummary(model, tenant);
+): Promise<ModelSummaryRecord> {
+  const byId = await models.getSummary(model, tenant);
   const name = byId ? byId.name : model;
   const missing = () =>
     notFound("model", version === undefined ? model : `${model} version ${version}`);
   if (version !== undefined) {
-    const chosen = models.getSummary(version, tenant);
+    const chosen = await models.getSummary(version, tenant);
     if (!chosen || !(chosen.id === model || (name !== null && chosen.name === name))) {
       throw missing();
     }
     return chosen;
   }
   if (byId) return byId;
-  const newest = models.idsByName(model, tenant, 1)[0];
-  const found = newest === undefined ? undefined : models.getSummary(newest, tenant);
+  const newest = (await models.idsByName(model, tenant, 1))[0];
+  const found = newest === undefined ? undefined : await models.getSummary(newest, tenant);
   if (!found) throw missing();
   return found;
 }
@@ -43,10 +43,12 @@ export const modelRef = (request: FastifyRequest): ModelRef => request.params as
 const DATATYPE = { float32: "FP32", float64: "FP64" } as const;
 
 /** The model's metadata: one input `x`, outputs `probabilities` and `labels`. */
-export function modelMetadata(models: ModelRepository, model: ModelSummaryRecord) {
+export async function modelMetadata(models: ModelRepository, model: ModelSummaryRecord) {
   const sizes = inputOutputSizes(model.layers);
   const versions =
-    model.name === null ? [model.id] : models.idsByName(model.name, model.tenant, MAX_VERSIONS);
+    model.name === null
+      ? [model.id]
+      : await models.idsByName(model.name, model.tenant, MAX_VERSIONS);
   return {
     name: model.name ?? model.id,
     versions,

@@ -1,8 +1,9 @@
 import type Database from "better-sqlite3";
 
 /**
- * The schema, one step per version: `PRAGMA user_version` is the number of steps applied. Append
- * new steps; never edit a released one, since databases in the field already ran it.
+ * The embedded schema, one step per version: `PRAGMA user_version` is the number of steps
+ * applied. Append new steps; never edit a released one, since databases in the field already ran
+ * it. postgres.ts holds the same schema for PostgreSQL; a step added here is added there too.
  */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -79,6 +80,23 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // /v2 names a model by its name: the tenant's newest of that name
   "CREATE INDEX models_by_tenant_name_newest ON models (tenant, name, created_at DESC, id DESC);",
+  `
+  -- who runs the job (jobs.claim); a runner's writes are fenced on it
+  ALTER TABLE jobs ADD COLUMN runner TEXT;
+  -- the pending-job cap counts a tenant's queued and running jobs
+  CREATE INDEX jobs_by_tenant_status ON jobs (tenant, status);
+
+  -- every job's events in one sequence, for streams to replay after an id; AUTOINCREMENT so an
+  -- id is never reused, even after the newest rows are gone
+  CREATE TABLE job_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    event TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX job_events_by_job ON job_events (job_id, id);
+  `,
 ];
 
 /**

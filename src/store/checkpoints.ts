@@ -1,8 +1,8 @@
-import type Database from "better-sqlite3";
 import type { KernelPath } from "../core/backend.js";
 import type { RngState } from "../core/rng.js";
-import { type DType, dtypeOf, type FloatArray } from "../core/tensor.js";
+import { dtypeOf, type FloatArray } from "../core/tensor.js";
 import { fromBlob, toBlob } from "./blob.js";
+import type { Db, Engine } from "./engine.js";
 import type { Checkpoint } from "./repository.js";
 
 /** How a checkpoint's flat list of stored tensors splits back into parameters and slots. */
@@ -20,29 +20,11 @@ interface CheckpointState {
  * parameter's optimizer slots) as blobs beside it. The job repository exposes these; they are
  * apart because a checkpoint's layout has nothing to do with a job row's.
  */
-export class SqliteCheckpoints {
-  private readonly deleteRow: Database.Statement<[string]>;
-  private readonly insertRow: Database.Statement;
-  private readonly insertTensor: Database.Statement;
-  private readonly selectRow: Database.Statement<[string], { iteration: number; state: string }>;
-  private readonly selectTensors: Database.Statement<[string], { dtype: DType; data: Buffer }>;
+export class Checkpoints {
+  constructor(private readonly engine: Engine) {}
 
-  constructor(private readonly db: Database.Database) {
-    this.deleteRow = db.prepare("DELETE FROM checkpoints WHERE job_id = ?");
-    this.insertRow = db.prepare(
-      "INSERT INTO checkpoints (job_id, iteration, state, saved_at) VALUES (?, ?, ?, ?)",
-    );
-    this.insertTensor = db.prepare(
-      "INSERT INTO checkpoint_tensors (job_id, position, dtype, data) VALUES (?, ?, ?, ?)",
-    );
-    this.selectRow = db.prepare("SELECT iteration, state FROM checkpoints WHERE job_id = ?");
-    this.selectTensors = db.prepare(
-      "SELECT dtype, data FROM checkpoint_tensors WHERE job_id = ? ORDER BY position",
-    );
-  }
-
-  /** Replaces the job's previous checkpoint. */
-  save(checkpoint: Checkpoint): void {
+  /** Replaces the job's previous checkpoint, within the caller's transaction. */
+  async save(trx: Db, checkpoint: Checkpoint): Promise<void> {
     const { jobId, parameters, optimizerState } = checkpoint;
     const state: CheckpointState = {
       step: optimizerState.step,
@@ -53,26 +35,46 @@ export class SqliteCheckpoints {
       kernels: checkpoint.kernels,
     };
     const tensors = [...parameters, ...optimizerState.slots.flat()];
-    this.db.transaction(() => {
-      this.deleteRow.run(jobId);
-      this.insertRow.run(
-        jobId,
-        checkpoint.iteration,
-        JSON.stringify(state),
-        new Date().toISOString(),
-      );
-      tensors.forEach((data, position) => {
-        this.insertTensor.run(jobId, position, dtypeOf(data), toBlob(data));
-      });
-    })();
+    await this.delete(trx, jobId);
+    await trx
+      .insertInto("checkpoints")
+      .values({
+        job_id: jobId,
+        iteration: checkpoint.iteration,
+        state: JSON.stringify(state),
+        saved_at: new Date().toISOString(),
+      })
+      .execute();
+    if (tensors.length === 0) return;
+    await trx
+      .insertInto("checkpoint_tensors")
+      .values(
+        tensors.map((data, position) => ({
+          job_id: jobId,
+          position,
+          dtype: dtypeOf(data),
+          data: toBlob(data),
+        })),
+      )
+      .execute();
   }
 
-  load(jobId: string): Checkpoint | undefined {
-    const read = this.db.transaction(() => {
-      const row = this.selectRow.get(jobId);
-      return row && { row, tensors: this.selectTensors.all(jobId) };
+  async load(jobId: string): Promise<Checkpoint | undefined> {
+    const found = await this.engine.read(async (trx) => {
+      const row = await trx
+        .selectFrom("checkpoints")
+        .select(["iteration", "state"])
+        .where("job_id", "=", jobId)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      const tensors = await trx
+        .selectFrom("checkpoint_tensors")
+        .select(["dtype", "data"])
+        .where("job_id", "=", jobId)
+        .orderBy("position")
+        .execute();
+      return { row, tensors };
     });
-    const found = read();
     if (!found) return undefined;
     const state: CheckpointState = JSON.parse(found.row.state);
     const arrays: FloatArray[] = found.tensors.map((t) => fromBlob(t.data, t.dtype));
@@ -101,7 +103,7 @@ export class SqliteCheckpoints {
   }
 
   /** Its tensors go with it (ON DELETE CASCADE). */
-  delete(jobId: string): void {
-    this.deleteRow.run(jobId);
+  async delete(db: Db, jobId: string): Promise<void> {
+    await db.deleteFrom("checkpoints").where("job_id", "=", jobId).execute();
   }
 }

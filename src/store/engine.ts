@@ -1,0 +1,111 @@
+/**
+ * What differs between the engines, in one place: how a transaction locks what it is about to
+ * check (a job's row, a tenant's pending count) and the two JSON edits of a job's history. The
+ * repositories write everything else once, in Kysely, for both.
+ */
+import {
+  type Compilable,
+  CompiledQuery,
+  type Kysely,
+  type RawBuilder,
+  sql,
+  type Transaction,
+} from "kysely";
+import type { Schema } from "./schema.js";
+
+export type Db = Kysely<Schema> | Transaction<Schema>;
+
+/** Namespace of this service's advisory locks (PostgreSQL), the first of their two keys. */
+const PENDING_LOCK = 0x62703031; // "bp01"
+
+export class Engine {
+  private readonly compiled = new Map<string, { sql: string; positions: number[] }>();
+
+  constructor(
+    readonly kind: "sqlite" | "postgres",
+    readonly db: Kysely<Schema>,
+  ) {}
+
+  /**
+   * Runs a hot read compiled once per `key`: building and compiling a Kysely query costs about as
+   * much as SQLite takes to run it. `build` receives stand-ins for `params` (strings only) and must
+   * give the same SQL for every call with the same key (so a null tenant, which changes the SQL,
+   * belongs in the key).
+   */
+  async reuse<Row>(
+    key: string,
+    params: string[],
+    build: (p: string[]) => Compilable<Row>,
+  ): Promise<Row[]> {
+    let entry = this.compiled.get(key);
+    if (!entry) {
+      const stand = params.map((_, i) => `\u0000param${i}\u0000`);
+      const query = build(stand).compile();
+      const positions = query.parameters.map((p) => stand.indexOf(p as string));
+      if (positions.includes(-1)) throw new Error(`query ${key} binds a value it was not given`);
+      entry = { sql: query.sql, positions };
+      this.compiled.set(key, entry);
+    }
+    const values = entry.positions.map((i) => params[i]);
+    const { rows } = await this.db.executeQuery(CompiledQuery.raw(entry.sql, values));
+    return rows as Row[];
+  }
+
+  /**
+   * A transaction that writes. SQLite: BEGIN IMMEDIATE (dialects.ts), so it holds the write
+   * lock from its first read and another process cannot change what it checked.
+   */
+  write<T>(fn: (trx: Transaction<Schema>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(fn);
+  }
+
+  /** A consistent snapshot for reads spanning statements (a model and its tensors). */
+  read<T>(fn: (trx: Transaction<Schema>) => Promise<T>): Promise<T> {
+    return this.db
+      .transaction()
+      .setIsolationLevel("repeatable read")
+      .setAccessMode("read only")
+      .execute(fn);
+  }
+
+  /**
+   * The job's runner, its row locked until the transaction ends (PostgreSQL: FOR UPDATE, so a
+   * concurrent `claim` waits; SQLite: the IMMEDIATE transaction already excludes every writer).
+   */
+  async lockJob(
+    trx: Transaction<Schema>,
+    id: string,
+  ): Promise<{ runner: string | null; tenant: string | null } | undefined> {
+    let query = trx.selectFrom("jobs").select(["runner", "tenant"]).where("id", "=", id);
+    if (this.kind === "postgres") query = query.forUpdate();
+    return query.executeTakeFirst();
+  }
+
+  /**
+   * Serialises the creates of one tenant's jobs, so their pending count and insert are atomic
+   * (PostgreSQL: an advisory lock per tenant, released at commit; SQLite: the write lock).
+   */
+  async lockTenant(trx: Transaction<Schema>, tenant: string | null): Promise<void> {
+    if (this.kind !== "postgres") return;
+    await sql`SELECT pg_advisory_xact_lock(${PENDING_LOCK}, hashtext(${tenant === null ? "open" : `t:${tenant}`}))`.execute(
+      trx,
+    );
+  }
+
+  /** The history column with `entry` (JSON text) appended, computed by the database. */
+  appendedHistory(entry: string): RawBuilder<string> {
+    return this.kind === "postgres"
+      ? sql<string>`history || jsonb_build_array(${entry}::jsonb)`
+      : sql<string>`json_insert(history, '$[#]', json(${entry}))`;
+  }
+
+  /** The history column without the entries after `iteration`. */
+  truncatedHistory(iteration: number): RawBuilder<string> {
+    return this.kind === "postgres"
+      ? sql<string>`(SELECT coalesce(jsonb_agg(e ORDER BY n), '[]'::jsonb)
+          FROM jsonb_array_elements(history) WITH ORDINALITY AS h(e, n)
+          WHERE (e->>'iteration')::float8 <= ${iteration})`
+      : sql<string>`(SELECT json_group_array(json(value)) FROM json_each(jobs.history)
+          WHERE json_extract(value, '$.iteration') <= ${iteration})`;
+  }
+}
