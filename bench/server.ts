@@ -17,14 +17,21 @@ function freePort(): Promise<number> {
   });
 }
 
+export interface BenchServer {
+  url: string;
+  pid: number;
+  /** SIGTERM, and its exit. */
+  stop(): Promise<void>;
+  /** SIGKILL, and its exit: a replica that dies. */
+  kill(): Promise<void>;
+}
+
 /**
  * Starts the built server (dist/server.js) on a free port with a fresh data directory, and waits
  * until /readyz answers 200. At LOG_LEVEL=warn (no per-request logs to slow it down) the server
  * never says where it listens, so the port is chosen here.
  */
-export async function startBenchServer(
-  env: Record<string, string> = {},
-): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+export async function startBenchServer(env: Record<string, string> = {}): Promise<BenchServer> {
   const port = await freePort();
   // BENCH_CPU_PROF=<dir>: the server and each of its threads write a V8 CPU profile there.
   const dir = process.env.BENCH_CPU_PROF;
@@ -67,15 +74,17 @@ export async function startBenchServer(
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  const end = async (signal: NodeJS.Signals) => {
+    if (exited !== undefined) return;
+    const gone = new Promise((r) => child.once("exit", r));
+    child.kill(signal);
+    await gone;
+  };
   return {
     url,
     pid: child.pid!,
-    stop: async () => {
-      if (exited !== undefined) return;
-      const gone = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await gone;
-    },
+    stop: () => end("SIGTERM"),
+    kill: () => end("SIGKILL"),
   };
 }
 

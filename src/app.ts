@@ -13,6 +13,7 @@ import errors, { sendError } from "./plugins/errors.js";
 import jobStreams from "./plugins/job-streams.js";
 import jobTelemetry from "./plugins/job-telemetry.js";
 import metrics from "./plugins/metrics.js";
+import redis from "./plugins/redis.js";
 import store from "./plugins/store.js";
 import training from "./plugins/training.js";
 import ui from "./plugins/ui.js";
@@ -51,6 +52,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     // Requests on connections still open while closing reach the draining hook below, which
     // answers them as every error is answered; Fastify closes their connections.
     return503OnClosing: false,
+    // X-Forwarded-For is believed only from the proxies TRUST_PROXY names (request.ip).
+    trustProxy: config.trustProxy,
     forceCloseConnections: "idle",
     frameworkErrors: sendError,
   });
@@ -106,6 +109,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       maxAge: 600,
     });
   }
+  await app.register(redis, { config });
   await app.register(auth, { config });
   await app.register(metrics);
   await app.register(docs);

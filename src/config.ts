@@ -18,6 +18,12 @@ const EnvSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\/./, "must be a postgres:// or postgresql:// URL")
     .optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/./, "must be a redis:// or rediss:// URL")
+    .optional(),
+  JOB_TAKEOVER_S: int(2, 3600).default(30),
+  TRUST_PROXY: z.string().optional(),
   POOL_THREADS: int(1, 256).default(availableParallelism()),
   POOL_MAX_QUEUE: int(0).default(64),
   BODY_LIMIT_BYTES: int(1024).default(64 * 1024 * 1024),
@@ -38,7 +44,7 @@ const EnvSchema = z.object({
   API_KEYS: z.string().optional(),
   API_KEYS_FILE: z.string().optional(),
   METRICS_KEY: z.string().min(16).optional(),
-  RATE_LIMIT_PER_MINUTE: int(1).default(6000),
+  RATE_LIMIT_PER_MINUTE: int(1).optional(),
   MAX_PENDING_JOBS_PER_TENANT: int(1).default(8),
   POOL_QUEUE_TIMEOUT_MS: int(1).default(5_000),
   SSE_HEARTBEAT_MS: int(10).default(15_000),
@@ -81,6 +87,13 @@ export interface Config {
   dataDir: string;
   /** PostgreSQL holds the store when set; null: the embedded SQLite file in `dataDir`. */
   databaseUrl: string | null;
+  /**
+   * Distributed mode (DATABASE_URL and REDIS_URL): jobs on BullMQ, events through Redis pub/sub,
+   * rate limits in Redis. Null: the in-process queue and bus.
+   */
+  distributed: { redisUrl: string; takeoverMs: number } | null;
+  /** Fastify's `trustProxy`: whose X-Forwarded-For to believe (false: nobody's). */
+  trustProxy: boolean | string[] | ((address: string, hop: number) => boolean);
   pool: {
     threads: number;
     maxQueue: number;
@@ -100,7 +113,8 @@ export interface Config {
     /** Empty: the service runs open. */
     keys: ApiKey[];
     metricsKey: string | null;
-    rateLimitPerMinute: number;
+    /** Requests per tenant (or client IP, open) a minute; null: no limit. */
+    rateLimitPerMinute: number | null;
     maxPendingJobsPerTenant: number;
   };
   bodyLimit: number;
@@ -141,6 +155,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     dataDir: e.DATA_DIR,
     databaseUrl: e.DATABASE_URL ?? null,
+    distributed: distributed(e.DATABASE_URL, e.REDIS_URL, e.JOB_TAKEOVER_S),
+    trustProxy: trustProxy(e.TRUST_PROXY),
     pool: {
       threads: e.POOL_THREADS,
       maxQueue: e.POOL_MAX_QUEUE,
@@ -155,7 +171,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ...(e.API_KEYS_FILE ? keysFrom(readKeysFile(e.API_KEYS_FILE), e.API_KEYS_FILE) : []),
       ],
       metricsKey: e.METRICS_KEY ?? null,
-      rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      // Open, no limit unless asked for (a gateway's business); with keys, one per tenant.
+      rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE ?? (e.API_KEYS || e.API_KEYS_FILE ? 6000 : null),
       maxPendingJobsPerTenant: e.MAX_PENDING_JOBS_PER_TENANT,
     },
     bodyLimit: e.BODY_LIMIT_BYTES,
@@ -198,6 +215,43 @@ function kernelPath(
     );
   }
   return { kernels: wanted, kernelsNote: wanted === "openblas" ? note : null };
+}
+
+/** Redis without PostgreSQL would share a queue over stores that do not know each other's jobs. */
+function distributed(
+  databaseUrl: string | undefined,
+  redisUrl: string | undefined,
+  takeoverS: number,
+): Config["distributed"] {
+  if (!redisUrl) return null;
+  if (!databaseUrl) {
+    throw new ConfigError(
+      "invalid configuration: REDIS_URL needs DATABASE_URL: replicas share their jobs through Redis and their store through PostgreSQL",
+    );
+  }
+  return { redisUrl, takeoverMs: takeoverS * 1000 };
+}
+
+/** `true`/`false`, a number of hops, or addresses and CIDR ranges, comma-separated. */
+function trustProxy(value: string | undefined): Config["trustProxy"] {
+  if (value === undefined || value === "false") return false;
+  if (value === "true") return true;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    return (_address, hop) => hop < hops;
+  }
+  const entries = value
+    .split(",")
+    .map((v) => v.trim())
+    .filter(Boolean);
+  const address = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
+  const bad = entries.find((v) => !address.test(v));
+  if (bad !== undefined || entries.length === 0) {
+    throw new ConfigError(
+      `invalid configuration: TRUST_PROXY: ${JSON.stringify(bad ?? value)} is not true, false, a hop count, or an address or CIDR range (comma-separated)`,
+    );
+  }
+  return entries;
 }
 
 function keysFrom(text: string, source: string): ApiKey[] {

@@ -1,5 +1,6 @@
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { DataDirLockedError } from "./store/data-dir-lock.js";
 import { StoreOpenError } from "./store/open-store.js";
 
 /** The service cannot listen on its address (taken, not allowed): an operator's problem. */
@@ -35,6 +36,8 @@ async function main(): Promise<void> {
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
+    // Jobs may have been taken in the moment since ready: they go back to the queue first.
+    await app.close().catch(() => {});
     throw new ListenError(
       `cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`,
       { cause: error },
@@ -45,7 +48,10 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   // What the operator must fix (configuration, DATA_DIR, the port) is one line; a bug keeps its stack.
   const operator =
-    error instanceof ConfigError || error instanceof StoreOpenError || error instanceof ListenError;
+    error instanceof ConfigError ||
+    error instanceof StoreOpenError ||
+    error instanceof DataDirLockedError ||
+    error instanceof ListenError;
   console.error(operator ? `cannot start: ${error.message}` : error);
   process.exit(1);
 });

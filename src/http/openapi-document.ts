@@ -50,7 +50,7 @@ const DESCRIPTIONS: Record<string, string> = {
 /** Operations that read or write the store, which may also answer 503 STORE_UNAVAILABLE. */
 const STORE_PATHS = [/^\/v1\/models/, /^\/v1\/training-jobs/, /^\/v2\/models\//, /^\/readyz$/];
 const STORE_UNAVAILABLE_503 =
-  "The compute pool is saturated (OVERLOADED), the server is shutting down (DRAINING), or the store (PostgreSQL) cannot be reached (STORE_UNAVAILABLE); retry after Retry-After";
+  "The compute pool is saturated (OVERLOADED), the server is shutting down (DRAINING), the store (PostgreSQL) cannot be reached (STORE_UNAVAILABLE), or, for a new training job, the job queue (Redis) cannot (QUEUE_UNAVAILABLE); retry after Retry-After";
 
 const PROBLEM_HEADERS: Record<string, (keyof typeof HEADERS)[]> = {
   "401": ["www-authenticate"],

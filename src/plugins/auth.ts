@@ -32,7 +32,7 @@ const isApi = (request: FastifyRequest) => {
 
 /**
  * Bearer API keys per tenant on every /v1 and /v2 route (and on /metrics when METRICS_KEY is set),
- * checked in onRequest, before the body is read; then a per-tenant rate limit.
+ * checked in onRequest, before the body is read; then a per-tenant rate limit when one is set.
  */
 export default fp(
   async function auth(app: FastifyInstance, { config }: { config: Config }) {
@@ -57,10 +57,16 @@ export default fp(
       request.tenant = tenant;
     });
 
+    // Open, the service leaves rate limits to the gateway in front of it (as Triton, TorchServe
+    // and KServe do): behind one, every client has the gateway's address.
+    if (rateLimitPerMinute === null) return;
     await app.register(rateLimit, {
       global: true,
       max: rateLimitPerMinute,
       timeWindow: 60_000,
+      // Distributed, the counts live in Redis, so the limit holds across replicas; while Redis
+      // is away requests pass rather than fail.
+      ...(app.redis && { redis: app.redis, nameSpace: "backprop:rate-limit:", skipOnError: true }),
       allowList: (request) => !isApi(request),
       keyGenerator: (request) => request.tenant ?? `ip:${request.ip}`,
       errorResponseBuilder: (_request, context) =>
@@ -73,5 +79,5 @@ export default fp(
         ),
     });
   },
-  { name: "auth" },
+  { name: "auth", dependencies: ["redis"] },
 );

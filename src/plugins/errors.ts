@@ -6,6 +6,7 @@ import { AllowedMethods } from "../http/allowed-methods.js";
 import { isOipRequest, sendOipError } from "../http/oip-reply.js";
 import { type Problem, ProblemError, problem, validationFailed } from "../http/problem.js";
 import { InvalidCursorError, StoreUnavailableError } from "../store/repository.js";
+import { QueueUnavailableError } from "../training/job-queue.js";
 import { SubmissionError } from "../training/submit.js";
 
 const PROBLEM_JSON = "application/problem+json; charset=utf-8";
@@ -24,6 +25,15 @@ function fromFastify(error: FastifyError): ProblemError | undefined {
       503,
       "STORE_UNAVAILABLE",
       "the store cannot be reached right now; retry after Retry-After seconds",
+      undefined,
+      { "retry-after": "5" },
+    );
+  }
+  if (error instanceof QueueUnavailableError) {
+    return new ProblemError(
+      503,
+      "QUEUE_UNAVAILABLE",
+      "training jobs cannot be queued right now (the job queue is unreachable); nothing was stored; retry after Retry-After seconds",
       undefined,
       { "retry-after": "5" },
     );

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { Config } from "../config.js";
-import { EventLog, SseStreams } from "../http/sse.js";
+import { SseStreams } from "../http/sse.js";
 
 declare module "fastify" {
   interface FastifyInstance {
-    /** The recent events of every training job, with ids, and the event streams open on them. */
-    jobStreams: { log: EventLog; streams: SseStreams; heartbeatMs: number };
+    /** The event streams open on training jobs. */
+    jobStreams: { streams: SseStreams; heartbeatMs: number };
   }
 }
 
@@ -19,15 +19,11 @@ const RECONNECT_MS = 1000;
  */
 export default fp(
   async function jobStreams(app: FastifyInstance, { config }: { config: Config }) {
-    const log = new EventLog();
     const streams = new SseStreams();
-    app.decorate("jobStreams", { log, streams, heartbeatMs: config.sseHeartbeatMs });
-    const stop = log.follow(app.training);
-    app.addHook("onClose", async () => stop());
+    app.decorate("jobStreams", { streams, heartbeatMs: config.sseHeartbeatMs });
     app.addHook("preClose", async () => {
       streams.endAll(
         {
-          id: log.lastId,
           event: "shutdown",
           data: {
             message:

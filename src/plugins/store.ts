@@ -1,6 +1,8 @@
+import { resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { Config } from "../config.js";
+import { lockDataDir } from "../store/data-dir-lock.js";
 import { openStore } from "../store/open-store.js";
 import type { Store } from "../store/repository.js";
 
@@ -17,8 +19,22 @@ declare module "fastify" {
 export default fp(
   async function store(app: FastifyInstance, { config }: { config: Config }) {
     const opened = await openStore(config);
+    // Embedded, the process owns DATA_DIR (its in-process queue resumes what the store holds);
+    // taken before any job could be resumed, released when the app closes or the process dies.
+    let lock: { release(): void } | null = null;
+    if (config.databaseUrl === null) {
+      try {
+        lock = lockDataDir(resolve(config.dataDir));
+      } catch (error) {
+        await opened.close();
+        throw error;
+      }
+    }
     app.decorate("store", opened);
-    app.addHook("onClose", () => opened.close());
+    app.addHook("onClose", async () => {
+      await opened.close();
+      lock?.release();
+    });
   },
   { name: "store" },
 );

@@ -2,6 +2,8 @@ import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { Gauge } from "prom-client";
 import type { Config } from "../config.js";
+import { BullJobQueue } from "../distributed/bull-job-queue.js";
+import { RedisJobEventBus } from "../distributed/redis-job-event-bus.js";
 import { poolEvaluator } from "../training/pool-evaluation.js";
 import { TrainingService } from "../training/training-service.js";
 
@@ -17,18 +19,37 @@ export default fp(
     // With one compute thread, evaluating there frees nothing: the job's own thread does it.
     const evaluator =
       config.pool.threads > 1 ? poolEvaluator(app.pool, app.countFallbacks) : undefined;
-    const service = new TrainingService(app.store, config, app.log, evaluator, app.countFallbacks);
+    const { distributed } = config;
+    const service = new TrainingService(
+      app.store,
+      config,
+      app.log,
+      evaluator,
+      app.countFallbacks,
+      distributed
+        ? {
+            queue: new BullJobQueue({
+              url: distributed.redisUrl,
+              store: app.store,
+              concurrency: config.training.concurrency,
+              takeoverMs: distributed.takeoverMs,
+              log: app.log,
+            }),
+            bus: new RedisJobEventBus(distributed.redisUrl, app.log),
+          }
+        : {},
+    );
     app.decorate("training", service);
     app.addHook("onReady", async () => service.start());
     app.addHook("preClose", () => service.close());
     new Gauge({
       name: "backprop_training_jobs",
-      help: "Training jobs in this process by state",
+      help: "Training jobs running in this process, and waiting in the queue (shared by every replica when distributed)",
       labelNames: ["state"] as const,
       registers: [app.metrics.registry],
-      collect() {
+      async collect() {
         this.set({ state: "running" }, service.activeJobs);
-        this.set({ state: "queued" }, service.queuedJobs);
+        this.set({ state: "queued" }, await service.queuedJobs());
       },
     });
   },

@@ -3,7 +3,7 @@ import type { Engine } from "./engine.js";
 import type { JobEventRepository, StoredJobEvent } from "./repository.js";
 import type { JobEventsTable } from "./schema.js";
 
-type Row = Pick<JobEventsTable, "job_id" | "event" | "data"> & { id: number };
+type Row = Pick<JobEventsTable, "job_id" | "event" | "data" | "created_at"> & { id: number };
 
 export class JobEventLog implements JobEventRepository {
   constructor(private readonly engine: Engine) {}
@@ -17,7 +17,7 @@ export class JobEventLog implements JobEventRepository {
         data: JSON.stringify(event.data),
         created_at: new Date().toISOString(),
       })
-      .returning(["id", "job_id", "event", "data"])
+      .returning(["id", "job_id", "event", "data", "created_at"])
       .executeTakeFirstOrThrow();
     return fromRow(row);
   }
@@ -25,7 +25,7 @@ export class JobEventLog implements JobEventRepository {
   async after(jobId: string, afterId: number, limit: number): Promise<StoredJobEvent[]> {
     const rows = await this.engine.db
       .selectFrom("job_events")
-      .select(["id", "job_id", "event", "data"])
+      .select(["id", "job_id", "event", "data", "created_at"])
       .where("job_id", "=", jobId)
       .where("id", ">", afterId)
       .orderBy("id")
@@ -40,6 +40,7 @@ function fromRow(row: Row): StoredJobEvent {
   return {
     id: Number(row.id),
     jobId: row.job_id,
+    at: row.created_at,
     event: row.event,
     data: JSON.parse(row.data),
   } as StoredJobEvent;

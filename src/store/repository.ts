@@ -216,8 +216,11 @@ export interface JobRepository {
   ): Promise<{ job: JobRecord; model: ModelRecord }>;
 }
 
-/** A job's event as stored: `id` orders every job's events (ascending, never reused). */
-export type StoredJobEvent = { id: number; jobId: string } & JobEvent;
+/**
+ * A job's event as stored: `id` orders every job's events (ascending, never reused); `at` is
+ * when it was stored (ISO 8601).
+ */
+export type StoredJobEvent = { id: number; jobId: string; at: string } & JobEvent;
 
 /** The events of jobs, kept for streams to replay from any replica. */
 export interface JobEventRepository {

@@ -1,6 +1,6 @@
-import { EventEmitter } from "node:events";
-import type { JobPatch, JobRecord, JobStatus, Store } from "../store/repository.js";
+import type { JobPatch, JobRecord, JobStatus, Store, StoredJobEvent } from "../store/repository.js";
 import type { HistoryEntry } from "./checkpoint.js";
+import type { JobEventBus } from "./job-event-bus.js";
 import { type JobProgress, progressOf } from "./job-spec.js";
 
 export type JobEvent =
@@ -15,21 +15,24 @@ const FINISHED: ReadonlySet<JobStatus> = new Set(["succeeded", "failed", "cancel
 export const isFinished = (job: Pick<JobRecord, "status">) => FINISHED.has(job.status);
 
 /**
- * What happens to jobs, said once: each change is written to the store and then told to the
- * job's subscribers (its event streams), so the store and every stream agree. The store owns the
- * history; nothing else keeps one. A job's writes go one after the other in the order they were
- * made (`serially`), so its events reach streams in that order whichever connection ran them.
+ * What happens to jobs, said once: each change is written to the store, its event stored beside
+ * it, and the stored event (with its id) handed to the bus, which carries it to every stream
+ * following the job on any replica. The store owns the history and the events; nothing else
+ * keeps them. A job's writes go one after the other in the order they were made (`serially`),
+ * so its events get ids, and reach streams, in that order whichever connection ran them.
  */
 export class JobEvents {
-  private readonly emitter = new EventEmitter().setMaxListeners(0);
   private readonly observers = new Set<(jobId: string, event: JobEvent) => void>();
   private readonly tails = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    readonly bus: JobEventBus,
+  ) {}
 
-  subscribe(jobId: string, listener: (event: JobEvent) => void): () => void {
-    this.emitter.on(jobId, listener);
-    return () => this.emitter.off(jobId, listener);
+  /** The job's events as they are stored, wherever it runs. */
+  subscribe(jobId: string, listener: (event: StoredJobEvent) => void): () => void {
+    return this.bus.subscribe(jobId, listener);
   }
 
   /** Runs `write` after the job's earlier writes have settled (whether or not they failed). */
@@ -44,24 +47,30 @@ export class JobEvents {
     return next;
   }
 
+  /** The job as it is after the write: its `cancelRequested` is how a cancel from anywhere arrives. */
   progress(
     job: JobRecord,
     iteration: number,
     loss: number,
     samplesPerSecond: number,
     owner?: string,
-  ): Promise<void> {
+  ): Promise<JobRecord | undefined> {
     const progress = progressOf(job.request, iteration);
     return this.serially(job.id, async () => {
-      await this.store.jobs.update(job.id, { progress, loss, samplesPerSecond }, owner);
-      this.emit(job.id, { event: "progress", data: { ...progress, loss, samplesPerSecond } });
+      const updated = await this.store.jobs.update(
+        job.id,
+        { progress, loss, samplesPerSecond },
+        owner,
+      );
+      await this.emit(job.id, { event: "progress", data: { ...progress, loss, samplesPerSecond } });
+      return updated;
     });
   }
 
   evaluation(jobId: string, entry: HistoryEntry, owner?: string): Promise<void> {
     return this.serially(jobId, async () => {
       await this.store.jobs.appendHistory(jobId, [entry], owner);
-      this.emit(jobId, { event: "evaluation", data: entry });
+      await this.emit(jobId, { event: "evaluation", data: entry });
     });
   }
 
@@ -72,25 +81,30 @@ export class JobEvents {
   status(jobId: string, patch: JobPatch, owner?: string): Promise<JobRecord | undefined> {
     return this.serially(jobId, async () => {
       const job = await this.store.jobs.update(jobId, patch, owner);
-      if (job) this.statusOf(job);
+      if (job) await this.emit(job.id, statusEvent(job));
       return job;
     });
   }
 
-  /** Tells subscribers the status of a job already written (as a result model's transaction). */
-  statusOf(job: JobRecord): void {
-    const { status, resultModelId, error } = job;
-    this.emit(job.id, { event: "status", data: { status, resultModelId, error } });
+  /** Tells the status of a job already written (as a result model's transaction did). */
+  statusOf(job: JobRecord): Promise<void> {
+    return this.serially(job.id, () => this.emit(job.id, statusEvent(job)));
   }
 
-  /** Every event of every job (the SSE replay log, job telemetry). */
+  /** Every event of every job run in this process (job telemetry). */
   observe(observer: (jobId: string, event: JobEvent) => void): () => void {
     this.observers.add(observer);
     return () => this.observers.delete(observer);
   }
 
-  private emit(jobId: string, event: JobEvent): void {
-    this.emitter.emit(jobId, event);
+  private async emit(jobId: string, event: JobEvent): Promise<void> {
+    const stored = await this.store.events.append(jobId, event);
+    this.bus.publish(stored);
     for (const observer of this.observers) observer(jobId, event);
   }
+}
+
+export function statusEvent(job: JobRecord): JobEvent {
+  const { status, resultModelId, error } = job;
+  return { event: "status", data: { status, resultModelId, error } };
 }

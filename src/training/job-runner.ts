@@ -21,10 +21,12 @@ import {
   type ModelRecord,
   type NewModel,
   type Store,
+  StoreUnavailableError,
 } from "../store/repository.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { loadJobData } from "./job-data.js";
 import { isFinished, type JobEvents } from "./job-events.js";
+import type { QueuedJob, RunOutcome } from "./job-queue.js";
 import { type JobSpec, progressOf } from "./job-spec.js";
 import type { Evaluator } from "./pool-evaluation.js";
 
@@ -41,6 +43,8 @@ export interface RunnerOptions {
 interface Running {
   tenant: string | null;
   control: Int32Array;
+  /** Another runner claimed the job while this one trained it. */
+  lost: boolean;
 }
 
 const now = () => new Date().toISOString();
@@ -56,6 +60,7 @@ export class JobRunner {
   private readonly pool: Piscina;
   private readonly running = new Map<string, Running>();
   readonly owner = randomUUID();
+  private stopping = false;
 
   constructor(private readonly options: RunnerOptions) {
     const { config } = options;
@@ -81,8 +86,12 @@ export class JobRunner {
     if (job) Atomics.store(job.control, 0, CONTROL.cancel);
   }
 
-  /** Asks every running job to checkpoint and stop; they stay `running`, to resume. */
+  /**
+   * Asks every running job to checkpoint and stop; they stay `running`, to resume. A job handed
+   * over after this does not start here.
+   */
   stopAll(): void {
+    this.stopping = true;
     for (const job of this.running.values()) Atomics.store(job.control, 0, CONTROL.stop);
   }
 
@@ -91,46 +100,60 @@ export class JobRunner {
   }
 
   /** Runs `job` to its end (or to a stop); a crash of its thread fails the job. */
-  async run(job: JobRecord): Promise<void> {
-    const control = new Int32Array(new SharedArrayBuffer(4));
-    this.running.set(job.id, { tenant: job.tenant, control });
+  async run(job: QueuedJob): Promise<RunOutcome> {
+    if (this.stopping) return "stopped";
+    const running: Running = {
+      tenant: job.tenant,
+      control: new Int32Array(new SharedArrayBuffer(4)),
+      lost: false,
+    };
+    this.running.set(job.id, running);
     try {
-      await this.attempt(job, control);
+      const outcome = await this.attempt(job, running);
+      return running.lost ? "lost" : outcome;
     } catch (error) {
       if (error instanceof LeaseLostError) {
         this.options.log.warn({ jobId: job.id }, error.message);
-        return;
+        return "lost";
+      }
+      if (error instanceof StoreUnavailableError) {
+        // The job stays as the store has it, and runs again once the store answers.
+        this.options.log.warn(
+          { err: error, jobId: job.id },
+          "training job put back: the store is unavailable",
+        );
+        return "retry";
       }
       this.options.log.error({ err: error, jobId: job.id }, "training job crashed");
-      // When the store itself is what failed, the job stays as it was, to resume at the next start.
       await this.end(job.id, {
         status: "failed",
         error: { message: "the training worker crashed", detail: String(error) },
       }).catch((err) =>
         this.options.log.error({ err, jobId: job.id }, "cannot record the job's failure"),
       );
+      return "done";
     } finally {
       this.running.delete(job.id);
     }
   }
 
-  private async attempt(queued: JobRecord, control: Int32Array): Promise<void> {
+  private async attempt(queued: QueuedJob, running: Running): Promise<RunOutcome> {
     const { store, events, config, log } = this.options;
     // The store's word is the last: a cancel answered before a crash holds after it.
     const job = await store.jobs.claim(queued.id, this.owner);
-    if (!job || isFinished(job)) return;
+    if (!job || isFinished(job)) return "done";
     const model = await store.models.get(job.modelId, job.tenant);
     if (!model) {
       await this.end(job.id, {
         status: "failed",
         error: { message: `starting model ${job.modelId} no longer exists` },
       });
-      return;
+      return "done";
     }
     const checkpoint = await store.jobs.loadCheckpoint(job.id);
     if (job.cancelRequested) {
       await this.cancelledAt(job, model, checkpoint);
-      return;
+      return "done";
     }
     if (job.status === "running") {
       const iteration = checkpoint?.iteration ?? 0;
@@ -172,10 +195,10 @@ export class JobRunner {
         status: "failed",
         error: { message: "the job's dataset could not be read; the server log has the cause" },
       });
-      return;
+      return "done";
     }
-    const result = await this.train(started, model, { data, validation, checkpoint, control });
-    await this.complete(started, model, result);
+    const result = await this.train(started, model, { data, validation, checkpoint, running });
+    return this.complete(started, model, result);
   }
 
   /** The job on a training thread, its messages relayed until the thread's last one. */
@@ -186,7 +209,7 @@ export class JobRunner {
       data: LabelledData;
       validation?: LabelledData;
       checkpoint?: Checkpoint;
-      control: Int32Array;
+      running: Running;
     },
   ): Promise<TrainingResult> {
     const { config } = this.options;
@@ -203,7 +226,9 @@ export class JobRunner {
           channel.port1.postMessage(reply),
         );
       } else {
-        this.relay(job, message).catch((error) => this.relayFailed(job.id, run.control, error));
+        this.relay(job, message, run.running).catch((error) =>
+          this.relayFailed(job.id, run.running, error),
+        );
       }
     });
     const task: TrainingTask = {
@@ -223,7 +248,7 @@ export class JobRunner {
       checkpointEveryMs: config.training.checkpointEveryMs,
       progressEveryMs: 500,
       port: channel.port2 as never,
-      control: run.control,
+      control: run.running.control,
       evaluateInPool:
         this.options.evaluator !== undefined &&
         "dataset" in spec.data &&
@@ -242,7 +267,7 @@ export class JobRunner {
   }
 
   /** Writes what the thread reported, in the job's order of writes. */
-  private relay(job: JobRecord, message: TrainingMessage): Promise<void> {
+  private async relay(job: JobRecord, message: TrainingMessage, running: Running): Promise<void> {
     const { store, events, countFallbacks } = this.options;
     switch (message.type) {
       case "checkpoint":
@@ -251,17 +276,19 @@ export class JobRunner {
         );
       case "evaluation":
         return events.evaluation(job.id, message.entry, this.owner);
-      case "progress":
+      case "progress": {
         countFallbacks(message.fallbacks);
-        return events.progress(
+        const updated = await events.progress(
           job,
           message.iteration,
           message.loss,
           message.samplesPerSecond,
           this.owner,
         );
+        // A cancel sent to any replica is in the store: this is where it reaches the thread.
+        if (updated?.cancelRequested) Atomics.store(running.control, 0, CONTROL.cancel);
+      }
     }
-    return Promise.resolve();
   }
 
   /**
@@ -269,10 +296,11 @@ export class JobRunner {
    * that is down loses this progress or checkpoint, and the job trains on (its next write may
    * succeed; a resume starts from the last checkpoint that was written).
    */
-  private relayFailed(jobId: string, control: Int32Array, error: unknown): void {
+  private relayFailed(jobId: string, running: Running, error: unknown): void {
     if (error instanceof LeaseLostError) {
-      this.options.log.warn({ jobId }, `${error.message}; stopping here`);
-      Atomics.store(control, 0, CONTROL.stop);
+      if (!running.lost) this.options.log.warn({ jobId }, `${error.message}; stopping here`);
+      running.lost = true;
+      Atomics.store(running.control, 0, CONTROL.stop);
       return;
     }
     this.options.log.warn({ err: error, jobId }, "cannot store a training job's progress");
@@ -310,7 +338,7 @@ export class JobRunner {
     job: JobRecord,
     source: ModelRecord,
     result: TrainingResult,
-  ): Promise<void> {
+  ): Promise<RunOutcome> {
     const { log } = this.options;
     switch (result.status) {
       case "interrupted":
@@ -318,10 +346,10 @@ export class JobRunner {
           { jobId: job.id, iteration: result.iteration },
           "training job checkpointed for shutdown",
         );
-        return;
+        return "stopped";
       case "invalid":
         await this.end(job.id, { status: "failed", error: { message: result.message } });
-        return;
+        return "done";
       case "diverged":
         await this.end(job.id, {
           status: "failed",
@@ -332,7 +360,7 @@ export class JobRunner {
             lastFiniteLoss: result.lastFiniteLoss,
           },
         });
-        return;
+        return "done";
     }
     await this.finishWithModel(job, source, result.layers, {
       status: result.status === "completed" ? "succeeded" : "cancelled",
@@ -340,6 +368,7 @@ export class JobRunner {
       samplesPerSecond: result.samplesPerSecond,
       progress: progressOf(job.request, result.iteration),
     });
+    return "done";
   }
 
   /**
@@ -410,7 +439,12 @@ export class JobRunner {
       model,
       this.owner,
     );
-    events.statusOf(finished);
+    // Queued behind this write (which holds the job's turn): told once it is done.
+    void events
+      .statusOf(finished)
+      .catch((err) =>
+        this.options.log.warn({ err, jobId: job.id }, "cannot store a training job's last event"),
+      );
   }
 
   /** Ends a job without a result model (its end is logged and counted by job telemetry). */

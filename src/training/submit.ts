@@ -117,6 +117,8 @@ export async function submitJob(
     }),
   };
   const maxPending = config.auth.maxPendingJobsPerTenant;
+  // Refused before anything is stored when no job could be queued now (Redis is down).
+  await training.ready();
   let job: JobRecord;
   try {
     job = await store.jobs.create(
@@ -135,7 +137,18 @@ export async function submitJob(
       "retry-after": "60",
     });
   }
-  training.enqueue(job);
+  try {
+    await training.enqueue(job);
+  } catch (error) {
+    // Stored but never queued (the queue went away in between): it ends here, saying so, rather
+    // than start some day after its caller was told 503.
+    await training.events.status(job.id, {
+      status: "failed",
+      error: { message: "the job could not be queued; submit it again" },
+      finishedAt: new Date().toISOString(),
+    });
+    throw error;
+  }
   return job;
 }
 

@@ -1,16 +1,24 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../config.js";
 import type { FallbackCounts } from "../pool/worker-backend.js";
-import type { JobRecord, Store } from "../store/repository.js";
+import type { JobRecord, Store, StoredJobEvent } from "../store/repository.js";
+import { type JobEventBus, LocalJobEventBus } from "./job-event-bus.js";
 import { isFinished, type JobEvent, JobEvents } from "./job-events.js";
 import { InProcessJobQueue, type JobQueue } from "./job-queue.js";
 import { JobRunner } from "./job-runner.js";
 import type { Evaluator } from "./pool-evaluation.js";
 
+export interface TrainingParts {
+  /** Where jobs wait; the in-process queue over the store unless given. */
+  queue?: JobQueue;
+  /** What carries stored events to streams; this process alone unless given. */
+  bus?: JobEventBus;
+}
+
 /**
  * Training jobs, put together: a queue they wait in, a runner that trains them, and the events
  * that keep the store and every stream current. Submitting is `submitJob`'s (it stores the job,
- * then enqueues it here).
+ * then enqueues it here). Embedded and distributed differ only in the queue and the bus.
  */
 export class TrainingService {
   readonly events: JobEvents;
@@ -23,9 +31,10 @@ export class TrainingService {
     log: FastifyBaseLogger,
     evaluator: Evaluator | undefined,
     countFallbacks: (counts: FallbackCounts | undefined) => void,
+    parts: TrainingParts = {},
   ) {
-    this.events = new JobEvents(store);
-    this.queue = new InProcessJobQueue(store, config.training.concurrency);
+    this.events = new JobEvents(store, parts.bus ?? new LocalJobEventBus());
+    this.queue = parts.queue ?? new InProcessJobQueue(store, config.training.concurrency);
     this.runner = new JobRunner({
       store,
       events: this.events,
@@ -41,12 +50,27 @@ export class TrainingService {
     return this.queue.start((job) => this.runner.run(job));
   }
 
-  enqueue(job: JobRecord): void {
-    this.queue.enqueue(job);
+  /** Throws QueueUnavailableError when a job could not be queued now. */
+  ready(): Promise<void> {
+    return this.queue.ready();
   }
 
-  subscribe(jobId: string, listener: (event: JobEvent) => void): () => void {
+  enqueue(job: JobRecord): Promise<void> {
+    return this.queue.enqueue(job);
+  }
+
+  subscribe(jobId: string, listener: (event: StoredJobEvent) => void): () => void {
     return this.events.subscribe(jobId, listener);
+  }
+
+  /** Called when streams may have missed events (the bus lost its connection and has it back). */
+  onGap(listener: () => void): () => void {
+    return this.events.bus.onGap(listener);
+  }
+
+  /** The job's stored events after `afterId`, ascending. */
+  eventsAfter(jobId: string, afterId: number, limit: number): Promise<StoredJobEvent[]> {
+    return this.store.events.after(jobId, afterId, limit);
   }
 
   observe(observer: (jobId: string, event: JobEvent) => void): () => void {
@@ -55,15 +79,17 @@ export class TrainingService {
 
   /**
    * Cancels a job for good: the flag is stored before this returns, so no process ever trains
-   * the job on. A queued job ends at once; a running one at its next iteration, keeping what it
-   * learned. Undefined when the tenant has no such job; a finished job comes back unchanged.
+   * the job on. A queued job ends at once; a running one, wherever it runs, at its next
+   * progress report, keeping what it learned. Undefined when the tenant has no such job; a
+   * finished job comes back unchanged.
    */
   async cancel(id: string, tenant: string | null): Promise<JobRecord | undefined> {
     const job = await this.store.jobs.requestCancel(id, tenant);
     if (!job || isFinished(job)) return job;
-    if (this.queue.withdraw(id)) {
+    if (job.status === "queued" && (await this.queue.withdraw(id))) {
       return this.events.status(id, { status: "cancelled", finishedAt: new Date().toISOString() });
     }
+    // Running here: at once. Elsewhere, its runner reads the flag with its next progress write.
     this.runner.cancel(id);
     return job;
   }
@@ -72,14 +98,19 @@ export class TrainingService {
     return this.runner.active();
   }
 
-  get queuedJobs(): number {
+  queuedJobs(): Promise<number> {
     return this.queue.waiting();
   }
 
-  /** Stops running jobs at a checkpoint (they stay `running` and resume at the next start). */
+  /**
+   * Stops taking jobs and stops those running here at a checkpoint: they stay `running`, and
+   * the queue hands them to another runner (distributed) or the next start (embedded).
+   */
   async close(): Promise<void> {
+    const closed = this.queue.close();
     this.runner.stopAll();
-    await this.queue.close();
+    await closed;
     await this.runner.close();
+    await this.events.bus.close();
   }
 }

@@ -97,6 +97,8 @@ export async function startPostgres(): Promise<PostgresServer> {
         log += chunk;
         if (log.includes("database system is ready to accept connections")) {
           spawned.stderr?.off("data", onData);
+          // Drained from now on: a full pipe would block the server at its next log line.
+          spawned.stderr?.resume();
           spawned.off("exit", onExit);
           resolve();
         }

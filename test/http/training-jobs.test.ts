@@ -191,12 +191,24 @@ describe("events", () => {
     expect(iterations).toEqual([...iterations].sort((a, b) => a - b));
   });
 
-  it("for a finished job sends the final status at once", async () => {
+  it("for a finished job replays its story from the store and ends with its final status", async () => {
     const job = (await post("/v1/training-jobs", mnistJob({ iterations: 5, evaluateEvery: 5 })))
       .body;
-    await waitForJob(app.server, job.id);
+    const done = await waitForJob(app.server, job.id);
     const res = await request(app.server).get(`/v1/training-jobs/${job.id}/events`);
-    expect(res.text).toMatch(/^id: \d+\nevent: status\ndata: \{"status":"succeeded"/);
+    const { events } = parseEvents(res.text);
+    expect(events.map((e) => e.event)).toEqual(["status", "evaluation", "progress", "status"]);
+    expect(events[0].data).toMatchObject({ status: "running" });
+    const { at, ...entry } = events[1].data as Record<string, unknown>;
+    expect(entry).toEqual(done.history[0]);
+    expect(Date.parse(at as string)).not.toBeNaN();
+    expect(events[2].data).toMatchObject({ iteration: 5, iterations: 5, fraction: 1 });
+    expect(events[3].data).toMatchObject({
+      status: "succeeded",
+      resultModelId: done.resultModelId,
+    });
+    const ids = events.map((e) => Number(e.id));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
   });
 });
 

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Config } from "../../config.js";
+import { followJob } from "../../http/job-follower.js";
 import { notFound, ProblemError, validationFailed } from "../../http/problem.js";
-import { type LoggedEvent, lastEventId, SseStream } from "../../http/sse.js";
+import { lastEventId, SseStream } from "../../http/sse.js";
 import { problems } from "../../schemas/problem.js";
 import {
   EventStream,
@@ -19,14 +20,6 @@ import type { DataRef } from "../../training/job-spec.js";
 import { submitJob } from "../../training/submit.js";
 import type { TaskTensor } from "../../wire/base64.js";
 import { materialize, TensorFormatError } from "../../wire/tensor-codec.js";
-
-const FINAL = new Set(["succeeded", "failed", "cancelled"]);
-
-const statusOf = (job: JobRecord) => ({
-  status: job.status,
-  resultModelId: job.resultModelId,
-  error: job.error,
-});
 
 /** A job as the API shows it: optional fields absent rather than null. */
 export function jobView(job: JobRecord | JobSummaryRecord) {
@@ -182,7 +175,7 @@ export default async function trainingJobRoutes(
         summary: "Server-Sent Events: progress, evaluation, and a final status",
         operationId: "streamTrainingJobEvents",
         description:
-          "Events `progress`, `evaluation` and `status` (the last one when the job ends), each with an `id:`; a comment heartbeat every SSE_HEARTBEAT_MS; `shutdown` (with `retry:`) when the server stops. Send `Last-Event-ID` to resume after an event: the events that followed it, or, when the server no longer has them, where the job is now.",
+          "Events `progress`, `evaluation` and `status` (the last one when the job ends), each with an `id:` and, in its data, `at` (when it happened); a comment heartbeat every SSE_HEARTBEAT_MS; `shutdown` (with `retry:`) when the server stops. The events are stored: any replica streams any job, wherever it runs. A first connection gets the job's evaluations and status changes so far and its latest progress; send `Last-Event-ID` to resume after an event: every event that followed it.",
         headers: EventsHeaders,
         tags,
         params: IdParams,
@@ -196,43 +189,13 @@ export default async function trainingJobRoutes(
       },
     },
     async (request, reply) => {
-      const { log, streams, heartbeatMs } = app.jobStreams;
-      // Events logged while the job is read are sent after it: a status that ends the job
-      // during the read must still reach this stream.
-      const readFrom = log.lastId;
+      const { streams, heartbeatMs } = app.jobStreams;
       const job = await find(request.params.id, request.tenant);
       const lastId = lastEventId(request.headers["last-event-id"]);
       reply.hijack();
       const stream = new SseStream(reply.raw, { "x-request-id": String(request.id) }, heartbeatMs);
       streams.add(stream);
-      const final = (event: LoggedEvent) =>
-        event.event === "status" && FINAL.has((event.data as { status: string }).status);
-      // What the client missed, from the log; or, when the log cannot tell, where the job is now.
-      const missed = lastId === null ? null : log.since(job.id, lastId);
-      const replay: LoggedEvent[] = missed ?? [
-        isFinished(job)
-          ? { id: readFrom, event: "status", data: statusOf(job) }
-          : {
-              id: readFrom,
-              event: "progress",
-              data: {
-                ...job.progress,
-                loss: job.loss,
-                samplesPerSecond: job.samplesPerSecond ?? 0,
-              },
-            },
-        ...(log.since(job.id, readFrom) ?? []),
-      ];
-      for (const event of replay) {
-        if (final(event)) return stream.end(event);
-        stream.send(event);
-      }
-      if (isFinished(job)) return stream.end();
-      const unsubscribe = log.subscribe(job.id, (event) => {
-        if (final(event)) stream.end(event);
-        else stream.send(event);
-      });
-      stream.whenEnded(unsubscribe);
+      followJob(stream, app.training, job, lastId);
     },
   );
 }
