@@ -172,4 +172,40 @@ describeDistributed("replicas on PostgreSQL and Redis", () => {
     expect(after.body).toMatchObject({ status: "cancelled", progress: ended.progress });
     await stop(again);
   });
+
+  it("holds a tenant to one rate limit and one pending-job cap across replicas", async () => {
+    const env = {
+      API_KEYS: "alice:alice-key-0001",
+      RATE_LIMIT_PER_MINUTE: "10",
+      MAX_PENDING_JOBS_PER_TENANT: "1",
+    };
+    const [a, b] = await Promise.all([cluster.replica(env), cluster.replica(env)]);
+    const auth = { authorization: "Bearer alice-key-0001", connection: "close" };
+    const seen: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const res = await fetch(`${i % 2 ? b.url : a.url}/v1/datasets`, { headers: auth });
+      seen.push(res.status);
+    }
+    // Ten a minute in all, not ten on each replica.
+    expect(seen.slice(0, 10).every((s) => s === 200)).toBe(true);
+    expect(seen.slice(10)).toEqual([429, 429]);
+    await Promise.all([stop(a), stop(b)]);
+
+    const limits = { ...env, RATE_LIMIT_PER_MINUTE: "1000" };
+    const [c, d] = await Promise.all([cluster.replica(limits), cluster.replica(limits)]);
+    const submit = (url: string) =>
+      fetch(`${url}/v1/training-jobs`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify(longJob(100_000)),
+      });
+    const first = await submit(c.url);
+    expect(first.status).toBe(202);
+    const second = await submit(d.url);
+    expect(second.status).toBe(429);
+    expect(await second.json()).toMatchObject({ code: "TOO_MANY_JOBS" });
+    const { id } = (await first.json()) as { id: string };
+    await fetch(`${d.url}/v1/training-jobs/${id}/cancel`, { method: "POST", headers: auth });
+    await Promise.all([stop(c), stop(d)]);
+  });
 });
