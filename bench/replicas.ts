@@ -8,7 +8,7 @@
  * - predict throughput through one replica and through two at once.
  */
 import autocannon from "autocannon";
-import { startPostgres } from "../test/helpers/postgres.js";
+import { startPostgres } from "../test/helpers/postgres-server.js";
 import { startRedis } from "../test/helpers/redis.js";
 import { pixels, twoLayerNet } from "./fixtures.js";
 import { type BenchServer, postJson, startBenchServer } from "./server.js";

@@ -33,8 +33,9 @@ export interface BullJobQueueOptions {
 /**
  * Training jobs on BullMQ over Redis: any replica's worker may take any job. A job's lock is its
  * lease; the worker renews it while the job trains, and when a replica dies its locks lapse and
- * the stalled check of another replica puts the job back in the queue. Lock (`takeoverMs / 2`)
- * plus check interval (`takeoverMs / 2`) bound the takeover. The lock is not the last word: the
+ * the stalled check of another replica puts the job back in the queue. Lock (`takeoverMs / 3`)
+ * plus check interval (`takeoverMs / 3`) bound the takeover, with a third left for the new
+ * runner to load the job and train again. The lock is not the last word: the
  * store fences every write of a run by its claim, so a replica that lost a job it still trains
  * (it was frozen past its lease) cannot write over the one that took it.
  */
@@ -97,8 +98,8 @@ export class BullJobQueue implements JobQueue {
     this.worker = new Worker<QueuedJob>(QUEUE, (job, token) => this.process(job, token!, run), {
       connection: redisOptions(this.options.url) as ConnectionOptions,
       concurrency,
-      lockDuration: takeoverMs / 2,
-      stalledInterval: takeoverMs / 2,
+      lockDuration: Math.round(takeoverMs / 3),
+      stalledInterval: Math.round(takeoverMs / 3),
       // A job may move between replicas any number of times; it never fails for that.
       maxStalledCount: Number.MAX_SAFE_INTEGER,
     });

@@ -19,6 +19,7 @@ export class RedisJobEventBus implements JobEventBus {
   private readonly subscriber: Redis;
   private readonly followed = new Map<string, number>();
   private warned = false;
+  private closed = false;
 
   constructor(
     url: string,
@@ -37,6 +38,8 @@ export class RedisJobEventBus implements JobEventBus {
   }
 
   publish(event: StoredJobEvent): void {
+    // The last events of a shutdown are stored; streams elsewhere read them from the store.
+    if (this.closed) return;
     this.publisher.publish(CHANNEL + event.jobId, JSON.stringify(event)).then(
       () => {
         this.warned = false;
@@ -73,6 +76,7 @@ export class RedisJobEventBus implements JobEventBus {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all([closeConnection(this.publisher), closeConnection(this.subscriber)]);
   }
 }

@@ -400,14 +400,18 @@ export class JobRunner {
   }
 
   /** Ends the job with its result model, in one transaction, after the job's other writes. */
-  private finishWithModel(
+  private async finishWithModel(
     job: JobRecord,
     source: ModelRecord,
     layers: LayerSpec[],
     patch: Parameters<Store["jobs"]["finishWithModel"]>[1],
   ): Promise<void> {
     const { events } = this.options;
-    return events.serially(job.id, () => this.storeResult(job, source, layers, patch));
+    const finished = await events.serially(job.id, () =>
+      this.storeResult(job, source, layers, patch),
+    );
+    // After the write, in the job's order: the run is over once its end is told.
+    await events.statusOf(finished);
   }
 
   private async storeResult(
@@ -415,8 +419,8 @@ export class JobRunner {
     source: ModelRecord,
     layers: LayerSpec[],
     patch: Parameters<Store["jobs"]["finishWithModel"]>[1],
-  ): Promise<void> {
-    const { store, events } = this.options;
+  ): Promise<JobRecord> {
+    const { store } = this.options;
     const spec = job.request;
     const history = (await store.jobs.get(job.id, job.tenant))?.history ?? [];
     const last = history[history.length - 1];
@@ -439,12 +443,7 @@ export class JobRunner {
       model,
       this.owner,
     );
-    // Queued behind this write (which holds the job's turn): told once it is done.
-    void events
-      .statusOf(finished)
-      .catch((err) =>
-        this.options.log.warn({ err, jobId: job.id }, "cannot store a training job's last event"),
-      );
+    return finished;
   }
 
   /** Ends a job without a result model (its end is logged and counted by job telemetry). */
