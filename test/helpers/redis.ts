@@ -41,7 +41,8 @@ export function freePort(): Promise<number> {
  */
 export async function startRedis(): Promise<RedisServer> {
   const binary = redisBinary();
-  if (!binary) throw new Error("redis-server is not installed (Debian: apt-get install redis-server)");
+  if (!binary)
+    throw new Error("redis-server is not installed (Debian: apt-get install redis-server)");
   const dir = mkdtempSync(join(tmpdir(), "backprop-redis-"));
   const port = await freePort();
   let child: ChildProcess | null = null;
