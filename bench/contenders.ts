@@ -111,7 +111,7 @@ export function ourStep(path: OurPath, w: StepWork): Contender & { firstGrads: F
   const firstGrads = params.map((p) => p.grad.data.slice());
   const sgd = new SGD(params, path.backend, { lr: w.lr });
   const run = () => {
-    net.loss(x, t);
+    net.lossValue(x, t);
     net.backward({ dloss: 1, needDx: false });
     sgd.step();
   };

@@ -82,6 +82,7 @@ try {
     console.log(`  ${verdict(book.test >= 0.965)} test accuracy ≥ 0.965 (issue #4)`);
     console.log(`  ${verdict(ratio <= 2.5)} wall time ≤ 2.5× numpy (issue #4)`);
     console.log(`  ${verdict(ratio <= 1)} wall time ≤ 1.0× numpy (issue #5)`);
+    console.log(`  ${verdict(ratio <= 0.6)} wall time ≤ 0.6× numpy (issue #16, the openblas path)`);
   }
   for (const [label, optimizer] of [
     ["He + Adam lr 0.001", { type: "adam", lr: 0.001 }],

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The CBLAS prototypes, declared here so that no BLAS headers are needed to build. */
@@ -437,6 +438,158 @@ static napi_value first_non_finite(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* ---- minibatches and the loss ---------------------------------------------------------------- */
+
+/* An Int32Array (row indices). */
+static bool int32_array(napi_env env, napi_value value, const char *fn, const char *name,
+                        const int32_t **data, size_t *length) {
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  void *raw;
+  if (napi_get_typedarray_info(env, value, &type, length, &raw, &buffer, &offset) != napi_ok ||
+      type != napi_int32_array) {
+    char text[96];
+    snprintf(text, sizeof text, "%s must be an Int32Array", name);
+    fail(env, fn, text);
+    return false;
+  }
+  *data = raw;
+  return true;
+}
+
+/*
+ * Row `rows[i]` of src into row i of out, cast into out's dtype as TypedArray.set casts (rounding
+ * to nearest). Rows picked at random from a large dataset are bound by memory; software
+ * prefetching of the rows ahead measured no faster than the hardware's, so there is none.
+ */
+#define GATHER(S, T)                                                                        \
+  static void gather_##S##_##T(const S *src, const int32_t *rows, T *out, size_t count,     \
+                               size_t width) {                                              \
+    for (size_t i = 0; i < count; i++) {                                                    \
+      const S *from = src + (size_t)rows[i] * width;                                        \
+      T *to = out + i * width;                                                              \
+      if (sizeof(S) == sizeof(T)) memcpy(to, from, width * sizeof(T));                      \
+      else for (size_t j = 0; j < width; j++) to[j] = (T)from[j];                           \
+    }                                                                                       \
+  }
+GATHER(float, float)
+GATHER(float, double)
+GATHER(double, float)
+GATHER(double, double)
+
+/* gatherRows(src, rows, out, width): out[i×width…] = src[rows[i]×width…] for every i */
+static napi_value gather_rows(napi_env env, napi_callback_info info) {
+  const char *fn = "gatherRows";
+  napi_value argv[4];
+  Array src, out;
+  const int32_t *rows;
+  size_t count;
+  int width;
+  if (!arguments(env, info, fn, 4, argv) || !array(env, argv[0], fn, "src", NULL, &src) ||
+      !int32_array(env, argv[1], fn, "rows", &rows, &count) ||
+      !array(env, argv[2], fn, "out", NULL, &out) || !dim(env, argv[3], fn, "width", &width) ||
+      !holds(env, fn, "out", &out, count * (size_t)width))
+    return NULL;
+  if (width == 0) return NULL;
+  const size_t available = src.length / (size_t)width;
+  for (size_t i = 0; i < count; i++) {
+    if (rows[i] < 0 || (size_t)rows[i] >= available) {
+      char text[160];
+      snprintf(text, sizeof text, "rows[%zu] is %d, src has %zu rows of %d", i, rows[i],
+               available, width);
+      napi_throw_range_error(env, NULL, text);
+      return NULL;
+    }
+  }
+  if (F32(src)) {
+    if (F32(out)) gather_float_float(src.data, rows, out.data, count, width);
+    else gather_float_double(src.data, rows, out.data, count, width);
+  } else {
+    if (F32(out)) gather_double_float(src.data, rows, out.data, count, width);
+    else gather_double_double(src.data, rows, out.data, count, width);
+  }
+  return NULL;
+}
+
+/*
+ * Softmax, cross-entropy against class indices and its gradient for dloss = 1, in one pass over
+ * each row (book ch. 5.6.3), computed as the TypeScript reference does: exps in double, each y
+ * rounded once into T, the loss from the stored y. Returns -Σ log(y[i, t_i] + 1e-7) / n, or -1
+ * at the first label that is not a class index (the caller checks labels first; this keeps a
+ * bad one from reading out of bounds). `exps` holds one row.
+ */
+#define SOFTMAX_LOSS(T)                                                                     \
+  VECTORISED static int64_t softmax_loss_##T(const T *x, const T *t, T *y, T *dx, size_t n, \
+                                             size_t classes, D *exps, D *loss) {            \
+    const D scale = 1.0 / (D)n;                                                             \
+    D sum_log = 0;                                                                          \
+    for (size_t i = 0; i < n; i++) {                                                        \
+      const T *xi = x + i * classes;                                                        \
+      T *yi = y + i * classes, *dxi = dx + i * classes;                                     \
+      const D label = (D)t[i];                                                              \
+      if (!(label >= 0 && label < (D)classes && label == (D)(size_t)label))                 \
+        return (int64_t)i;                                                                  \
+      D max = -INFINITY;                                                                    \
+      for (size_t j = 0; j < classes; j++) max = (D)xi[j] > max ? (D)xi[j] : max;           \
+      D sum = 0;                                                                            \
+      for (size_t j = 0; j < classes; j++) {                                                \
+        exps[j] = exp((D)xi[j] - max);                                                      \
+        sum += exps[j];                                                                     \
+      }                                                                                     \
+      for (size_t j = 0; j < classes; j++) {                                                \
+        const T yj = (T)(exps[j] / sum);                                                    \
+        yi[j] = yj;                                                                         \
+        dxi[j] = (T)(scale * (D)yj);                                                        \
+      }                                                                                     \
+      const size_t k = (size_t)label;                                                       \
+      sum_log += log((D)yi[k] + 1e-7);                                                      \
+      dxi[k] = (T)(scale * ((D)yi[k] - 1));                                                 \
+    }                                                                                       \
+    *loss = -sum_log / (D)n;                                                                \
+    return -1;                                                                              \
+  }
+SOFTMAX_LOSS(float)
+SOFTMAX_LOSS(double)
+
+/* softmaxCrossEntropy(x, t, y, dx, n, classes): the loss; y and dx written */
+static napi_value softmax_cross_entropy(napi_env env, napi_callback_info info) {
+  const char *fn = "softmaxCrossEntropy";
+  napi_value argv[6], result;
+  Array x, t, y, dx;
+  int n, classes;
+  if (!arguments(env, info, fn, 6, argv) || !array(env, argv[0], fn, "x", NULL, &x) ||
+      !array(env, argv[1], fn, "t", &x, &t) || !array(env, argv[2], fn, "y", &x, &y) ||
+      !array(env, argv[3], fn, "dx", &x, &dx) || !dim(env, argv[4], fn, "n", &n) ||
+      !dim(env, argv[5], fn, "classes", &classes) ||
+      !holds(env, fn, "x", &x, (size_t)n * classes) || !holds(env, fn, "t", &t, n) ||
+      !holds(env, fn, "y", &y, (size_t)n * classes) ||
+      !holds(env, fn, "dx", &dx, (size_t)n * classes))
+    return NULL;
+  if (n == 0 || classes == 0) return fail(env, fn, "n and classes must be at least 1");
+  D row[256];
+  D *exps = classes <= 256 ? row : malloc(sizeof(D) * (size_t)classes);
+  if (!exps) {
+    napi_throw_error(env, NULL, "softmaxCrossEntropy: out of memory");
+    return NULL;
+  }
+  D loss = 0;
+  int64_t bad = F32(x) ? softmax_loss_float(x.data, t.data, y.data, dx.data, n, classes, exps,
+                                            &loss)
+                       : softmax_loss_double(x.data, t.data, y.data, dx.data, n, classes, exps,
+                                             &loss);
+  if (exps != row) free(exps);
+  if (bad >= 0) {
+    char text[128];
+    snprintf(text, sizeof text, "t[%lld] is not a class index in 0..%d", (long long)bad,
+             classes - 1);
+    napi_throw_range_error(env, NULL, text);
+    return NULL;
+  }
+  napi_create_double(env, loss, &result);
+  return result;
+}
+
 /* ---- the library ---------------------------------------------------------------------------- */
 
 /*
@@ -509,6 +662,9 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"relu", NULL, relu, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reluBackward", NULL, relu_backward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"firstNonFinite", NULL, first_non_finite, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gatherRows", NULL, gather_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"softmaxCrossEntropy", NULL, softmax_cross_entropy, NULL, NULL, NULL, napi_enumerable,
+       NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;

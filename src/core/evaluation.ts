@@ -1,5 +1,5 @@
 import type { Network } from "./network.js";
-import type { FloatArray, Tensor } from "./tensor.js";
+import { dtypeOf, type FloatArray, type Tensor } from "./tensor.js";
 
 /** Index of the largest value of each row of a [rows, cols] tensor (first one on ties). */
 export function argmaxRows(t: Tensor): Int32Array {
@@ -50,26 +50,33 @@ export const EVALUATION_CHUNK = 1000;
 
 /**
  * Mean loss and accuracy of a network ending in softmaxWithLoss over a whole data set, in chunks
- * so that memory stays bounded: each chunk's rows are copied (cast into the network's dtype) into
- * one buffer allocated once, where the kernels want them.
+ * so that memory stays bounded: each chunk's rows are read where they lie when the backend's ops
+ * read them there, else copied (cast into the network's dtype) into one buffer allocated once.
  */
 export function evaluate(
   network: Network,
   data: LabelledData,
   chunk = EVALUATION_CHUNK,
 ): Evaluation {
-  const dtype = network.dtype;
+  const { dtype, backend } = network;
   const width = data.inputSize;
   const size = Math.min(chunk, data.count);
-  const xs = network.backend.alloc(dtype, size * width);
-  const ts = network.backend.alloc(dtype, size);
+  // Rows the ops read where they lie (a heap backend, the network's dtype) are not copied.
+  const inPlace = dtypeOf(data.x) === dtype && backend.holds(data.x);
+  const xs = inPlace ? null : backend.alloc(dtype, size * width);
+  const ts = backend.alloc(dtype, size);
   const chunkLosses: number[] = [];
   let correct = 0;
   for (let start = 0; start < data.count; start += chunk) {
     const rows = Math.min(chunk, data.count - start);
-    const x: Tensor = { shape: [rows, width], data: xs.subarray(0, rows * width) };
+    const from = data.x.subarray(start * width, (start + rows) * width);
+    let xData = from;
+    if (xs) {
+      xData = xs.subarray(0, rows * width);
+      xData.set(from);
+    }
+    const x: Tensor = { shape: [rows, width], data: xData };
     const t: Tensor = { shape: [rows], data: ts.subarray(0, rows) };
-    x.data.set(data.x.subarray(start * width, (start + rows) * width));
     for (let i = 0; i < rows; i++) t.data[i] = data.labels[start + i];
     const { out, loss } = network.loss(x, t);
     chunkLosses.push(loss * rows);

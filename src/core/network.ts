@@ -179,9 +179,19 @@ export class Network {
     checkData(x, "x");
     checkData(t, "t");
     checkLabelValues(t, labels!, batchShape[1]);
-    const y = this.run(x);
-    const lossLayer = this.layers[this.layers.length - 1] as SoftmaxWithLoss;
-    const loss = lossLayer.loss(labels === "oneHot" ? reshape(t, batchShape) : t);
+    const last = this.layers.length - 1;
+    const lossLayer = this.layers[last] as SoftmaxWithLoss;
+    let y: Tensor;
+    let loss: number;
+    if (labels === "indices") {
+      // Softmax, loss and the gradient of dloss = 1 in one op over the scores.
+      loss = lossLayer.lossWithGradient(this.run(x, last), this.backend.local(t, this.dtype));
+      y = lossLayer.probabilities!;
+      this.checkFinite(y, last, "forward");
+    } else {
+      y = this.run(x);
+      loss = lossLayer.loss(reshape(t, batchShape));
+    }
     if (!Number.isFinite(loss)) {
       throw new NonFiniteError(this.layers.length - 1, lossLayer.type, "loss");
     }
@@ -240,15 +250,18 @@ export class Network {
     return { shape: [...pass.xShape], data: grad.data.slice() };
   }
 
-  /** Runs every layer on x (cast to the network's dtype, a 1-D x as [1, D]); shapes checked. */
-  private run(x: Tensor): Tensor {
+  /**
+   * Runs the layers before `end` (all by default) on x (cast to the network's dtype, a 1-D x as
+   * [1, D]); shapes checked.
+   */
+  private run(x: Tensor, end = this.layers.length): Tensor {
     this.pass = null;
     let h = this.backend.local(x, this.dtype);
     if (h.shape.length === 1) h = reshape(h, [1, h.shape[0]]);
-    this.layers.forEach((layer, i) => {
-      h = layer.forward(h);
+    for (let i = 0; i < end; i++) {
+      h = this.layers[i].forward(h);
       this.checkFinite(h, i, "forward");
-    });
+    }
     return h;
   }
 

@@ -1,6 +1,7 @@
 import type { LabelledData } from "./evaluation.js";
 import type { Network } from "./network.js";
 import type { Optimizer } from "./optimizers/optimizer.js";
+import type { Parameter } from "./parameter.js";
 import type { Rng } from "./rng.js";
 import type { Tensor } from "./tensor.js";
 import { addWeightDecayGrad, weightDecayLoss } from "./weight-decay.js";
@@ -14,12 +15,14 @@ export interface TrainerOptions {
 /**
  * The loop body of the book's train_neuralnet.py: a random minibatch (drawn with replacement, like
  * np.random.choice), forward with loss, backward without the unused input gradient, weight decay,
- * one optimizer update. Batch buffers are allocated once, so steps do not allocate them again.
+ * one optimizer update. Batch buffers are allocated once, so steps do not allocate them again;
+ * the rows are gathered by index by the backend's ops, straight from the dataset's memory.
  */
 export class Trainer {
   private readonly indices: Int32Array;
   private readonly x: Tensor;
   private readonly t: Tensor;
+  private readonly params: readonly Parameter[];
 
   constructor(
     readonly network: Network,
@@ -33,24 +36,22 @@ export class Trainer {
     const { backend, dtype } = network;
     this.x = backend.zeros([batchSize, data.inputSize], dtype);
     this.t = backend.zeros([batchSize], dtype);
+    this.params = network.parameters();
   }
 
   /** One update; returns the minibatch loss, weight decay included. */
   step(): number {
     const { data, indices, x, t, network, options } = this;
     this.rng.fillIndices(indices, data.count);
-    const width = data.inputSize;
-    for (let i = 0; i < indices.length; i++) {
-      const row = indices[i];
-      x.data.set(data.x.subarray(row * width, (row + 1) * width), i * width);
-      t.data[i] = data.labels[row];
-    }
-    const params = network.parameters();
+    network.backend.ops.gatherRows(data.x, indices, x.data, data.inputSize);
+    const { labels } = data;
+    for (let i = 0; i < indices.length; i++) t.data[i] = labels[indices[i]];
     const lambda = options.weightDecay;
     // The decay term is taken before the update, on the weights that produced this loss.
-    const loss = network.lossValue(x, t) + (lambda > 0 ? weightDecayLoss(params, lambda) : 0);
+    let loss = network.lossValue(x, t);
+    if (lambda > 0) loss += weightDecayLoss(this.params, lambda);
     network.backward({ dloss: 1, needDx: false });
-    if (lambda > 0) addWeightDecayGrad(params, lambda, network.backend.ops);
+    if (lambda > 0) addWeightDecayGrad(this.params, lambda, network.backend.ops);
     this.optimizer.step();
     return loss;
   }

@@ -3,7 +3,7 @@ import type { FloatArray } from "../tensor.js";
 /**
  * The array operations of the core, over row-major typed arrays of one dtype: the matrix products
  * behind Affine, and the elementwise loops of the hot path (bias, ReLU, the finiteness checks, the
- * updates of SGD, Momentum and Adam).
+ * updates of SGD, Momentum and Adam, minibatch gathering, softmax with its loss).
  * Outputs are overwritten unless a method says it adds. The TypeScript implementation is the
  * reference; the WebAssembly SIMD one replaces it in worker threads.
  */
@@ -41,4 +41,22 @@ export interface ArrayOps {
   reluBackward(out: FloatArray, dout: FloatArray, dx: FloatArray): void;
   /** Index of the first NaN or ±∞, or -1. */
   firstNonFinite(a: FloatArray): number;
+  /**
+   * out[i×width…] = src[rows[i]×width…] for every i, cast into out's dtype (a minibatch drawn
+   * by index); a RangeError for a row src does not have.
+   */
+  gatherRows(src: FloatArray, rows: Int32Array, out: FloatArray, width: number): void;
+  /**
+   * SoftmaxWithLoss against class indices t[n], forward, loss and backward (for dloss = 1) in one
+   * pass over x[n×classes]: y = softmax(x) per row, dx = (y - onehot(t)) / n; returns
+   * -Σ log(y[i, t_i] + 1e-7) / n. A RangeError for a t_i that is no class index.
+   */
+  softmaxCrossEntropy(
+    x: FloatArray,
+    t: FloatArray,
+    y: FloatArray,
+    dx: FloatArray,
+    n: number,
+    classes: number,
+  ): number;
 }

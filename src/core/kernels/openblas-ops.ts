@@ -70,6 +70,8 @@ function open(library: string): OpenblasLoad {
     relu: addon.relu,
     reluBackward: addon.reluBackward,
     firstNonFinite: addon.firstNonFinite,
+    gatherRows: addon.gatherRows,
+    softmaxCrossEntropy: addon.softmaxCrossEntropy,
   };
   const problem = selfCheck(ops);
   if (problem) return { reason: `native BLAS (${config}) failed its self-check: ${problem}` };

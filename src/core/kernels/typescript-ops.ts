@@ -1,5 +1,6 @@
 import { type FloatArray, firstNonFinite } from "../tensor.js";
 import type { ArrayOps } from "./array-ops.js";
+import { softmaxCrossEntropy } from "./softmax.js";
 
 /**
  * Matrix products in plain TypeScript, blocked as in GotoBLAS (Goto & van de Geijn, "Anatomy of
@@ -33,6 +34,8 @@ class Scratch {
   packedB = new Float64Array(0);
   readonly edgeTile = new Float64Array(MR * NR);
   columnSums = new Float64Array(0);
+  /** One row of softmax's exponentials. */
+  exps = new Float64Array(0);
 
   ensure(aLength: number, bLength: number): void {
     if (this.packedA.length < aLength) this.packedA = new Float64Array(aLength);
@@ -264,5 +267,24 @@ export const createTypescriptOps = (): ArrayOps => {
       for (let i = 0; i < dx.length; i++) dx[i] = out[i] > 0 ? dout[i] : 0;
     },
     firstNonFinite,
+    gatherRows(src, rows, out, width) {
+      if (width === 0) return;
+      const available = Math.floor(src.length / width);
+      // All checked before any is copied, so a bad one leaves out as it was.
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i];
+        if (!(row >= 0 && row < available)) {
+          throw new RangeError(`rows[${i}] is ${row}, src has ${available} rows of ${width}`);
+        }
+      }
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i];
+        out.set(src.subarray(row * width, (row + 1) * width), i * width);
+      }
+    },
+    softmaxCrossEntropy(x, t, y, dx, n, classes) {
+      if (scratch.exps.length < classes) scratch.exps = new Float64Array(classes);
+      return softmaxCrossEntropy(x, t, y, dx, n, classes, scratch.exps);
+    },
   };
 };

@@ -1,29 +1,8 @@
 import type { Backend } from "../backend.js";
 import { ShapeError } from "../errors.js";
+import { DELTA, softmaxRows } from "../kernels/softmax.js";
 import type { Parameter } from "../parameter.js";
-import { dtypeOf, type FloatArray, sameShape, sizeOf, type Tensor, zerosLike } from "../tensor.js";
-
-/** Keeps log away from 0, as the book's cross_entropy_error does. */
-const DELTA = 1e-7;
-
-/**
- * y = exp(x - max) / Σ exp(x - max) over each row of `classes` values. Subtracting the row max keeps
- * every exp in (0, 1], and the max itself gives exp(0) = 1, so 1 <= Σ <= classes: no overflow and
- * no division by 0 for any finite x. `exps` (float64, at least `classes` long) holds one row so
- * float32 outputs are rounded once.
- */
-function softmaxRows(x: FloatArray, y: FloatArray, classes: number, exps: Float64Array): void {
-  for (let row = 0; row < x.length; row += classes) {
-    let max = -Infinity;
-    for (let j = 0; j < classes; j++) if (x[row + j] > max) max = x[row + j];
-    let sum = 0;
-    for (let j = 0; j < classes; j++) {
-      exps[j] = Math.exp(x[row + j] - max);
-      sum += exps[j];
-    }
-    for (let j = 0; j < classes; j++) y[row + j] = exps[j] / sum;
-  }
-}
+import { dtypeOf, sameShape, sizeOf, type Tensor, zerosLike } from "../tensor.js";
 
 /** Softmax over the last axis of x (any rank >= 1), as a new tensor of x's dtype. */
 export function softmax(x: Tensor): Tensor {
@@ -123,6 +102,8 @@ export class SoftmaxWithLoss {
   private t: Tensor | null = null;
   private kind: LabelKind = "oneHot";
   private dx: Tensor | null = null;
+  /** True when dx already holds the gradient for dout = 1 (lossWithGradient computed it). */
+  private dxForUnitDout = false;
   /** One row of exponentials in float64, so float32 outputs are rounded once. */
   private exps = new Float64Array(0);
 
@@ -146,6 +127,7 @@ export class SoftmaxWithLoss {
     const [, classes] = this.outputShape(x.shape);
     this.y = this.backend.reuse(this.y, x.shape, dtypeOf(x.data));
     this.t = null;
+    this.dxForUnitDout = false;
     if (this.exps.length < classes) this.exps = new Float64Array(classes);
     softmaxRows(x.data, this.y.data, classes, this.exps);
     return this.y;
@@ -159,6 +141,7 @@ export class SoftmaxWithLoss {
     checkLabelValues(t, kind, classes);
     this.t = t;
     this.kind = kind;
+    this.dxForUnitDout = false;
     const y = this.y.data;
     const ts = t.data;
     let sum = 0;
@@ -170,13 +153,47 @@ export class SoftmaxWithLoss {
     return -sum / n;
   }
 
+  /**
+   * forward(x), then loss(t) with t given as class indices [N], and the dx of backward(1), in
+   * one pass (ArrayOps.softmaxCrossEntropy): what a training step needs, without going over the
+   * scores three times. t's values must have been checked (checkLabelValues).
+   */
+  lossWithGradient(x: Tensor, t: Tensor): number {
+    const [n, classes] = this.outputShape(x.shape);
+    if (!sameShape(t.shape, [n])) {
+      throw new ShapeError("t must hold one class index per row", null, [n], t.shape, "t");
+    }
+    const dtype = dtypeOf(x.data);
+    this.y = this.backend.reuse(this.y, x.shape, dtype);
+    this.dx = this.backend.reuse(this.dx, x.shape, dtype);
+    this.t = t;
+    this.kind = "indices";
+    const loss = this.backend.ops.softmaxCrossEntropy(
+      x.data,
+      t.data,
+      this.y.data,
+      this.dx.data,
+      n,
+      classes,
+    );
+    this.dxForUnitDout = true;
+    return loss;
+  }
+
+  /** The probabilities of the last forward (or lossWithGradient); valid until the next one. */
+  get probabilities(): Tensor | null {
+    return this.y;
+  }
+
   // dx = dout · (y - t) / N
   backward(dout = 1): Tensor {
     if (this.y === null || this.t === null) {
       throw new Error("softmaxWithLoss: backward needs forward and loss(t) first");
     }
+    if (dout === 1 && this.dxForUnitDout) return this.dx!;
     const [n, classes] = this.y.shape;
     this.dx = this.backend.reuse(this.dx, this.y.shape, dtypeOf(this.y.data));
+    this.dxForUnitDout = false;
     const scale = dout / n;
     const y = this.y.data;
     const ts = this.t.data;

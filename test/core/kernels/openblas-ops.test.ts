@@ -235,6 +235,110 @@ describe.runIf(loaded)("OpenBLAS ops", () => {
       }
     });
 
+    it(`gatherRows gives the reference's very bits, from either dtype, in every memory (${dtype})`, () => {
+      const random = mulberry32(dtype.length * 13);
+      for (const width of [1, 3, 17, 784]) {
+        for (const from of DTYPES) {
+          const count = 11;
+          const source = filled(from, count * width, uniform(random));
+          // Out of order, repeated, the first and the last row.
+          const rows = Int32Array.from([10, 0, 3, 3, 7, 1, 10, 5]);
+          const expected = nans(dtype, rows.length * width);
+          tsKernels.gatherRows(source, rows, expected, width);
+          for (const kind of MEMORIES) {
+            const src = placed(kind, from, source, 1);
+            const out = placed(kind, dtype, nans(dtype, rows.length * width), 2);
+            kernels.gatherRows(src.view, rows, out.view, width);
+            src.expectIntact(`gatherRows ${from}→${dtype} src in ${kind}`, true);
+            out.expectIntact(`gatherRows ${from}→${dtype} out in ${kind}`, false);
+            expect(out.view, `width ${width}, ${from} → ${dtype}, ${kind}`).toEqual(expected);
+          }
+          // Row 3 of src is row 2 of out, cast once into dtype.
+          const value = source[3 * width];
+          expect(expected[2 * width]).toBe(dtype === "float32" ? Math.fround(value) : value);
+        }
+      }
+    });
+
+    it(`gatherRows turns away a row src does not have, writing nothing (${dtype})`, () => {
+      const src = filled(dtype, 12, () => 1);
+      const out = filled(dtype, 8, () => 9);
+      for (const [row, at] of [
+        [3, 1],
+        [-1, 1],
+        [2 ** 31 - 1, 1],
+      ]) {
+        const rows = Int32Array.from([0, 0]);
+        rows[at] = row;
+        const call = () => kernels.gatherRows(src, rows, out, 4);
+        expect(call).toThrow(RangeError);
+        expect(call).toThrow(`rows[${at}] is ${row}, src has 3 rows of 4`);
+        expect(() => tsKernels.gatherRows(src, rows, out, 4)).toThrow(
+          `rows[${at}] is ${row}, src has 3 rows of 4`,
+        );
+      }
+      expect(Array.from(out)).toEqual(new Array(8).fill(9));
+      expect(() => kernels.gatherRows(src, new Int32Array(3), out, 4)).toThrow(
+        /^gatherRows: out has 8 elements, the operation needs 12$/,
+      );
+      expect(() => kernels.gatherRows(src, Float64Array.of(0) as never, out, 4)).toThrow(
+        /^gatherRows: rows must be an Int32Array$/,
+      );
+    });
+
+    it(`softmaxCrossEntropy is within rounding of the reference on odd shapes (${dtype})`, () => {
+      const random = mulberry32(dtype.length * 29);
+      // Rounding of one exp and one log apart: a few units in the dtype's last place.
+      const tolerance = dtype === "float32" ? 3e-7 : 1e-15;
+      for (const [n, classes] of [
+        [1, 1],
+        [1, 2],
+        [3, 3],
+        [7, 10],
+        [100, 10],
+        [5, 257],
+        [2, 1000],
+      ]) {
+        // Scores far apart as well as close: the row max must keep every exp finite.
+        const scale = n % 2 ? 40 : 1;
+        const x = filled(dtype, n * classes, () => (random() * 2 - 1) * scale);
+        const t = filled(dtype, n, () => Math.floor(random() * classes));
+        const [y, dx, yRef, dxRef] = [0, 1, 2, 3].map(() => nans(dtype, n * classes));
+        const loss = kernels.softmaxCrossEntropy(x, t, y, dx, n, classes);
+        const expected = tsKernels.softmaxCrossEntropy(x, t, yRef, dxRef, n, classes);
+        const label = `[${n}×${classes}]`;
+        expect(Math.abs(loss - expected), `${label} loss`).toBeLessThanOrEqual(
+          tolerance * Math.max(1, expected),
+        );
+        for (let i = 0; i < n * classes; i++) {
+          expect(Math.abs(y[i] - yRef[i]), `${label} y[${i}]`).toBeLessThanOrEqual(tolerance);
+          expect(Math.abs(dx[i] - dxRef[i]), `${label} dx[${i}]`).toBeLessThanOrEqual(tolerance);
+        }
+      }
+    });
+
+    it(`softmaxCrossEntropy turns away labels that are no class index (${dtype})`, () => {
+      const x = filled(dtype, 6, () => 0.5);
+      const [y, dx] = [nans(dtype, 6), nans(dtype, 6)];
+      for (const [bad, at] of [
+        [3, 1],
+        [-1, 0],
+        [1.5, 1],
+        [Number.NaN, 0],
+      ]) {
+        const t = filled(dtype, 2, () => 0);
+        t[at] = bad;
+        for (const ops of [kernels, tsKernels]) {
+          const call = () => ops.softmaxCrossEntropy(x, t, y, dx, 2, 3);
+          expect(call).toThrow(RangeError);
+          expect(call).toThrow(`t[${at}] is not a class index in 0..2`);
+        }
+      }
+      expect(() => kernels.softmaxCrossEntropy(x, x, y, dx, 3, 3)).toThrow(
+        /^softmaxCrossEntropy: x has 6 elements, the operation needs 9$/,
+      );
+    });
+
     it(`throws a TypeError naming the problem, writing nothing (${dtype})`, () => {
       const a = filled(dtype, 6, () => 1);
       const out = filled(dtype, 4, () => 9);

@@ -127,4 +127,45 @@ describe("tsKernels", () => {
     );
     expect(Array.from(out)).toEqual([58, 64, 139, 154]);
   });
+
+  it("gathers hand-picked rows, casting float32 into float64 exactly", () => {
+    const src = Float32Array.of(0.1, 0.2, 1.5, 2.5, -3, 4);
+    const out = new Float64Array(6).fill(Number.NaN);
+    tsKernels.gatherRows(src, Int32Array.of(2, 0, 2), out, 2);
+    expect(Array.from(out)).toEqual([-3, 4, Math.fround(0.1), Math.fround(0.2), -3, 4]);
+  });
+
+  it("softmaxCrossEntropy: hand-worked softmax, loss and gradient of [[1, 2, 3], [0, 0, 0]]", () => {
+    const x = Float64Array.of(1, 2, 3, 0, 0, 0);
+    const [y, dx] = [new Float64Array(6).fill(Number.NaN), new Float64Array(6).fill(Number.NaN)];
+    const loss = tsKernels.softmaxCrossEntropy(x, Float64Array.of(2, 0), y, dx, 2, 3);
+    // softmax(1, 2, 3) = e^(j-3) / (e^-2 + e^-1 + 1)
+    const sum = Math.exp(-2) + Math.exp(-1) + 1;
+    const first = [Math.exp(-2) / sum, Math.exp(-1) / sum, 1 / sum];
+    expectClose(y, [...first, 1 / 3, 1 / 3, 1 / 3], { rtol: 1e-15, atol: 0 });
+    expect(loss).toBeCloseTo(-(Math.log(first[2] + 1e-7) + Math.log(1 / 3 + 1e-7)) / 2, 14);
+    expectClose(dx, [first[0] / 2, first[1] / 2, (first[2] - 1) / 2, -1 / 3, 1 / 6, 1 / 6], {
+      rtol: 1e-14,
+      atol: 1e-16,
+    });
+  });
+
+  it("softmaxCrossEntropy's dx is the loss's gradient, by central differences", () => {
+    const [n, classes] = [4, 5];
+    const x = randomArray(n * classes, "float64").map((v) => v * 3);
+    const t = Float64Array.of(0, 4, 2, 2);
+    const scratch = () => new Float64Array(n * classes);
+    const dx = scratch();
+    tsKernels.softmaxCrossEntropy(x, t, scratch(), dx, n, classes);
+    const h = 1e-6;
+    for (let i = 0; i < x.length; i++) {
+      const at = (shift: number) => {
+        const moved = x.slice();
+        moved[i] += shift;
+        return tsKernels.softmaxCrossEntropy(moved, t, scratch(), scratch(), n, classes);
+      };
+      // δ = 1e-7 inside the log moves the gradient by about δ/y, far below this tolerance.
+      expect(Math.abs((at(h) - at(-h)) / (2 * h) - dx[i])).toBeLessThan(1e-6);
+    }
+  });
 });

@@ -21,6 +21,25 @@ describe("SoftmaxWithLoss", () => {
     expect(Array.from(dx.data)).toEqual([y.data[0], y.data[1], y.data[2] - 1]);
   });
 
+  it("lossWithGradient gives forward, loss and backward(1)'s very bits, and backward(dout) after it", () => {
+    const random = mulberry32(12);
+    for (const dtype of ["float32", "float64"] as DType[]) {
+      const x = randomTensor([7, 5], dtype, random, { scale: 6 });
+      const t = indices([4, 0, 2, 2, 1, 3, 0], dtype);
+      const apart = new SoftmaxWithLoss(backend);
+      const y = Array.from(apart.forward(x).data);
+      const loss = apart.loss(t);
+      const dx = Array.from(apart.backward(1).data);
+      const dx3 = Array.from(apart.backward(3).data);
+      const fused = new SoftmaxWithLoss(backend);
+      expect(fused.lossWithGradient(x, t)).toBe(loss);
+      expect(Array.from(fused.probabilities!.data)).toEqual(y);
+      expect(Array.from(fused.backward(1).data)).toEqual(dx);
+      expect(Array.from(fused.backward(3).data)).toEqual(dx3);
+      expect(Array.from(fused.backward().data)).toEqual(dx);
+    }
+  });
+
   it("averages the loss over the batch and scales dx by dout / N", () => {
     const layer = new SoftmaxWithLoss(backend);
     const y = layer.forward(fromValues([2, 2], [0, 0, 5, 5], "float64"));
