@@ -29,13 +29,16 @@ describeEachEngine("stored job events", (engine) => {
     });
     expect(typeof p1.id).toBe("number");
     expect([p1.id < other.id, other.id < e1.id, e1.id < s1.id]).toEqual([true, true, true]);
+    const before = Date.now();
     expect(p1).toEqual({
       id: p1.id,
       jobId: a.id,
+      at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       event: "progress",
       data: { ...progress, iteration: 5, loss: 0.1 + 0.2, samplesPerSecond: 12.5 },
     });
 
+    expect(Date.parse(p1.at)).toBeLessThanOrEqual(before);
     expect(await store.events.after(a.id, 0, 100)).toEqual([p1, e1, s1]);
     expect(await store.events.after(a.id, p1.id, 100)).toEqual([e1, s1]);
     expect(await store.events.after(a.id, p1.id, 1)).toEqual([e1]);

@@ -73,7 +73,13 @@ function open(library: string): OpenblasLoad {
     gatherRows: addon.gatherRows,
     softmaxCrossEntropy: addon.softmaxCrossEntropy,
   };
-  const problem = selfCheck(ops);
+  let problem: string | null;
+  try {
+    problem = selfCheck(ops);
+  } catch (error) {
+    // An addon built from older sources lacks an op: the path is unusable, not the server.
+    problem = `${(error as Error).message} (rebuild it: npm rebuild backprop-openblas)`;
+  }
   if (problem) return { reason: `native BLAS (${config}) failed its self-check: ${problem}` };
   return { ops, config };
 }
