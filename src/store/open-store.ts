@@ -10,7 +10,11 @@ import { JobEventLog } from "./job-events.js";
 import { Jobs } from "./jobs.js";
 import { migrate as migratePostgres } from "./migrations/postgres.js";
 import { migrate as migrateSqlite } from "./migrations/sqlite.js";
+import { CachedModels } from "./model-cache.js";
 import { Models } from "./models.js";
+
+/** Parameters a replica on PostgreSQL keeps of the models it read lately. */
+const MODEL_CACHE_BYTES = 256 * 1024 * 1024;
 import type { Store } from "./repository.js";
 import type { Schema } from "./schema.js";
 
@@ -43,7 +47,11 @@ function storeOn(engine: Engine): Store {
   let closed: Promise<void> | undefined;
   return {
     engine: engine.kind,
-    models: new Models(engine),
+    // On PostgreSQL a read of parameters is costly (see CachedModels); SQLite reads them in place.
+    models:
+      engine.kind === "postgres"
+        ? new CachedModels(new Models(engine), MODEL_CACHE_BYTES)
+        : new Models(engine),
     jobs: new Jobs(engine),
     events: new JobEventLog(engine),
     async ping() {
