@@ -12,11 +12,11 @@ import { migrate as migratePostgres } from "./migrations/postgres.js";
 import { migrate as migrateSqlite } from "./migrations/sqlite.js";
 import { CachedModels } from "./model-cache.js";
 import { Models } from "./models.js";
+import type { Store } from "./repository.js";
+import type { Schema } from "./schema.js";
 
 /** Parameters a replica on PostgreSQL keeps of the models it read lately. */
 const MODEL_CACHE_BYTES = 256 * 1024 * 1024;
-import type { Store } from "./repository.js";
-import type { Schema } from "./schema.js";
 
 export const DATABASE_FILE = "backprop.db";
 

@@ -18,7 +18,7 @@ import {
   PredictResponse,
   predictBody,
 } from "../../schemas/models.js";
-import { computeProblems, ProblemSchema, problems } from "../../schemas/problem.js";
+import { computeProblems, problems } from "../../schemas/problem.js";
 import { encodeTensor } from "../../wire/tensor-codec.js";
 import { addOnnxBodyParser } from "./onnx-body.js";
 
