@@ -58,7 +58,7 @@ export class BullJobQueue implements JobQueue {
   async enqueue(job: QueuedJob): Promise<void> {
     try {
       // The store's id is BullMQ's: adding a job Redis already has does nothing.
-      await this.queue.add("train", { id: job.id, tenant: job.tenant }, { jobId: job.id });
+      await this.queue.add("train", { id: job.id }, { jobId: job.id });
     } catch (err) {
       throw new QueueUnavailableError(err);
     }

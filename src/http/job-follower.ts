@@ -39,19 +39,18 @@ export function followJob(
 
   const replay = async (first: boolean) => {
     const events: StoredJobEvent[] = [];
-    for (;;) {
-      const page = await training.eventsAfter(job.id, last, PAGE);
+    for (let cursor = last; ; ) {
+      const page = await training.eventsAfter(job.id, cursor, PAGE);
       if (!first) page.forEach(send);
       else events.push(...page);
       if (page.length < PAGE || stream.ended) break;
-      if (first) last = page[page.length - 1].id;
+      cursor = page[page.length - 1].id;
     }
     if (!first) {
       // Resumed after the job's last event: nothing more is coming.
       if (isFinished(job) && !stream.ended) stream.end();
       return;
     }
-    last = lastId ?? 0;
     const latestProgress = events.findLast((e) => e.event === "progress");
     const kept = events.filter((e) => e.event !== "progress" || e === latestProgress);
     if (kept.length === 0) {

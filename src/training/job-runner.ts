@@ -41,7 +41,6 @@ export interface RunnerOptions {
 }
 
 interface Running {
-  tenant: string | null;
   control: Int32Array;
   /** Another runner claimed the job while this one trained it. */
   lost: boolean;
@@ -74,10 +73,9 @@ export class JobRunner {
     });
   }
 
-  /** Jobs running here, or of one tenant. */
-  active(tenant?: string | null): number {
-    if (tenant === undefined) return this.running.size;
-    return [...this.running.values()].filter((j) => j.tenant === tenant).length;
+  /** Jobs running here. */
+  get active(): number {
+    return this.running.size;
   }
 
   /** Asks a running job to stop at its next iteration and keep what it learned. */
@@ -103,7 +101,6 @@ export class JobRunner {
   async run(job: QueuedJob): Promise<RunOutcome> {
     if (this.stopping) return "stopped";
     const running: Running = {
-      tenant: job.tenant,
       control: new Int32Array(new SharedArrayBuffer(4)),
       lost: false,
     };

@@ -95,7 +95,7 @@ export class TrainingService {
   }
 
   get activeJobs(): number {
-    return this.runner.active();
+    return this.runner.active;
   }
 
   queuedJobs(): Promise<number> {

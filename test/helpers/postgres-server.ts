@@ -6,10 +6,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { freePort } from "./free-port.js";
 
 const ROOT = "/usr/lib/postgresql";
 
@@ -27,17 +27,6 @@ export function findPostgres(): { bin: string } | { missing: string } {
   return {
     missing: `PostgreSQL server binaries (initdb, postgres) under ${ROOT}/<version>/bin: apt-get install postgresql`,
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** uid and gid to run the server as: root may not run it, so the `postgres` user does. */
