@@ -3,14 +3,7 @@
  * check (a job's row, a tenant's pending count) and the two JSON edits of a job's history. The
  * repositories write everything else once, in Kysely, for both.
  */
-import {
-  type Compilable,
-  CompiledQuery,
-  type Kysely,
-  type RawBuilder,
-  sql,
-  type Transaction,
-} from "kysely";
+import { type Compilable, CompiledQuery, type Kysely, sql, type Transaction } from "kysely";
 import type { Schema } from "./schema.js";
 
 export type Db = Kysely<Schema> | Transaction<Schema>;
@@ -90,22 +83,5 @@ export class Engine {
     await sql`SELECT pg_advisory_xact_lock(${PENDING_LOCK}, hashtext(${tenant === null ? "open" : `t:${tenant}`}))`.execute(
       trx,
     );
-  }
-
-  /** The history column with `entry` (JSON text) appended, computed by the database. */
-  appendedHistory(entry: string): RawBuilder<string> {
-    return this.kind === "postgres"
-      ? sql<string>`history || jsonb_build_array(${entry}::jsonb)`
-      : sql<string>`json_insert(history, '$[#]', json(${entry}))`;
-  }
-
-  /** The history column without the entries after `iteration`. */
-  truncatedHistory(iteration: number): RawBuilder<string> {
-    return this.kind === "postgres"
-      ? sql<string>`(SELECT coalesce(jsonb_agg(e ORDER BY n), '[]'::jsonb)
-          FROM jsonb_array_elements(history) WITH ORDINALITY AS h(e, n)
-          WHERE (e->>'iteration')::float8 <= ${iteration})`
-      : sql<string>`(SELECT json_group_array(json(value)) FROM json_each(jobs.history)
-          WHERE json_extract(value, '$.iteration') <= ${iteration})`;
   }
 }

@@ -12,6 +12,7 @@ import {
   type JobPatch,
   type JobRecord,
   type JobRepository,
+  type JobState,
   type JobStatus,
   type JobSummaryRecord,
   LeaseLostError,
@@ -32,7 +33,6 @@ const SUMMARY_COLUMNS = [
   "result_model_id",
   "progress",
   "loss",
-  "history",
   "error",
   "created_at",
   "started_at",
@@ -55,7 +55,6 @@ const PATCH_COLUMNS: {
   resultModelId: ["result_model_id", (v) => v],
   progress: ["progress", (v) => JSON.stringify(v)],
   loss: ["loss", (v) => v],
-  history: ["history", (v) => JSON.stringify(v)],
   error: ["error", (v) => (v === null ? null : JSON.stringify(v))],
   startedAt: ["started_at", (v) => v],
   finishedAt: ["finished_at", (v) => v],
@@ -77,11 +76,10 @@ export class Jobs implements JobRepository {
     tensors: ReadonlyMap<string, Tensor> = new Map(),
     { maxPending, model }: CreateJobOptions = {},
   ): Promise<JobRecord> {
-    const record: JobRecord = {
+    const record: JobState = {
       status: "queued",
       resultModelId: null,
       loss: null,
-      history: [],
       error: null,
       startedAt: null,
       finishedAt: null,
@@ -134,7 +132,7 @@ export class Jobs implements JobRepository {
         )
         .execute();
     });
-    return record;
+    return { ...record, history: [] };
   }
 
   async loadTensors(jobId: string): Promise<Map<string, Tensor>> {
@@ -162,11 +160,13 @@ export class Jobs implements JobRepository {
           .where("id", "=", id)
           .where(tenantIs(tenant)),
     );
-    return row && jobFromRow(row);
+    if (!row) return undefined;
+    const job = jobFromRow(row);
+    return { ...job, history: (await histories(this.engine.db, [id])).get(id) ?? [] };
   }
 
-  list(query: ListQuery): Promise<Page<JobSummaryRecord>> {
-    return keysetPage(
+  async list(query: ListQuery): Promise<Page<JobSummaryRecord>> {
+    const page = await keysetPage(
       query,
       (key, count) => {
         let q = this.engine.db
@@ -178,9 +178,17 @@ export class Jobs implements JobRepository {
       },
       summaryFromRow,
     );
+    const byJob = await histories(
+      this.engine.db,
+      page.items.map((job) => job.id),
+    );
+    return {
+      ...page,
+      items: page.items.map((job) => ({ ...job, history: byJob.get(job.id) ?? [] })),
+    };
   }
 
-  async claim(id: string, owner: string): Promise<JobRecord | undefined> {
+  async claim(id: string, owner: string): Promise<JobState | undefined> {
     const row = await this.engine.db
       .updateTable("jobs")
       .set({ runner: owner })
@@ -190,7 +198,7 @@ export class Jobs implements JobRepository {
     return row && jobFromRow(row);
   }
 
-  async update(id: string, patch: JobPatch, owner?: string): Promise<JobRecord | undefined> {
+  async update(id: string, patch: JobPatch, owner?: string): Promise<JobState | undefined> {
     const values = encodePatch(patch);
     const { db } = this.engine;
     if (Object.keys(values).length === 0) {
@@ -211,33 +219,36 @@ export class Jobs implements JobRepository {
 
   appendHistory(id: string, entries: HistoryEntry[], owner?: string): Promise<void> {
     return this.engine.write(async (trx) => {
-      if (entries.length === 0) {
-        await this.refuseIfFenced(trx, id, owner);
-        if (!(await exists(trx, id))) throw new Error(`job ${id} does not exist`);
-      }
-      for (const entry of entries) {
-        let query = trx
-          .updateTable("jobs")
-          .set({ history: this.engine.appendedHistory(JSON.stringify(entry)) })
-          .where("id", "=", id);
-        if (owner !== undefined) query = query.where("runner", "=", owner);
-        const { numUpdatedRows } = await query.executeTakeFirst();
-        if (numUpdatedRows === 0n) {
-          await this.refuseIfFenced(trx, id, owner);
-          throw new Error(`job ${id} does not exist`);
-        }
-      }
+      // Fenced like every runner write: locking the job row makes the runner check and the
+      // insert one step, as an update's WHERE does.
+      const job = await this.engine.lockJob(trx, id);
+      if (!job) throw new Error(`job ${id} does not exist`);
+      if (owner !== undefined && job.runner !== owner) throw new LeaseLostError(id, owner);
+      if (entries.length === 0) return;
+      await trx
+        .insertInto("job_history")
+        .values(
+          entries.map((entry) => ({
+            job_id: id,
+            iteration: entry.iteration,
+            entry: JSON.stringify(entry),
+          })),
+        )
+        .execute();
     });
   }
 
-  async truncateHistory(id: string, iteration: number, owner?: string): Promise<void> {
-    let query = this.engine.db
-      .updateTable("jobs")
-      .set({ history: this.engine.truncatedHistory(iteration) })
-      .where("id", "=", id);
-    if (owner !== undefined) query = query.where("runner", "=", owner);
-    const { numUpdatedRows } = await query.executeTakeFirst();
-    if (numUpdatedRows === 0n) await this.refuseIfFenced(this.engine.db, id, owner);
+  truncateHistory(id: string, iteration: number, owner?: string): Promise<void> {
+    return this.engine.write(async (trx) => {
+      const job = await this.engine.lockJob(trx, id);
+      if (!job) return;
+      if (owner !== undefined && job.runner !== owner) throw new LeaseLostError(id, owner);
+      await trx
+        .deleteFrom("job_history")
+        .where("job_id", "=", id)
+        .where("iteration", ">", iteration)
+        .execute();
+    });
   }
 
   requestCancel(id: string, tenant: string | null): Promise<JobRecord | undefined> {
@@ -255,7 +266,8 @@ export class Jobs implements JobRepository {
         .where("id", "=", id)
         .where(tenantIs(tenant))
         .executeTakeFirst();
-      return row && jobFromRow(row);
+      if (!row) return undefined;
+      return { ...jobFromRow(row), history: (await histories(trx, [id])).get(id) ?? [] };
     });
   }
 
@@ -277,7 +289,7 @@ export class Jobs implements JobRepository {
     return this.checkpoints.delete(this.engine.db, jobId);
   }
 
-  async findByStatus(statuses: readonly JobStatus[]): Promise<JobRecord[]> {
+  async findByStatus(statuses: readonly JobStatus[]): Promise<JobState[]> {
     if (statuses.length === 0) return [];
     const rows = await this.engine.db
       .selectFrom("jobs")
@@ -294,7 +306,7 @@ export class Jobs implements JobRepository {
     patch: JobPatch,
     model: NewModel,
     owner?: string,
-  ): Promise<{ job: JobRecord; model: ModelRecord }> {
+  ): Promise<{ job: JobState; model: ModelRecord }> {
     const created = toRecord(model);
     return this.engine.write(async (trx) => {
       const job = await this.engine.lockJob(trx, jobId);
@@ -327,10 +339,23 @@ export class Jobs implements JobRepository {
   }
 }
 
-async function exists(db: Db, id: string): Promise<boolean> {
-  return (
-    (await db.selectFrom("jobs").select("id").where("id", "=", id).executeTakeFirst()) !== undefined
-  );
+/** The histories of these jobs, each oldest entry first. */
+async function histories(db: Db, jobIds: string[]): Promise<Map<string, HistoryEntry[]>> {
+  const byJob = new Map<string, HistoryEntry[]>();
+  if (jobIds.length === 0) return byJob;
+  const rows = await db
+    .selectFrom("job_history")
+    .select(["job_id", "entry"])
+    .where("job_id", "in", jobIds)
+    .orderBy("job_id")
+    .orderBy("id")
+    .execute();
+  for (const { job_id, entry } of rows) {
+    const entries = byJob.get(job_id) ?? [];
+    if (entries.length === 0) byJob.set(job_id, entries);
+    entries.push(JSON.parse(entry));
+  }
+  return byJob;
 }
 
 /** The patch's defined fields as column values (undefined means "leave as is"). */
@@ -350,11 +375,11 @@ function definedOnly<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
-function jobFromRow(row: Omit<JobsTable, "request"> & { request: string }): JobRecord {
+function jobFromRow(row: Omit<JobsTable, "request"> & { request: string }): JobState {
   return { ...summaryFromRow(row), request: JSON.parse(row.request) };
 }
 
-function summaryFromRow(row: Omit<JobsTable, "request">): JobSummaryRecord {
+function summaryFromRow(row: Omit<JobsTable, "request">): Omit<JobState, "request"> {
   return {
     id: row.id,
     tenant: row.tenant,
@@ -363,7 +388,6 @@ function summaryFromRow(row: Omit<JobsTable, "request">): JobSummaryRecord {
     resultModelId: row.result_model_id,
     progress: JSON.parse(row.progress),
     loss: row.loss,
-    history: JSON.parse(row.history),
     error: row.error === null ? null : JSON.parse(row.error),
     createdAt: row.created_at,
     startedAt: row.started_at,

@@ -111,7 +111,12 @@ export interface ModelRepository {
 
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 
-export interface JobRecord {
+/**
+ * A job's own row: what the runner, the queue and the events read. Its history is kept apart
+ * (one stored row per entry, so appending stays cheap however long a job runs) and read only
+ * where a job is shown: `JobRecord`.
+ */
+export interface JobState {
   id: string;
   tenant: string | null;
   status: JobStatus;
@@ -120,7 +125,6 @@ export interface JobRecord {
   resultModelId: string | null;
   progress: JobProgress;
   loss: number | null;
-  history: HistoryEntry[];
   error: unknown | null;
   createdAt: string;
   startedAt: string | null;
@@ -131,6 +135,11 @@ export interface JobRecord {
   runner: string | null;
 }
 
+/** A job with its history, oldest entry first: a job as the API shows it. */
+export interface JobRecord extends JobState {
+  history: HistoryEntry[];
+}
+
 /** A job as lists show it: without the request, which may carry a whole inline training set. */
 export type JobSummaryRecord = Omit<JobRecord, "request">;
 
@@ -138,8 +147,8 @@ export type JobSummaryRecord = Omit<JobRecord, "request">;
  * What `create` needs; the rest starts as a fresh queued job (id, createdAt assigned). The inline
  * tensors its request names (`{stored: name}`) are stored with it, under those names.
  */
-export type NewJob = Pick<JobRecord, "tenant" | "request" | "modelId" | "progress"> &
-  Partial<Omit<JobRecord, "tenant" | "request" | "modelId" | "progress" | "runner">>;
+export type NewJob = Pick<JobState, "tenant" | "request" | "modelId" | "progress"> &
+  Partial<Omit<JobState, "tenant" | "request" | "modelId" | "progress" | "runner">>;
 
 export interface CreateJobOptions {
   /**
@@ -159,7 +168,6 @@ export type JobPatch = Partial<
     | "resultModelId"
     | "progress"
     | "loss"
-    | "history"
     | "error"
     | "startedAt"
     | "finishedAt"
@@ -185,10 +193,10 @@ export interface JobRepository {
   /** Newest first. */
   list(query: ListQuery): Promise<Page<JobSummaryRecord>>;
   /** Makes `owner` the job's runner, taking over from any previous one; undefined: no such job. */
-  claim(id: string, owner: string): Promise<JobRecord | undefined>;
+  claim(id: string, owner: string): Promise<JobState | undefined>;
   /** For the orchestrator, not tenant-scoped; undefined when there is no such job. */
-  update(id: string, patch: JobPatch, owner?: string): Promise<JobRecord | undefined>;
-  /** Appends without rewriting the history from the caller's copy. */
+  update(id: string, patch: JobPatch, owner?: string): Promise<JobState | undefined>;
+  /** Appends to the job's history (one row each: nothing already stored is rewritten). */
   appendHistory(id: string, entries: HistoryEntry[], owner?: string): Promise<void>;
   /** Drops the entries after `iteration` (what a resume from there will redo). */
   truncateHistory(id: string, iteration: number, owner?: string): Promise<void>;
@@ -202,7 +210,7 @@ export interface JobRepository {
   loadCheckpoint(jobId: string): Promise<Checkpoint | undefined>;
   deleteCheckpoint(jobId: string): Promise<void>;
   /** All tenants, oldest first: what to resume or start when the service starts. */
-  findByStatus(statuses: readonly JobStatus[]): Promise<JobRecord[]>;
+  findByStatus(statuses: readonly JobStatus[]): Promise<JobState[]>;
   /**
    * In one transaction: creates the result model, applies `patch` to the job with
    * `resultModelId` set to the new model, and drops the job's checkpoint. Either all of it
@@ -213,7 +221,7 @@ export interface JobRepository {
     patch: JobPatch,
     model: NewModel,
     owner?: string,
-  ): Promise<{ job: JobRecord; model: ModelRecord }>;
+  ): Promise<{ job: JobState; model: ModelRecord }>;
 }
 
 /**

@@ -40,7 +40,6 @@ export interface JobsTable {
   result_model_id: string | null;
   progress: JsonText;
   loss: number | null;
-  history: JsonText;
   error: JsonText | null;
   created_at: string;
   started_at: string | null;
@@ -82,6 +81,14 @@ export interface JobEventsTable {
   created_at: string;
 }
 
+/** One entry of a job's history; `id` orders a job's entries (ascending, never reused). */
+export interface JobHistoryTable {
+  id: Generated<number>;
+  job_id: string;
+  iteration: number;
+  entry: JsonText;
+}
+
 export interface Schema {
   models: ModelsTable;
   model_tensors: ModelTensorsTable;
@@ -90,4 +97,5 @@ export interface Schema {
   checkpoints: CheckpointsTable;
   checkpoint_tensors: CheckpointTensorsTable;
   job_events: JobEventsTable;
+  job_history: JobHistoryTable;
 }

@@ -1,4 +1,4 @@
-import type { JobPatch, JobRecord, JobStatus, Store, StoredJobEvent } from "../store/repository.js";
+import type { JobPatch, JobState, JobStatus, Store, StoredJobEvent } from "../store/repository.js";
 import type { HistoryEntry } from "./checkpoint.js";
 import type { JobEventBus } from "./job-event-bus.js";
 import { type JobProgress, progressOf } from "./job-spec.js";
@@ -12,7 +12,7 @@ export type JobEvent =
     };
 
 const FINISHED: ReadonlySet<JobStatus> = new Set(["succeeded", "failed", "cancelled"]);
-export const isFinished = (job: Pick<JobRecord, "status">) => FINISHED.has(job.status);
+export const isFinished = (job: Pick<JobState, "status">) => FINISHED.has(job.status);
 
 /**
  * What happens to jobs, said once: each change is written to the store, its event stored beside
@@ -49,12 +49,12 @@ export class JobEvents {
 
   /** The job as it is after the write: its `cancelRequested` is how a cancel from anywhere arrives. */
   progress(
-    job: JobRecord,
+    job: JobState,
     iteration: number,
     loss: number,
     samplesPerSecond: number,
     owner?: string,
-  ): Promise<JobRecord | undefined> {
+  ): Promise<JobState | undefined> {
     const progress = progressOf(job.request, iteration);
     return this.serially(job.id, async () => {
       const updated = await this.store.jobs.update(
@@ -78,7 +78,7 @@ export class JobEvents {
    * A change of status (started, resumed, ended); the job as it is now, or undefined. `owner`:
    * the runner's, fencing the write (see JobRepository).
    */
-  status(jobId: string, patch: JobPatch, owner?: string): Promise<JobRecord | undefined> {
+  status(jobId: string, patch: JobPatch, owner?: string): Promise<JobState | undefined> {
     return this.serially(jobId, async () => {
       const job = await this.store.jobs.update(jobId, patch, owner);
       if (job) await this.emit(job.id, statusEvent(job));
@@ -87,7 +87,7 @@ export class JobEvents {
   }
 
   /** Tells the status of a job already written (as a result model's transaction did). */
-  statusOf(job: JobRecord): Promise<void> {
+  statusOf(job: JobState): Promise<void> {
     return this.serially(job.id, () => this.emit(job.id, statusEvent(job)));
   }
 
@@ -104,7 +104,7 @@ export class JobEvents {
   }
 }
 
-export function statusEvent(job: JobRecord): JobEvent {
+export function statusEvent(job: JobState): JobEvent {
   const { status, resultModelId, error } = job;
   return { event: "status", data: { status, resultModelId, error } };
 }

@@ -1,7 +1,7 @@
-import type { JobRecord, Store } from "../store/repository.js";
+import type { JobState, Store } from "../store/repository.js";
 
 /** What a queue hands a runner: the job's id; the store has the rest. */
-export type QueuedJob = Pick<JobRecord, "id">;
+export type QueuedJob = Pick<JobState, "id">;
 
 /**
  * How a run ended, for the queue: `done` (the job ended, or had nothing left to run), `stopped`

@@ -16,7 +16,7 @@ import {
 import { type FallbackCounts, workerOptions } from "../pool/worker-backend.js";
 import { workerUrl } from "../pool/worker-url.js";
 import {
-  type JobRecord,
+  type JobState,
   LeaseLostError,
   type ModelRecord,
   type NewModel,
@@ -200,7 +200,7 @@ export class JobRunner {
 
   /** The job on a training thread, its messages relayed until the thread's last one. */
   private async train(
-    job: JobRecord,
+    job: JobState,
     model: ModelRecord,
     run: {
       data: LabelledData;
@@ -264,7 +264,7 @@ export class JobRunner {
   }
 
   /** Writes what the thread reported, in the job's order of writes. */
-  private async relay(job: JobRecord, message: TrainingMessage, running: Running): Promise<void> {
+  private async relay(job: JobState, message: TrainingMessage, running: Running): Promise<void> {
     const { store, events, countFallbacks } = this.options;
     switch (message.type) {
       case "checkpoint":
@@ -332,7 +332,7 @@ export class JobRunner {
   }
 
   private async complete(
-    job: JobRecord,
+    job: JobState,
     source: ModelRecord,
     result: TrainingResult,
   ): Promise<RunOutcome> {
@@ -373,7 +373,7 @@ export class JobRunner {
    * cancelled without training on, keeping what its last checkpoint had learned.
    */
   private async cancelledAt(
-    job: JobRecord,
+    job: JobState,
     source: ModelRecord,
     checkpoint?: Checkpoint,
   ): Promise<void> {
@@ -398,7 +398,7 @@ export class JobRunner {
 
   /** Ends the job with its result model, in one transaction, after the job's other writes. */
   private async finishWithModel(
-    job: JobRecord,
+    job: JobState,
     source: ModelRecord,
     layers: LayerSpec[],
     patch: Parameters<Store["jobs"]["finishWithModel"]>[1],
@@ -412,11 +412,11 @@ export class JobRunner {
   }
 
   private async storeResult(
-    job: JobRecord,
+    job: JobState,
     source: ModelRecord,
     layers: LayerSpec[],
     patch: Parameters<Store["jobs"]["finishWithModel"]>[1],
-  ): Promise<JobRecord> {
+  ): Promise<JobState> {
     const { store } = this.options;
     const spec = job.request;
     const history = (await store.jobs.get(job.id, job.tenant))?.history ?? [];

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../config.js";
 import type { FallbackCounts } from "../pool/worker-backend.js";
-import type { JobRecord, Store, StoredJobEvent } from "../store/repository.js";
+import type { JobRecord, JobState, Store, StoredJobEvent } from "../store/repository.js";
 import { type JobEventBus, LocalJobEventBus } from "./job-event-bus.js";
 import { isFinished, type JobEvent, JobEvents } from "./job-events.js";
 import { InProcessJobQueue, type JobQueue } from "./job-queue.js";
@@ -55,7 +55,7 @@ export class TrainingService {
     return this.queue.ready();
   }
 
-  enqueue(job: JobRecord): Promise<void> {
+  enqueue(job: JobState): Promise<void> {
     return this.queue.enqueue(job);
   }
 
@@ -87,7 +87,12 @@ export class TrainingService {
     const job = await this.store.jobs.requestCancel(id, tenant);
     if (!job || isFinished(job)) return job;
     if (job.status === "queued" && (await this.queue.withdraw(id))) {
-      return this.events.status(id, { status: "cancelled", finishedAt: new Date().toISOString() });
+      const cancelled = await this.events.status(id, {
+        status: "cancelled",
+        finishedAt: new Date().toISOString(),
+      });
+      // A queued job has no history yet.
+      return cancelled && { ...cancelled, history: job.history };
     }
     // Running here: at once. Elsewhere, its runner reads the flag with its next progress write.
     this.runner.cancel(id);

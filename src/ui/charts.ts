@@ -29,6 +29,8 @@ export class LineChart {
   readonly element: HTMLElement;
   private plot: uPlot | null = null;
   private tables: Table[];
+  /** The animation frame that will draw the points added since the last one, if any. */
+  private frame = 0;
   private readonly resize: ResizeObserver;
 
   constructor(
@@ -122,12 +124,21 @@ export class LineChart {
     this.redraw();
   }
 
+  /**
+   * Draws at most once a frame: a job that evaluates often sends hundreds of points a second,
+   * and redrawing all of them for each would cost the page the square of their number.
+   */
   private redraw(): void {
     this.element.dataset.points = String(this.tables.reduce((n, t) => n + t[0].length, 0));
-    this.plot?.setData(this.aligned());
+    if (this.frame !== 0) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.plot?.setData(this.aligned());
+    });
   }
 
   destroy(): void {
+    cancelAnimationFrame(this.frame);
     this.resize.disconnect();
     this.plot?.destroy();
   }

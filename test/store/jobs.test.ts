@@ -226,7 +226,7 @@ describeEachEngine("job repository", (engine) => {
       twoLayerModel("float32", { tenant: "a", origin }),
     );
     expect(done).toMatchObject({ status: "succeeded", finishedAt, resultModelId: model.id });
-    expect(await store.jobs.get(job.id, "a")).toEqual(done);
+    expect(await store.jobs.get(job.id, "a")).toEqual({ ...done, history: [] });
     expect((await store.models.getSummary(model.id, "a"))?.origin).toEqual(origin);
     expect(await store.jobs.loadCheckpoint(job.id)).toBeUndefined();
     await store.close();

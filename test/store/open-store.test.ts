@@ -1,13 +1,17 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { sql } from "kysely";
+import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import type { FloatArray } from "../../src/core/tensor.js";
 import { fromBlob, toBlob } from "../../src/store/blob.js";
 import type { Engine } from "../../src/store/engine.js";
+import {
+  migrate as migratePostgres,
+  MIGRATIONS as PG_MIGRATIONS,
+} from "../../src/store/migrations/postgres.js";
 import { MIGRATIONS, migrate } from "../../src/store/migrations/sqlite.js";
 import { DATABASE_FILE, openStore, StoreOpenError } from "../../src/store/open-store.js";
 import { type Store, StoreUnavailableError } from "../../src/store/repository.js";
@@ -234,10 +238,35 @@ describeWithPostgres("postgres store", () => {
     await client.connect();
     const { rows } = await client.query("SELECT version FROM schema_version");
     await client.end();
-    expect(rows).toEqual([{ version: 1 }]);
+    expect(rows).toEqual([{ version: PG_MIGRATIONS.length }]);
     const model = await stores[0].models.create(twoLayerModel("float64"));
     expect((await stores[2].models.getSummary(model.id, null))?.id).toBe(model.id);
     await Promise.all(stores.map((s) => s.close()));
+  });
+
+  it("carries a version-1 database forward: its jobs keep their history", async () => {
+    const url = await server!.createDatabase();
+    const db = new Kysely<unknown>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }),
+    });
+    expect(await migratePostgres(db, PG_MIGRATIONS.slice(0, 1))).toBe(1);
+    const history = [
+      { iteration: 10, loss: 0.5 },
+      { iteration: 20, loss: 0.25, validationAccuracy: 0.75 },
+    ];
+    await sql`INSERT INTO jobs (id, tenant, status, request, model_id, progress, history, created_at)
+      VALUES ('j1', NULL, 'succeeded', ${JSON.stringify(jobSpec(20))}::jsonb, 'm1',
+        ${JSON.stringify({ iteration: 20, iterations: 20, epoch: 2, fraction: 1 })}::jsonb,
+        ${JSON.stringify(history)}::jsonb, '2024-01-01T00:00:00.000Z')`.execute(db);
+    await db.destroy();
+
+    const store = await openStore({ dataDir: tempDir(), databaseUrl: url });
+    expect((await store.jobs.get("j1", null))?.history).toEqual(history);
+    await store.jobs.appendHistory("j1", [{ iteration: 30, loss: 0.125 }]);
+    expect((await store.jobs.get("j1", null))?.history.map((e) => e.iteration)).toEqual([
+      10, 20, 30,
+    ]);
+    await store.close();
   });
 
   it("answers StoreUnavailableError while the server is down and recovers when it is back", async () => {

@@ -86,6 +86,21 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX job_events_by_job ON job_events (job_id, id);
   `,
+  `
+  -- a job's history, one row per entry: an append rewrites nothing, however long the job runs
+  CREATE TABLE job_history (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id text NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    iteration bigint NOT NULL,
+    entry jsonb NOT NULL
+  );
+  CREATE INDEX job_history_by_job ON job_history (job_id, id);
+  INSERT INTO job_history (job_id, iteration, entry)
+    SELECT jobs.id, (h.e->>'iteration')::bigint, h.e
+    FROM jobs, jsonb_array_elements(jobs.history) WITH ORDINALITY AS h(e, n)
+    ORDER BY jobs.created_at, jobs.id, h.n;
+  ALTER TABLE jobs DROP COLUMN history;
+  `,
 ];
 
 /** Key of the advisory lock that serialises migrations across processes. */

@@ -97,6 +97,22 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX job_events_by_job ON job_events (job_id, id);
   `,
+  `
+  -- a job's history, one row per entry: an append rewrites nothing, however long the job runs
+  -- (a JSON array in jobs.history made each append, and each read of the job, cost its length)
+  CREATE TABLE job_history (
+    id INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    iteration INTEGER NOT NULL,
+    entry TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX job_history_by_job ON job_history (job_id, id);
+  INSERT INTO job_history (job_id, iteration, entry)
+    SELECT jobs.id, json_extract(h.value, '$.iteration'), h.value
+    FROM jobs, json_each(jobs.history) AS h
+    ORDER BY jobs.rowid, h.key;
+  ALTER TABLE jobs DROP COLUMN history;
+  `,
 ];
 
 /**
