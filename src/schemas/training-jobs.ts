@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Config } from "../config.js";
+import { KERNEL_PATHS } from "../core/backend.js";
 import { createModelBody, DatasetRef, IdParams, PageQuery } from "./models.js";
 import { pageOf } from "./page.js";
 import { tensorIn } from "./tensor.js";
@@ -125,6 +126,10 @@ export const JobSchema = z
     startedAt: z.string().optional(),
     finishedAt: z.string().optional(),
     samplesPerSecond: z.number().optional(),
+    kernels: z.array(z.enum(KERNEL_PATHS)).meta({
+      description:
+        "The kernel paths that computed the job, in order; empty until it starts. More than one: it was resumed on other kernels, so its bits differ from an uninterrupted run on one path",
+    }),
   })
   .meta({ id: "TrainingJob" });
 

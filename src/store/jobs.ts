@@ -40,6 +40,7 @@ const SUMMARY_COLUMNS = [
   "samples_per_second",
   "cancel_requested",
   "runner",
+  "kernels",
 ] as const;
 const ALL_COLUMNS = [...SUMMARY_COLUMNS, "request"] as const;
 
@@ -60,6 +61,7 @@ const PATCH_COLUMNS: {
   finishedAt: ["finished_at", (v) => v],
   samplesPerSecond: ["samples_per_second", (v) => v],
   cancelRequested: ["cancel_requested", (v) => (v ? 1 : 0)],
+  kernels: ["kernels", (v) => JSON.stringify(v)],
 };
 
 const PENDING: JobStatus[] = ["queued", "running"];
@@ -86,6 +88,7 @@ export class Jobs implements JobRepository {
       samplesPerSecond: null,
       cancelRequested: false,
       runner: null,
+      kernels: [],
       ...definedOnly(job),
       id: job.id ?? randomUUID(),
       createdAt: job.createdAt ?? new Date().toISOString(),
@@ -395,5 +398,6 @@ function summaryFromRow(row: Omit<JobsTable, "request">): Omit<JobState, "reques
     samplesPerSecond: row.samples_per_second,
     cancelRequested: row.cancel_requested === 1,
     runner: row.runner,
+    kernels: JSON.parse(row.kernels),
   };
 }

@@ -6,6 +6,7 @@
  * Tenancy: every record has a tenant, `null` in open mode. A read with one tenant never sees
  * another tenant's records (`get` gives undefined, lists leave them out).
  */
+import type { KernelPath } from "../core/backend.js";
 import type { LayerShape, LayerSpec } from "../core/layer-spec.js";
 import type { DType, Tensor } from "../core/tensor.js";
 import type { Checkpoint, HistoryEntry } from "../training/checkpoint.js";
@@ -133,6 +134,11 @@ export interface JobState {
   cancelRequested: boolean;
   /** Who last claimed the job to run it (`jobs.claim`); null until then. */
   runner: string | null;
+  /**
+   * The kernel paths that computed the job's parameters, in order (empty until it starts): more
+   * than one means a resume ran on other kernels, so its bits differ from an uninterrupted run.
+   */
+  kernels: KernelPath[];
 }
 
 /** A job with its history, oldest entry first: a job as the API shows it. */
@@ -173,6 +179,7 @@ export type JobPatch = Partial<
     | "finishedAt"
     | "samplesPerSecond"
     | "cancelRequested"
+    | "kernels"
   >
 >;
 

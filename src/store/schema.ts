@@ -48,6 +48,7 @@ export interface JobsTable {
   /** 0 or 1 (an integer on both engines: SQLite has no boolean to bind). */
   cancel_requested: number;
   runner: string | null;
+  kernels: JsonText;
 }
 
 export interface JobTensorsTable {

@@ -3,6 +3,7 @@ import { MessageChannel } from "node:worker_threads";
 import type { FastifyBaseLogger } from "fastify";
 import { Piscina } from "piscina";
 import type { Config } from "../config.js";
+import type { KernelPath } from "../core/backend.js";
 import type { LabelledData } from "../core/evaluation.js";
 import type { LayerSpec } from "../core/layer-spec.js";
 import type { DType } from "../core/tensor.js";
@@ -152,12 +153,13 @@ export class JobRunner {
       await this.cancelledAt(job, model, checkpoint);
       return "done";
     }
+    const kernels = config.pool.kernels;
     if (job.status === "running") {
       const iteration = checkpoint?.iteration ?? 0;
       log.info({ jobId: job.id, iteration }, "resuming training job");
-      if (checkpoint && checkpoint.kernels !== config.pool.kernels) {
+      if (checkpoint && checkpoint.kernels !== kernels) {
         log.warn(
-          { jobId: job.id, checkpointed: checkpoint.kernels, kernels: config.pool.kernels },
+          { jobId: job.id, checkpointed: checkpoint.kernels, kernels },
           "resuming on other kernels than the checkpoint's: the job's bits will differ from an uninterrupted run",
         );
       }
@@ -172,6 +174,7 @@ export class JobRunner {
         startedAt: job.startedAt ?? now(),
         progress: progressOf(job.request, checkpoint?.iteration ?? 0),
         loss: checkpoint?.loss ?? null,
+        kernels: kernelsFrom(job, checkpoint, kernels),
       },
       this.owner,
     ))!;
@@ -447,4 +450,18 @@ export class JobRunner {
   private async end(jobId: string, patch: Parameters<JobEvents["status"]>[1]): Promise<void> {
     await this.options.events.status(jobId, { ...patch, finishedAt: now() }, this.owner);
   }
+}
+
+/**
+ * The kernel paths behind a job's parameters once `path` runs it: those that computed its
+ * checkpoint (the checkpoint's own path for a job stored before jobs recorded them), then `path`.
+ */
+function kernelsFrom(
+  job: JobState,
+  checkpoint: Checkpoint | undefined,
+  path: KernelPath,
+): KernelPath[] {
+  if (!checkpoint) return [path];
+  const before = job.kernels.length > 0 ? job.kernels : [checkpoint.kernels];
+  return before.at(-1) === path ? before : [...before, path];
 }

@@ -30,11 +30,40 @@ describe("crash safety, with a real server process", { timeout: 240_000 }, () =>
     try {
       const resumed = await waitForJob(second.url, created.body.id);
       expect(resumed.status).toBe("succeeded");
+      expect(resumed.kernels).toEqual(["relaxed-simd"]);
       expect(second.output()).toContain("resuming training job");
       const models = await (await fetch(`${second.url}/v1/models/${model.body.id}`)).json();
       expect(models).toMatchObject({ name: "kept" });
 
       await expectSameAsUninterrupted(second.url, job, resumed);
+    } finally {
+      second.child.kill("SIGTERM");
+      await second.exited;
+    }
+  });
+
+  it("reports in the job a resume on other kernels, whose bits differ from an uninterrupted run", async () => {
+    const job = mnistJob({ iterations: 400, evaluateEvery: 100, batchSize: 1000 });
+    const first = await startServer({ POOL_THREADS: "1", KERNELS: "relaxed-simd" });
+    const created = await postJson(`${first.url}/v1/training-jobs`, job);
+    await waitForJob(first.url, created.body.id, (j) => j.progress.iteration >= 100, 60_000);
+    // SIGTERM checkpoints the running job where it is.
+    first.child.kill("SIGTERM");
+    expect((await first.exited).code).toBe(0);
+
+    const second = await startServer({
+      POOL_THREADS: "1",
+      KERNELS: "simd",
+      DATA_DIR: first.dataDir,
+    });
+    try {
+      const resumed = await waitForJob(second.url, created.body.id, undefined, 120_000);
+      expect(resumed.status).toBe("succeeded");
+      expect(resumed.kernels).toEqual(["relaxed-simd", "simd"]);
+      expect(second.output()).toContain("resuming on other kernels than the checkpoint's");
+      const again = await postJson(`${second.url}/v1/training-jobs`, job);
+      const uninterrupted = await waitForJob(second.url, again.body.id, undefined, 120_000);
+      expect(uninterrupted.kernels).toEqual(["simd"]);
     } finally {
       second.child.kill("SIGTERM");
       await second.exited;

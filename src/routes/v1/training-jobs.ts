@@ -36,6 +36,7 @@ export function jobView(job: JobRecord | JobSummaryRecord) {
     startedAt: job.startedAt ?? undefined,
     finishedAt: job.finishedAt ?? undefined,
     samplesPerSecond: job.samplesPerSecond ?? undefined,
+    kernels: job.kernels,
   };
 }
 

@@ -100,6 +100,8 @@ export const MIGRATIONS: readonly string[] = [
     FROM jobs, jsonb_array_elements(jobs.history) WITH ORDINALITY AS h(e, n)
     ORDER BY jobs.created_at, jobs.id, h.n;
   ALTER TABLE jobs DROP COLUMN history;
+  -- the kernel paths that computed a job, in order (a resume on others changes its bits)
+  ALTER TABLE jobs ADD COLUMN kernels jsonb NOT NULL DEFAULT '[]';
   `,
 ];
 

@@ -112,6 +112,8 @@ export const MIGRATIONS: readonly string[] = [
     FROM jobs, json_each(jobs.history) AS h
     ORDER BY jobs.rowid, h.key;
   ALTER TABLE jobs DROP COLUMN history;
+  -- the kernel paths that computed a job, in order (a resume on others changes its bits)
+  ALTER TABLE jobs ADD COLUMN kernels TEXT NOT NULL DEFAULT '[]';
   `,
 ];
 
