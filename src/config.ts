@@ -43,6 +43,7 @@ const EnvSchema = z.object({
   OPENBLAS_LIBRARY: z.string().min(1).default(OPENBLAS_LIBRARY),
   API_KEYS: z.string().optional(),
   API_KEYS_FILE: z.string().optional(),
+  OPEN_RECORDS_TENANT: z.string().min(1).optional(),
   METRICS_KEY: z.string().min(16).optional(),
   RATE_LIMIT_PER_MINUTE: int(1).optional(),
   MAX_PENDING_JOBS_PER_TENANT: int(1).default(8),
@@ -116,6 +117,8 @@ export interface Config {
     /** Requests per tenant (or client IP, open) a minute; null: no limit. */
     rateLimitPerMinute: number | null;
     maxPendingJobsPerTenant: number;
+    /** The tenant given, at start, the models and jobs made while the service ran open. */
+    openRecordsTenant: string | null;
   };
   bodyLimit: number;
   limits: Limits;
@@ -149,6 +152,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
   }
   const e = parsed.data;
+  const keys = [
+    ...(e.API_KEYS ? keysFrom(e.API_KEYS, "API_KEYS") : []),
+    ...(e.API_KEYS_FILE ? keysFrom(readKeysFile(e.API_KEYS_FILE), e.API_KEYS_FILE) : []),
+  ];
+  if (e.OPEN_RECORDS_TENANT && !keys.some((k) => k.tenant === e.OPEN_RECORDS_TENANT)) {
+    throw new ConfigError(
+      `invalid configuration: OPEN_RECORDS_TENANT: ${JSON.stringify(e.OPEN_RECORDS_TENANT)} is not a tenant of API_KEYS or API_KEYS_FILE (its models and jobs would be visible to no key)`,
+    );
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -166,14 +178,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       arenaMb: e.WORKER_ARENA_MB,
     },
     auth: {
-      keys: [
-        ...(e.API_KEYS ? keysFrom(e.API_KEYS, "API_KEYS") : []),
-        ...(e.API_KEYS_FILE ? keysFrom(readKeysFile(e.API_KEYS_FILE), e.API_KEYS_FILE) : []),
-      ],
+      keys,
       metricsKey: e.METRICS_KEY ?? null,
       // Open, no limit unless asked for (a gateway's business); with keys, one per tenant.
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE ?? (e.API_KEYS || e.API_KEYS_FILE ? 6000 : null),
       maxPendingJobsPerTenant: e.MAX_PENDING_JOBS_PER_TENANT,
+      openRecordsTenant: e.OPEN_RECORDS_TENANT ?? null,
     },
     bodyLimit: e.BODY_LIMIT_BYTES,
     limits: {

@@ -30,6 +30,15 @@ export default fp(
         throw error;
       }
     }
+    // After the lock: a second process on this DATA_DIR changes nothing.
+    const tenant = config.auth.openRecordsTenant;
+    if (tenant !== null) {
+      const adopted = await opened.adoptOpenRecords(tenant);
+      app.log.info(
+        { tenant, ...adopted },
+        `gave tenant ${tenant} the ${adopted.models} models and ${adopted.jobs} jobs made while the service ran open`,
+      );
+    }
     app.decorate("store", opened);
     app.addHook("onClose", async () => {
       await opened.close();

@@ -54,6 +54,21 @@ function storeOn(engine: Engine): Store {
         : new Models(engine),
     jobs: new Jobs(engine),
     events: new JobEventLog(engine),
+    adoptOpenRecords(tenant) {
+      return engine.write(async (trx) => {
+        const adopt = async (table: "models" | "jobs") =>
+          Number(
+            (
+              await trx
+                .updateTable(table)
+                .set({ tenant })
+                .where("tenant", "is", null)
+                .executeTakeFirst()
+            ).numUpdatedRows,
+          );
+        return { models: await adopt("models"), jobs: await adopt("jobs") };
+      });
+    },
     async ping() {
       await sql`SELECT 1`.execute(engine.db);
     },

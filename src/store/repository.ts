@@ -250,6 +250,11 @@ export interface Store {
   models: ModelRepository;
   jobs: JobRepository;
   events: JobEventRepository;
+  /**
+   * Gives `tenant` every model and job that belongs to no tenant (made while the service ran
+   * open); how many of each. Idempotent: a second call finds none.
+   */
+  adoptOpenRecords(tenant: string): Promise<{ models: number; jobs: number }>;
   /** A trivial query: resolves when the store answers, throws StoreUnavailableError when not. */
   ping(): Promise<void>;
   /** Harmless to call twice. */

@@ -5,6 +5,8 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { testApp } from "../helpers/app.js";
+import { mnistJob, waitForJob } from "../helpers/jobs.js";
+import { tempDir } from "../helpers/temp.js";
 
 const ALICE = "alice-key-0001";
 const ALICE_NEW = "alice-key-0002";
@@ -176,5 +178,61 @@ describe("rate limits", () => {
     expect(limited?.body.code).toBe("RATE_LIMITED");
     expect(Number(limited?.headers["retry-after"])).toBeGreaterThan(0);
     expect((await as(ALICE).get("/v1/datasets")).status).toBe(200);
+  });
+});
+
+describe("OPEN_RECORDS_TENANT: what was made open, handed to a tenant", () => {
+  it("gives that tenant the models and jobs made while the service ran open, and no one else", async () => {
+    const dataDir = tempDir();
+    const open = await testApp({ DATA_DIR: dataDir });
+    const model = await request(open.server)
+      .post("/v1/models")
+      .send({
+        name: "open",
+        layers: [{ type: "affine", W: [[1, 0]], b: [0, 0] }, { type: "softmaxWithLoss" }],
+      });
+    expect(model.status).toBe(201);
+    const job = await request(open.server)
+      .post("/v1/training-jobs")
+      .send({ ...mnistJob({ iterations: 10, evaluateEvery: 10 }) });
+    expect(job.status).toBe(202);
+    await waitForJob(open.server, job.body.id);
+    await open.close();
+
+    const keys = `alice:${ALICE},bob:${BOB}`;
+    const keyed = await testApp({ DATA_DIR: dataDir, API_KEYS: keys });
+    // Keys alone: the open records are kept but nobody's.
+    const hidden = await request(keyed.server)
+      .get(`/v1/models/${model.body.id}`)
+      .set("authorization", `Bearer ${ALICE}`);
+    expect(hidden.status).toBe(404);
+    await keyed.close();
+
+    const adopted = await testApp({
+      DATA_DIR: dataDir,
+      API_KEYS: keys,
+      OPEN_RECORDS_TENANT: "alice",
+    });
+    try {
+      const asAlice = (url: string) =>
+        request(adopted.server).get(url).set("authorization", `Bearer ${ALICE}`);
+      const asBob = (url: string) =>
+        request(adopted.server).get(url).set("authorization", `Bearer ${BOB}`);
+      expect((await asAlice(`/v1/models/${model.body.id}`)).body.name).toBe("open");
+      const trained = await asAlice(`/v1/training-jobs/${job.body.id}`);
+      expect(trained.body.status).toBe("succeeded");
+      expect((await asAlice(`/v1/models/${trained.body.resultModelId}`)).status).toBe(200);
+      expect((await asBob(`/v1/models/${model.body.id}`)).status).toBe(404);
+      expect((await asBob("/v1/models")).body.items).toEqual([]);
+    } finally {
+      await adopted.close();
+    }
+  });
+
+  it("refuses to start with a tenant no key belongs to, naming the variable", () => {
+    expect(() => loadConfig({ API_KEYS: `alice:${ALICE}`, OPEN_RECORDS_TENANT: "carol" })).toThrow(
+      /OPEN_RECORDS_TENANT: "carol" is not a tenant of API_KEYS/,
+    );
+    expect(() => loadConfig({ OPEN_RECORDS_TENANT: "alice" })).toThrow(/OPEN_RECORDS_TENANT/);
   });
 });

@@ -32,6 +32,23 @@ function checkpoint(jobId: string, iteration: number): Checkpoint {
 }
 
 describeEachEngine("job repository", (engine) => {
+  it("gives a tenant the models and jobs of no tenant, once, and leaves other tenants' alone", async () => {
+    const store = await openStore(await engine.fresh());
+    const open = await store.models.create(twoLayerModel("float32"));
+    const bobs = await store.models.create(twoLayerModel("float32", { tenant: "bob" }));
+    const openJob = await store.jobs.create(newJob({ modelId: open.id }));
+    const bobsJob = await store.jobs.create(newJob({ tenant: "bob", modelId: bobs.id }));
+    expect(await store.jobs.get(openJob.id, "alice")).toBeUndefined();
+
+    expect(await store.adoptOpenRecords("alice")).toEqual({ models: 1, jobs: 1 });
+    expect((await store.models.getSummary(open.id, "alice"))?.id).toBe(open.id);
+    expect((await store.jobs.get(openJob.id, "alice"))?.id).toBe(openJob.id);
+    expect(await store.jobs.get(openJob.id, null)).toBeUndefined();
+    expect((await store.jobs.get(bobsJob.id, "bob"))?.tenant).toBe("bob");
+    expect(await store.adoptOpenRecords("alice")).toEqual({ models: 0, jobs: 0 });
+    await store.close();
+  });
+
   it("creates a queued job and reads it back", async () => {
     const store = await openStore(await engine.fresh());
     const job = await store.jobs.create(newJob());
