@@ -15,6 +15,13 @@ import type { Schema } from "./schema.js";
 
 export type Db = Kysely<Schema> | Transaction<Schema>;
 
+/**
+ * Free pages SQLite gives back to the file per statement: a step moves at most this many pages
+ * (8 MiB at the default page size) from the file's end into freed holes, so one step holds the
+ * connection, and the event loop, for a bounded time and other queries run between steps.
+ */
+const VACUUM_STEP_PAGES = 2048;
+
 /** Namespace of this service's advisory locks (PostgreSQL), the first of their two keys. */
 const PENDING_LOCK = 0x62703031; // "bp01"
 
@@ -90,6 +97,25 @@ export class Engine {
     await sql`SELECT pg_advisory_xact_lock(${PENDING_LOCK}, hashtext(${tenant === null ? "open" : `t:${tenant}`}))`.execute(
       trx,
     );
+  }
+
+  /**
+   * Gives the space of deleted rows back to the file system. SQLite (auto_vacuum = INCREMENTAL,
+   * see open-store.ts): the free pages are vacuumed in steps, then the WAL is checkpointed and
+   * truncated, since a WAL only shrinks so and the file only shrinks at a checkpoint. PostgreSQL:
+   * nothing to do here; autovacuum marks dead tuples and TOAST chunks reusable, so later writes
+   * fill them instead of growing the table (shown in test/store/space.test.ts).
+   */
+  async reclaimSpace(): Promise<void> {
+    if (this.kind !== "sqlite") return;
+    for (;;) {
+      const { rows } = await sql<{ freelist_count: number }>`PRAGMA freelist_count`.execute(
+        this.db,
+      );
+      if ((rows[0]?.freelist_count ?? 0) === 0) break;
+      await sql.raw(`PRAGMA incremental_vacuum(${VACUUM_STEP_PAGES})`).execute(this.db);
+    }
+    await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(this.db);
   }
 
   /** The history column with `entry` (JSON text) appended, computed by the database. */
