@@ -3,6 +3,7 @@
  * check (a job's row, a tenant's pending count) and the two JSON edits of a job's history. The
  * repositories write everything else once, in Kysely, for both.
  */
+import type Database from "better-sqlite3";
 import {
   type Compilable,
   CompiledQuery,
@@ -31,6 +32,8 @@ export class Engine {
   constructor(
     readonly kind: "sqlite" | "postgres",
     readonly db: Kysely<Schema>,
+    /** SQLite: the connection under Kysely, for what a prepared statement cannot run. */
+    private readonly sqlite?: Pick<Database.Database, "exec" | "pragma">,
   ) {}
 
   /**
@@ -107,15 +110,23 @@ export class Engine {
    * fill them instead of growing the table (shown in test/store/space.test.ts).
    */
   async reclaimSpace(): Promise<void> {
-    if (this.kind !== "sqlite") return;
-    for (;;) {
-      const { rows } = await sql<{ freelist_count: number }>`PRAGMA freelist_count`.execute(
-        this.db,
-      );
-      if ((rows[0]?.freelist_count ?? 0) === 0) break;
-      await sql.raw(`PRAGMA incremental_vacuum(${VACUUM_STEP_PAGES})`).execute(this.db);
-    }
-    await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(this.db);
+    const { sqlite } = this;
+    if (!sqlite) return;
+    // PRAGMA incremental_vacuum frees one page per step of its statement, and a prepared
+    // statement run through Kysely takes one step: it needs sqlite3_exec, here on the one
+    // connection, held so that no transaction of Kysely's is open around it.
+    const freePages = () => sqlite.pragma("freelist_count", { simple: true }) as number;
+    await this.db.connection().execute(async () => {
+      for (let free = freePages(); free > 0; ) {
+        sqlite.exec(`PRAGMA incremental_vacuum(${VACUUM_STEP_PAGES})`);
+        const left = freePages();
+        if (left >= free) break;
+        free = left;
+        // Other queries wait on the connection; a turn of the event loop between steps.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    });
   }
 
   /** The history column with `entry` (JSON text) appended, computed by the database. */

@@ -104,6 +104,10 @@ function openSqlite(dataDir: string): Store {
     });
   }
   try {
+    // Deleted models' pages go back to the file system (Engine.reclaimSpace). A new file takes
+    // the mode only before anything is written to it (WAL's header included); an older one
+    // switches with a one-off VACUUM below.
+    db.pragma("auto_vacuum = INCREMENTAL");
     // WAL: readers do not block the writer. FULL: a committed job or model survives power loss,
     // not just a process crash. Busy timeout: wait out another process's write instead of failing.
     const mode = db.pragma("journal_mode = WAL", { simple: true });
@@ -111,9 +115,6 @@ function openSqlite(dataDir: string): Store {
     db.pragma("synchronous = FULL");
     db.pragma("foreign_keys = ON");
     db.pragma("busy_timeout = 5000");
-    // Deleted models' pages go back to the file system (Engine.reclaimSpace). A new file takes
-    // the mode at its first table; an older one switches with a one-off VACUUM.
-    db.pragma("auto_vacuum = INCREMENTAL");
     migrateSqlite(db);
     if (db.pragma("auto_vacuum", { simple: true }) !== INCREMENTAL) db.exec("VACUUM");
     // A WAL is reused, not shrunk, after a checkpoint: past this it is cut back.
@@ -126,7 +127,7 @@ function openSqlite(dataDir: string): Store {
     });
   }
   return storeOn(
-    new Engine("sqlite", new Kysely<Schema>({ dialect: new EmbeddedSqliteDialect(db) })),
+    new Engine("sqlite", new Kysely<Schema>({ dialect: new EmbeddedSqliteDialect(db) }), db),
   );
 }
 
