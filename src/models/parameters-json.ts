@@ -18,12 +18,20 @@ export interface ExportedParameters {
   layers: readonly LayerSpec[];
 }
 
-/** `data[from, to)` as JSON numbers joined by commas; float32 without float64 noise. */
+/**
+ * `data[from, to)` as JSON numbers joined by commas; float32 without float64 noise. Through
+ * JSON.stringify of a plain array, which formats doubles several times faster than a typed
+ * array's join.
+ */
 function numbers(data: FloatArray, from: number, to: number, scratch: number[]): string {
-  if (data instanceof Float64Array) return data.subarray(from, to).join(",");
   scratch.length = to - from;
-  for (let i = from; i < to; i++) scratch[i - from] = shortestFloat32(data[i]);
-  return scratch.join(",");
+  if (data instanceof Float64Array) {
+    for (let i = from; i < to; i++) scratch[i - from] = data[i];
+  } else {
+    for (let i = from; i < to; i++) scratch[i - from] = shortestFloat32(data[i]);
+  }
+  const text = JSON.stringify(scratch);
+  return text.slice(1, -1);
 }
 
 /**
