@@ -19,7 +19,10 @@ export interface BenchServer {
  * until /readyz answers 200. At LOG_LEVEL=warn (no per-request logs to slow it down) the server
  * never says where it listens, so the port is chosen here.
  */
-export async function startBenchServer(env: Record<string, string> = {}): Promise<BenchServer> {
+export async function startBenchServer(
+  env: Record<string, string> = {},
+  { entry = "dist/server.js" }: { entry?: string } = {},
+): Promise<BenchServer> {
   const port = await freePort();
   // BENCH_CPU_PROF=<dir>: the server and each of its threads write a V8 CPU profile there.
   const dir = process.env.BENCH_CPU_PROF;
@@ -28,7 +31,7 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
   const flags = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
   const child: ChildProcess = spawn(
     process.execPath,
-    [...profiling, ...flags, "--experimental-wasm-relaxed-simd", "dist/server.js"],
+    [...profiling, ...flags, "--experimental-wasm-relaxed-simd", entry],
     {
       cwd: new URL("..", import.meta.url).pathname,
       env: {

@@ -5,6 +5,7 @@
  * probabilities whether or not the model ends in softmaxWithLoss.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import {
   type AttributeProto,
   AttributeProto_AttributeType,
@@ -127,14 +128,87 @@ export function toOnnxGraph(model: ExportedModel): GraphProto {
   });
 }
 
-/** The model's ModelProto bytes. */
-export function exportOnnx(model: ExportedModel, producerVersion: string): Uint8Array {
-  const message = create(ModelProtoSchema, {
+function modelProto(producerVersion: string, graph?: GraphProto) {
+  return create(ModelProtoSchema, {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: "", version: OPSET }],
     producerName: "backprop-service",
     producerVersion,
-    graph: toOnnxGraph(model),
+    graph,
   });
-  return toBinary(ModelProtoSchema, message);
+}
+
+/** The model's ModelProto bytes, built whole (for small models and tests). */
+export function exportOnnx(model: ExportedModel, producerVersion: string): Uint8Array {
+  return toBinary(ModelProtoSchema, modelProto(producerVersion, toOnnxGraph(model)));
+}
+
+/** A length-delimited field's tag and length. */
+const lengthPrefix = (field: number, length: number) =>
+  new BinaryWriter().tag(field, WireType.LengthDelimited).uint32(length).finish();
+
+/** Parameter bytes per chunk of a streamed export. */
+const RAW_CHUNK = 1 << 20;
+
+export interface OnnxStream {
+  /** The whole message's length in bytes. */
+  byteLength: number;
+  /** The message in order: a few small encoded parts, then each initializer's bytes in views. */
+  chunks(): Generator<Uint8Array>;
+}
+
+/**
+ * The same ModelProto as `exportOnnx` (equal once parsed; protobuf lets fields come in any
+ * order), laid out so that it can be sent without building it: each message is encoded without
+ * its large part (ModelProto without its graph, GraphProto without its initializers,
+ * TensorProto without its raw_data), and the large part follows as a length-delimited field of
+ * its own. Lengths are known up front, and the parameters are sent as views of their own bytes.
+ */
+export function streamOnnx(model: ExportedModel, producerVersion: string): OnnxStream {
+  const graph = toOnnxGraph(model);
+  const tensors = graph.initializer.map((t) => ({
+    head: toBinary(
+      TensorProtoSchema,
+      create(TensorProtoSchema, { name: t.name, dims: t.dims, dataType: t.dataType }),
+    ),
+    rawPrefix: lengthPrefix(TensorProtoSchema.field.rawData.number, t.rawData.byteLength),
+    raw: t.rawData,
+  }));
+  const initializers = tensors.map((t) => {
+    const length = t.head.byteLength + t.rawPrefix.byteLength + t.raw.byteLength;
+    return {
+      ...t,
+      prefix: lengthPrefix(GraphProtoSchema.field.initializer.number, length),
+      length,
+    };
+  });
+  const { name, node, input, output } = graph;
+  const graphHead = toBinary(
+    GraphProtoSchema,
+    create(GraphProtoSchema, { name, node, input, output }),
+  );
+  const graphLength = initializers.reduce(
+    (sum, t) => sum + t.prefix.byteLength + t.length,
+    graphHead.byteLength,
+  );
+  // Without a graph, the ModelProto's other fields; its graph follows as field 7 in full.
+  const head = toBinary(ModelProtoSchema, modelProto(producerVersion));
+  const graphField = ModelProtoSchema.field.graph.number;
+  const graphPrefix = lengthPrefix(graphField, graphLength);
+  return {
+    byteLength: head.byteLength + graphPrefix.byteLength + graphLength,
+    *chunks() {
+      yield head;
+      yield graphPrefix;
+      yield graphHead;
+      for (const t of initializers) {
+        yield t.prefix;
+        yield t.head;
+        yield t.rawPrefix;
+        for (let at = 0; at < t.raw.byteLength; at += RAW_CHUNK) {
+          yield t.raw.subarray(at, Math.min(t.raw.byteLength, at + RAW_CHUNK));
+        }
+      }
+    },
+  };
 }

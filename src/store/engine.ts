@@ -3,10 +3,18 @@
  * check (a job's row, a tenant's pending count) and the two JSON edits of a job's history. The
  * repositories write everything else once, in Kysely, for both.
  */
+import type Database from "better-sqlite3";
 import { type Compilable, CompiledQuery, type Kysely, sql, type Transaction } from "kysely";
 import type { Schema } from "./schema.js";
 
 export type Db = Kysely<Schema> | Transaction<Schema>;
+
+/**
+ * Free pages SQLite gives back to the file per statement: a step moves at most this many pages
+ * (8 MiB at the default page size) from the file's end into freed holes, so one step holds the
+ * connection, and the event loop, for a bounded time and other queries run between steps.
+ */
+const VACUUM_STEP_PAGES = 2048;
 
 /** Namespace of this service's advisory locks (PostgreSQL), the first of their two keys. */
 const PENDING_LOCK = 0x62703031; // "bp01"
@@ -17,6 +25,8 @@ export class Engine {
   constructor(
     readonly kind: "sqlite" | "postgres",
     readonly db: Kysely<Schema>,
+    /** SQLite: the connection under Kysely, for what a prepared statement cannot run. */
+    private readonly sqlite?: Pick<Database.Database, "exec" | "pragma">,
   ) {}
 
   /**
@@ -83,5 +93,32 @@ export class Engine {
     await sql`SELECT pg_advisory_xact_lock(${PENDING_LOCK}, hashtext(${tenant === null ? "open" : `t:${tenant}`}))`.execute(
       trx,
     );
+  }
+
+  /**
+   * Gives the space of deleted rows back to the file system. SQLite (auto_vacuum = INCREMENTAL,
+   * see open-store.ts): the free pages are vacuumed in steps, then the WAL is checkpointed and
+   * truncated, since a WAL only shrinks so and the file only shrinks at a checkpoint. PostgreSQL:
+   * nothing to do here; autovacuum marks dead tuples and TOAST chunks reusable, so later writes
+   * fill them instead of growing the table (shown in test/store/space.test.ts).
+   */
+  async reclaimSpace(): Promise<void> {
+    const { sqlite } = this;
+    if (!sqlite) return;
+    // PRAGMA incremental_vacuum frees one page per step of its statement, and a prepared
+    // statement run through Kysely takes one step: it needs sqlite3_exec, here on the one
+    // connection, held so that no transaction of Kysely's is open around it.
+    const freePages = () => sqlite.pragma("freelist_count", { simple: true }) as number;
+    await this.db.connection().execute(async () => {
+      for (let free = freePages(); free > 0; ) {
+        sqlite.exec(`PRAGMA incremental_vacuum(${VACUUM_STEP_PAGES})`);
+        const left = freePages();
+        if (left >= free) break;
+        free = left;
+        // Other queries wait on the connection; a turn of the event loop between steps.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    });
   }
 }

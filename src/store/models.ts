@@ -126,7 +126,9 @@ export class Models implements ModelRepository {
       .where("id", "=", id)
       .where(tenantIs(tenant))
       .executeTakeFirst();
-    return result.numDeletedRows > 0n;
+    if (result.numDeletedRows === 0n) return false;
+    await this.engine.reclaimSpace();
+    return true;
   }
 }
 

@@ -20,6 +20,11 @@ const MODEL_CACHE_BYTES = 256 * 1024 * 1024;
 
 export const DATABASE_FILE = "backprop.db";
 
+/** PRAGMA auto_vacuum's value for INCREMENTAL. */
+const INCREMENTAL = 2;
+/** Bytes a WAL keeps after a checkpoint resets it. */
+const WAL_SIZE_LIMIT = 16 * 1024 * 1024;
+
 /**
  * The store cannot be opened: a missing, read-only or full directory, a database this version
  * cannot use, or a PostgreSQL server that refuses us. An operator's problem, reported as one line
@@ -114,6 +119,10 @@ function openSqlite(dataDir: string): Store {
     });
   }
   try {
+    // Deleted models' pages go back to the file system (Engine.reclaimSpace). A new file takes
+    // the mode only before anything is written to it (WAL's header included); an older one
+    // switches with a one-off VACUUM below.
+    db.pragma("auto_vacuum = INCREMENTAL");
     // WAL: readers do not block the writer. FULL: a committed job or model survives power loss,
     // not just a process crash. Busy timeout: wait out another process's write instead of failing.
     const mode = db.pragma("journal_mode = WAL", { simple: true });
@@ -122,6 +131,9 @@ function openSqlite(dataDir: string): Store {
     db.pragma("foreign_keys = ON");
     db.pragma("busy_timeout = 5000");
     migrateSqlite(db);
+    if (db.pragma("auto_vacuum", { simple: true }) !== INCREMENTAL) db.exec("VACUUM");
+    // A WAL is reused, not shrunk, after a checkpoint: past this it is cut back.
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
   } catch (err) {
     db.close();
     // e.g. SQLITE_FULL on a full disk, which by itself names no file.
@@ -130,7 +142,7 @@ function openSqlite(dataDir: string): Store {
     });
   }
   return storeOn(
-    new Engine("sqlite", new Kysely<Schema>({ dialect: new EmbeddedSqliteDialect(db) })),
+    new Engine("sqlite", new Kysely<Schema>({ dialect: new EmbeddedSqliteDialect(db) }), db),
   );
 }
 

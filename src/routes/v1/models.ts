@@ -3,7 +3,9 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Config } from "../../config.js";
 import { loadDataset } from "../../datasets/catalog.js";
+import { pacedBody } from "../../http/paced-body.js";
 import { notFound } from "../../http/problem.js";
+import { parametersJson } from "../../models/parameters-json.js";
 import { modelSummary } from "../../models/summary.js";
 import {
   createModelBody,
@@ -115,21 +117,13 @@ export default async function modelRoutes(app: FastifyInstance, { config }: { co
         response: { 200: ModelParameters, ...problems(400, 404) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const model = await find(request.params.id, request.tenant);
-      const { encoding } = request.query;
-      return {
-        dtype: model.dtype,
-        layers: model.layers.map((layer) =>
-          layer.type === "affine"
-            ? {
-                type: layer.type,
-                W: encodeTensor(layer.W, encoding),
-                b: encodeTensor(layer.b, encoding),
-              }
-            : { type: layer.type },
-        ),
-      };
+      // Streamed in slices (parameters-json.ts): the largest model's numbers are ~170 MB of text.
+      // A stream skips the serializer, so the body's type is ModelParameters by construction
+      // (checked against the schema on the parsed body by test/http/openapi-contract.test.ts).
+      const body = pacedBody(parametersJson(model, request.query.encoding));
+      return reply.type("application/json; charset=utf-8").send(body as never);
     },
   );
 
