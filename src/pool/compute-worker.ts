@@ -32,6 +32,7 @@ import {
   longestBase64,
   type TaskTensor,
 } from "../wire/base64.js";
+import { chunkedBase64 } from "../wire/base64-wasm.js";
 import { buffersOf, mapTree } from "../wire/tree.js";
 import { reportTaskStarted } from "./task-events.js";
 import type {
@@ -62,6 +63,7 @@ function moved<T>(value: T): T {
 
 const { backend, takeFallbacks } = workerBackend();
 const decodeBase64 = base64DecoderFor(backend);
+const base64Codec = chunkedBase64();
 
 /**
  * Runs `work` on a backend that has room for `bytes` (all it had before is freed), turning the
@@ -84,7 +86,7 @@ function attempt<T>(work: () => T, encoding?: string): TaskOutcome<T> {
       encoding === "base64"
         ? base64Tensors(work(), encodeBase64)
         : encoding === "base64Bytes"
-          ? base64Tensors(work(), encodeBase64Bytes)
+          ? base64Tensors(work(), (t) => encodeBase64Bytes(t, base64Codec))
           : outOfArena(work(), backend);
     return { ok: true, value };
   } catch (error) {

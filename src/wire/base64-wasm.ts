@@ -11,6 +11,7 @@ export type Decode = (text: number, n: number, out: number) => number;
 /** Encodes the n bytes at `bytes` as padded base64 at `text`: the characters written. */
 export type Encode = (bytes: number, n: number, text: number) => number;
 
+/** Compiled once per thread: every instance (one per memory) shares the code. */
 let module: WebAssembly.Module | null = null;
 
 /**

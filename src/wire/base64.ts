@@ -1,7 +1,8 @@
 /**
  * Base64 tensors (openapi.yaml, "Tensor") as they travel to the worker threads: the request's
- * text, checked for size on the main thread but decoded only in the worker, straight into the
- * memory its backend's ops read (the arena); answers are encoded there too, straight from it.
+ * text, checked for size on the main thread but decoded only in the worker, into the memory its
+ * backend's ops read (the arena, or the heap); answers are encoded there too, from where the
+ * values lie.
  */
 import { endianness } from "node:os";
 import type { Backend } from "../core/backend.js";
@@ -102,6 +103,12 @@ export function base64DecoderFor(
 ): (t: Base64Tensor | PackedBase64Tensor) => Decoded {
   const { arena } = backend;
   const decode = arena && base64Decoder(arena.memory);
+  // Made on first use: most decoders (the main thread's) only ever see strings.
+  let chunked: ChunkedBase64 | null = null;
+  const heapCodec = () => {
+    chunked ??= chunkedBase64();
+    return chunked;
+  };
   const inArena = (base64: string | Uint8Array, dtype: DType, length: number) => {
     if (!arena || !decode) return null;
     // The values, not zeroed first (the decoder writes them all), with the text copied above them
@@ -130,15 +137,14 @@ export function base64DecoderFor(
     const bytes = length * BYTES[t.dtype];
     if (t.base64.length % 4 !== 0 || base64Bytes(t.base64) !== bytes) return { problem: INVALID };
     const data =
-      inArena(t.base64, t.dtype, length) ?? decodeOnHeap(t.base64, backend.alloc(t.dtype, length));
+      inArena(t.base64, t.dtype, length) ??
+      decodeOnHeap(t.base64, backend.alloc(t.dtype, length), heapCodec);
     if (!data) return { problem: INVALID };
     const bad = backend.ops.firstNonFinite(data);
     if (bad !== -1) return { problem: `element ${bad} is ${data[bad]}, not a finite number` };
     return { data };
   };
 }
-
-let chunked: ChunkedBase64 | null = null;
 
 /**
  * The values decoded into `data` (on the heap), or false. Text that came as bytes goes through
@@ -147,12 +153,13 @@ let chunked: ChunkedBase64 | null = null;
  * `-` and `_`, which RFC 4648's base64 does not. Both checks are much faster than a regular
  * expression over megabytes of text.
  */
-function decodeOnHeap(base64: string | Uint8Array, data: FloatArray): FloatArray | false {
+function decodeOnHeap(
+  base64: string | Uint8Array,
+  data: FloatArray,
+  chunked: () => ChunkedBase64,
+): FloatArray | false {
   const out = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (typeof base64 !== "string") {
-    chunked ??= chunkedBase64();
-    return chunked.decodeInto(base64, out) && data;
-  }
+  if (typeof base64 !== "string") return chunked().decodeInto(base64, out) && data;
   const written = Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(base64, "base64");
   const valid = written === data.byteLength && !base64.includes("-") && !base64.includes("_");
   return valid && data;
@@ -188,10 +195,9 @@ export function encodeBase64(t: Tensor): Base64Tensor {
  * A tensor's bytes as base64 text in a buffer of its own (ASCII, the alphabet only), which moves
  * to the main thread and into an answer's bytes (see jsonBytes) without becoming a string.
  */
-export function encodeBase64Bytes(t: Tensor): PackedBase64Tensor {
+export function encodeBase64Bytes(t: Tensor, codec: ChunkedBase64): PackedBase64Tensor {
   const { data } = t;
   const dtype: DType = data instanceof Float32Array ? "float32" : "float64";
-  chunked ??= chunkedBase64();
-  const base64 = chunked.encode(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  const base64 = codec.encode(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   return { shape: [...t.shape], dtype, base64 };
 }
