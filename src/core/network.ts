@@ -75,8 +75,19 @@ export class Network {
     this.hasLoss = layers[layers.length - 1].type === "softmaxWithLoss";
   }
 
-  /** Validates the specs and builds the layers on `backend`; W and b are copied into `dtype`. */
-  static fromSpecs(specs: readonly LayerSpec[], dtype: DType, backend: Backend): Network {
+  /**
+   * Validates the specs and builds the layers on `backend`; W and b are copied into `dtype`, or,
+   * with `adopt`, taken as they are when already in `dtype` where the backend reads them (the
+   * caller gives them up: the network may change them, as training and gradient checks do).
+   */
+  static fromSpecs(
+    specs: readonly LayerSpec[],
+    dtype: DType,
+    backend: Backend,
+    { adopt = false }: { adopt?: boolean } = {},
+  ): Network {
+    const own = (t: Tensor) =>
+      adopt ? backend.local(t, dtype) : backend.fromValues(t.shape, t.data, dtype);
     if (specs.length === 0) {
       throw new ShapeError("a network needs at least one layer", null, null, null, "layers");
     }
@@ -112,11 +123,7 @@ export class Network {
             );
           }
           features = outputs;
-          return new Affine(
-            backend,
-            backend.fromValues(spec.W.shape, spec.W.data, dtype),
-            backend.fromValues(spec.b.shape, spec.b.data, dtype),
-          );
+          return new Affine(backend, own(spec.W), own(spec.b));
         }
         default:
           throw new ShapeError(

@@ -27,10 +27,12 @@ import { type DType, reshape, sizeOf, type Tensor } from "../core/tensor.js";
 import {
   base64DecoderFor,
   encodeBase64,
+  encodeBase64Bytes,
   isBase64,
   longestBase64,
   type TaskTensor,
 } from "../wire/base64.js";
+import { chunkedBase64 } from "../wire/base64-wasm.js";
 import { buffersOf, mapTree } from "../wire/tree.js";
 import { reportTaskStarted } from "./task-events.js";
 import type {
@@ -61,6 +63,7 @@ function moved<T>(value: T): T {
 
 const { backend, takeFallbacks } = workerBackend();
 const decodeBase64 = base64DecoderFor(backend);
+const base64Codec = chunkedBase64();
 
 /**
  * Runs `work` on a backend that has room for `bytes` (all it had before is freed), turning the
@@ -79,7 +82,12 @@ function outcome<T>(bytes: number, work: () => T, encoding?: string): TaskOutcom
 
 function attempt<T>(work: () => T, encoding?: string): TaskOutcome<T> {
   try {
-    const value = encoding === "base64" ? base64Tensors(work()) : outOfArena(work(), backend);
+    const value =
+      encoding === "base64"
+        ? base64Tensors(work(), encodeBase64)
+        : encoding === "base64Bytes"
+          ? base64Tensors(work(), (t) => encodeBase64Bytes(t, base64Codec))
+          : outOfArena(work(), backend);
     return { ok: true, value };
   } catch (error) {
     if (error instanceof FailedTask) return { ok: false, failure: error.failure };
@@ -94,11 +102,11 @@ function attempt<T>(work: () => T, encoding?: string): TaskOutcome<T> {
   }
 }
 
-/** Every tensor ({shape, data}) in a result, as base64. */
-function base64Tensors<T>(value: T): T {
+/** Every tensor ({shape, data}) in a result, as base64 (a string or its bytes). */
+function base64Tensors<T>(value: T, encode: (t: Tensor) => unknown): T {
   return mapTree(value, (item) =>
     "shape" in item && "data" in item && ArrayBuffer.isView(item.data)
-      ? encodeBase64(item as Tensor)
+      ? encode(item as Tensor)
       : undefined,
   );
 }
@@ -118,7 +126,10 @@ function local(t: TaskTensor, dtype: DType, path: string): Tensor {
   return backend.local(decoded(t, path), dtype);
 }
 
-/** The layers with base64 parameters decoded; Network.fromSpecs copies them into its dtype. */
+/**
+ * The layers with base64 parameters decoded. Every tensor of a task is the task's own (decoded
+ * here or moved from the main thread), so a network may adopt them rather than copy them.
+ */
 function layerSpecs(task: { layers: TaskLayer[]; layerPath?: string }): LayerSpec[] {
   return task.layers.map((layer, i): LayerSpec => {
     if (layer.type !== "affine") return layer;
@@ -153,7 +164,7 @@ function bytesFor(
 }
 
 function prepare(task: ComputeTask) {
-  const network = Network.fromSpecs(layerSpecs(task), task.dtype, backend);
+  const network = Network.fromSpecs(layerSpecs(task), task.dtype, backend, { adopt: true });
   const x = local(task.x, task.dtype, "x");
   const t = task.t && local(task.t, task.dtype, "t");
   network.checkShapes(x.shape, t?.shape);

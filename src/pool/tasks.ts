@@ -2,7 +2,7 @@ import type { LabelledData } from "../core/evaluation.js";
 import type { Architecture } from "../core/init.js";
 import type { LayerSpec } from "../core/layer-spec.js";
 import type { DType } from "../core/tensor.js";
-import type { ResultTensor, TaskTensor } from "../wire/base64.js";
+import type { PassTensor, ResultTensor, TaskTensor } from "../wire/base64.js";
 import type { FallbackCounts } from "./worker-backend.js";
 
 /**
@@ -22,7 +22,11 @@ export interface ComputeTask {
   /** A tensor for networks without a loss layer; the scalar dLoss otherwise. */
   dout?: TaskTensor | number;
   epsilon?: number;
-  /** "base64": result tensors come back encoded, read straight from the worker's arena. */
+  /**
+   * How result tensors come back: "base64" as base64 strings, "base64Bytes" as the text's ASCII
+   * bytes (PackedBase64Tensor, moved: for an answer written as bytes), both encoded where the
+   * worker's values lie; else as typed arrays.
+   */
   encoding?: string;
 }
 
@@ -44,15 +48,15 @@ export interface PredictResult {
   labels: number[] | number;
 }
 
-export type Grads = ({ W: ResultTensor; b: ResultTensor } | null)[];
+export type Grads = ({ W: PassTensor; b: PassTensor } | null)[];
 
 export interface ForwardResult {
-  out: ResultTensor;
+  out: PassTensor;
   loss?: number;
 }
 
 export interface BackwardResult extends ForwardResult {
-  dx: ResultTensor;
+  dx: PassTensor;
   grads: Grads;
 }
 

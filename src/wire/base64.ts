@@ -1,13 +1,14 @@
 /**
  * Base64 tensors (openapi.yaml, "Tensor") as they travel to the worker threads: the request's
- * text, checked for size on the main thread but decoded only in the worker, straight into the
- * memory its backend's ops read (the arena); answers are encoded there too, straight from it.
+ * text, checked for size on the main thread but decoded only in the worker, into the memory its
+ * backend's ops read (the arena, or the heap); answers are encoded there too, from where the
+ * values lie.
  */
-import { readFileSync } from "node:fs";
 import { endianness } from "node:os";
 import type { Backend } from "../core/backend.js";
 import type { DType, FloatArray, Tensor } from "../core/tensor.js";
 import { sizeOf } from "../core/tensor.js";
+import { type ChunkedBase64, chunkedBase64, type Decode, wasmBase64 } from "./base64-wasm.js";
 import { mapTree } from "./tree.js";
 
 export interface Base64Tensor {
@@ -28,6 +29,9 @@ export type TaskTensor = Tensor | Base64Tensor | PackedBase64Tensor;
 
 /** A result tensor: decoded, or base64 a worker encoded. */
 export type ResultTensor = Tensor | Base64Tensor;
+
+/** A result tensor of a pass, which may also come as the bytes of its base64 text. */
+export type PassTensor = ResultTensor | PackedBase64Tensor;
 
 export const isBase64 = <T extends object>(t: T): t is T & (Base64Tensor | PackedBase64Tensor) =>
   "base64" in t;
@@ -66,21 +70,13 @@ export function base64SizeProblem(t: Base64Tensor): string | null {
 
 const INVALID = "is not valid base64 (RFC 4648, padded)";
 
-type Decode = (text: number, n: number, out: number) => number;
-
 /**
  * The WebAssembly SIMD decoder of assembly/base64.ts over `memory`: decodes the n characters at
  * byte address `text` to `out` and returns the bytes written, or -1 for text that is not padded
  * base64. It writes no byte past those valid text decodes to.
  */
 export function base64Decoder(memory: WebAssembly.Memory): Decode {
-  // `npm run build` writes the module to dist/kernels/; this file runs from src/wire/ under
-  // vitest and from dist/wire/ otherwise, both two levels below the project.
-  const url = new URL("../../dist/kernels/base64.wasm", import.meta.url);
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(url)), {
-    env: { memory },
-  });
-  return instance.exports.decode as Decode;
+  return wasmBase64(memory).decode;
 }
 
 /** Bytes of the longest base64 text in a task: the scratch its decoding borrows from the arena. */
@@ -107,6 +103,12 @@ export function base64DecoderFor(
 ): (t: Base64Tensor | PackedBase64Tensor) => Decoded {
   const { arena } = backend;
   const decode = arena && base64Decoder(arena.memory);
+  // Made on first use: most decoders (the main thread's) only ever see strings.
+  let chunked: ChunkedBase64 | null = null;
+  const heapCodec = () => {
+    chunked ??= chunkedBase64();
+    return chunked;
+  };
   const inArena = (base64: string | Uint8Array, dtype: DType, length: number) => {
     if (!arena || !decode) return null;
     // The values, not zeroed first (the decoder writes them all), with the text copied above them
@@ -135,7 +137,8 @@ export function base64DecoderFor(
     const bytes = length * BYTES[t.dtype];
     if (t.base64.length % 4 !== 0 || base64Bytes(t.base64) !== bytes) return { problem: INVALID };
     const data =
-      inArena(t.base64, t.dtype, length) ?? decodeNode(t.base64, backend.alloc(t.dtype, length));
+      inArena(t.base64, t.dtype, length) ??
+      decodeOnHeap(t.base64, backend.alloc(t.dtype, length), heapCodec);
     if (!data) return { problem: INVALID };
     const bad = backend.ops.firstNonFinite(data);
     if (bad !== -1) return { problem: `element ${bad} is ${data[bad]}, not a finite number` };
@@ -144,18 +147,21 @@ export function base64DecoderFor(
 }
 
 /**
- * The values decoded by Node into `data`, or false. Node's decoder skips characters outside the
- * alphabet, so any such character shows as fewer bytes written; it also takes the URL-safe `-`
- * and `_`, which RFC 4648's base64 does not. Both checks are much faster than a regular
+ * The values decoded into `data` (on the heap), or false. Text that came as bytes goes through
+ * the SIMD decoder chunk by chunk; a string goes to Node's decoder, which skips characters outside
+ * the alphabet, so any such character shows as fewer bytes written; it also takes the URL-safe
+ * `-` and `_`, which RFC 4648's base64 does not. Both checks are much faster than a regular
  * expression over megabytes of text.
  */
-function decodeNode(base64: string | Uint8Array, data: FloatArray): FloatArray | false {
-  const text =
-    typeof base64 === "string"
-      ? base64
-      : Buffer.from(base64.buffer, base64.byteOffset, base64.byteLength).toString("latin1");
-  const written = Buffer.from(data.buffer, data.byteOffset, data.byteLength).write(text, "base64");
-  const valid = written === data.byteLength && !text.includes("-") && !text.includes("_");
+function decodeOnHeap(
+  base64: string | Uint8Array,
+  data: FloatArray,
+  chunked: () => ChunkedBase64,
+): FloatArray | false {
+  const out = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (typeof base64 !== "string") return chunked().decodeInto(base64, out) && data;
+  const written = Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(base64, "base64");
+  const valid = written === data.byteLength && !base64.includes("-") && !base64.includes("_");
   return valid && data;
 }
 
@@ -183,4 +189,15 @@ export function encodeBase64(t: Tensor): Base64Tensor {
   const dtype: DType = data instanceof Float32Array ? "float32" : "float64";
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   return { shape: [...t.shape], dtype, base64: bytes.toString("base64") };
+}
+
+/**
+ * A tensor's bytes as base64 text in a buffer of its own (ASCII, the alphabet only), which moves
+ * to the main thread and into an answer's bytes (see jsonBytes) without becoming a string.
+ */
+export function encodeBase64Bytes(t: Tensor, codec: ChunkedBase64): PackedBase64Tensor {
+  const { data } = t;
+  const dtype: DType = data instanceof Float32Array ? "float32" : "float64";
+  const base64 = codec.encode(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return { shape: [...t.shape], dtype, base64 };
 }

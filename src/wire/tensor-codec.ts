@@ -7,6 +7,8 @@ import {
   base64SizeProblem,
   encodeBase64,
   isBase64,
+  type PackedBase64Tensor,
+  type PassTensor,
   type ResultTensor,
   type TaskTensor,
 } from "./base64.js";
@@ -179,8 +181,19 @@ function nest(values: number[], shape: readonly number[]): unknown[] {
   return out;
 }
 
-/** A result tensor in the wire form asked for; a worker may have encoded it as base64 already. */
-export function encodeTensor(t: ResultTensor, encoding: TensorEncoding): EncodedTensor {
+/**
+ * A result tensor in the wire form asked for; a worker may have encoded it as base64 already, as
+ * a string or as the text's bytes (which only an answer written by jsonBytes can hold).
+ */
+export function encodeTensor(t: ResultTensor, encoding: TensorEncoding): EncodedTensor;
+export function encodeTensor(
+  t: PassTensor,
+  encoding: TensorEncoding,
+): EncodedTensor | PackedBase64Tensor;
+export function encodeTensor(
+  t: PassTensor,
+  encoding: TensorEncoding,
+): EncodedTensor | PackedBase64Tensor {
   if ("base64" in t) return t;
   if (encoding === "base64") return encodeBase64(t);
   const shape = [...t.shape];

@@ -1,9 +1,10 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { z } from "zod";
 import type { DType } from "../../core/tensor.js";
+import { sendJsonBytes } from "../../http/json-bytes.js";
 import type { ComputeTask, Grads } from "../../pool/tasks.js";
 import { computeProblems } from "../../schemas/problem.js";
-import type { ResultTensor } from "../../wire/base64.js";
+import type { PackedBase64Tensor, PassTensor } from "../../wire/base64.js";
 import {
   type EncodedTensor,
   encodeTensor,
@@ -21,7 +22,8 @@ interface PassBody {
 
 type BackwardBody = PassBody & { dout?: WireTensor | number };
 
-type EncodedGrads = ({ W: EncodedTensor; b: EncodedTensor } | null)[];
+type AnswerTensor = EncodedTensor | PackedBase64Tensor;
+type EncodedGrads = ({ W: AnswerTensor; b: AnswerTensor } | null)[];
 
 interface Pass<Body> {
   summary: string;
@@ -50,7 +52,8 @@ export interface PassRoutes<F extends PassBody, B extends BackwardBody> {
 
 /**
  * Registers POST /v1/{resource}/forward and /backward: one pool task each, its tensors answered
- * in the body's `outputEncoding` (by default the encoding of its `x`).
+ * in the body's `outputEncoding` (by default the encoding of its `x`). A base64 answer is encoded
+ * by the worker into bytes and sent as bytes (jsonBytes): its text never becomes a string here.
  */
 export function passRoutes<F extends PassBody, B extends BackwardBody>(
   app: FastifyInstance,
@@ -77,9 +80,12 @@ export function passRoutes<F extends PassBody, B extends BackwardBody>(
         ...spec.layers(body),
         x,
         t,
-        encoding: outputEncoding,
+        encoding: taskEncoding(outputEncoding),
       });
-      return { out: encodeTensor(result.out, outputEncoding), loss: result.loss };
+      return answer(reply, outputEncoding, {
+        out: encodeTensor(result.out, outputEncoding),
+        loss: result.loss,
+      });
     },
   );
 
@@ -104,19 +110,28 @@ export function passRoutes<F extends PassBody, B extends BackwardBody>(
         x,
         t,
         dout,
-        encoding: outputEncoding,
+        encoding: taskEncoding(outputEncoding),
       });
-      const encode = (tensor: ResultTensor) => encodeTensor(tensor, outputEncoding);
-      return {
+      const encode = (tensor: PassTensor) => encodeTensor(tensor, outputEncoding);
+      return answer(reply, outputEncoding, {
         loss: result.loss,
         out: encode(result.out),
         dx: encode(result.dx),
         grads: spec.grads(encodeGrads(result.grads, encode)),
-      };
+      });
     },
   );
 }
 
-function encodeGrads(grads: Grads, encode: (t: ResultTensor) => EncodedTensor): EncodedGrads {
+/** What the worker encodes: base64 as bytes, for `answer` to send as they are. */
+const taskEncoding = (encoding: TensorEncoding) =>
+  encoding === "base64" ? "base64Bytes" : encoding;
+
+/** The answer, sent as bytes when its tensors are base64 bytes, else returned for Fastify. */
+function answer<T>(reply: FastifyReply, encoding: TensorEncoding, value: T) {
+  return encoding === "base64" ? sendJsonBytes(reply, value) : value;
+}
+
+function encodeGrads(grads: Grads, encode: (t: PassTensor) => AnswerTensor): EncodedGrads {
   return grads.map((g) => (g ? { W: encode(g.W), b: encode(g.b) } : null));
 }
