@@ -175,7 +175,8 @@ export class TrainingRun {
     this.settle(true);
     if (this.task.evaluateInPool) {
       this.inFlight = { layers: this.network.specs(), saved: this.state() };
-      this.post({ type: "evaluate", layers: this.inFlight.layers });
+      const last = this.iteration === this.task.iterations;
+      this.post({ type: "evaluate", layers: this.inFlight.layers, last });
       return;
     }
     const measured = this.measure(this.network.specs(), this.iteration, stepLoss);

@@ -51,8 +51,11 @@ export type TrainingMessage =
     }
   | { type: "evaluation"; entry: HistoryEntry }
   | { type: "checkpoint"; checkpoint: Checkpoint }
-  /** Asks for the measurements of these layers (see TrainingTask.evaluateInPool). */
-  | { type: "evaluate"; layers: LayerSpec[] };
+  /**
+   * Asks for the measurements of these layers (see TrainingTask.evaluateInPool); `last`: the
+   * job's thread has nothing left to train and waits for the answer.
+   */
+  | { type: "evaluate"; layers: LayerSpec[]; last: boolean };
 
 export type TrainingResult =
   | {

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { MessageChannel } from "node:worker_threads";
 import type { FastifyBaseLogger } from "fastify";
 import { Piscina } from "piscina";
@@ -222,9 +223,12 @@ export class JobRunner {
     channel.port1.on("message", (message: TrainingMessage | { type: "done" }) => {
       if (message.type === "done") lastMessage();
       else if (message.type === "evaluate") {
-        void this.evaluate(model.dtype, message.layers, spec).then((reply) =>
-          channel.port1.postMessage(reply),
-        );
+        void this.evaluate(
+          model.dtype,
+          message.layers,
+          spec,
+          this.evaluationThreads(message.last),
+        ).then((reply) => channel.port1.postMessage(reply));
       } else {
         this.relay(job, message, run.running).catch((error) =>
           this.relayFailed(job.id, run.running, error),
@@ -306,11 +310,22 @@ export class JobRunner {
     this.options.log.warn({ err: error, jobId }, "cannot store a training job's progress");
   }
 
+  /**
+   * Threads an evaluation may take: the cores that no training thread is using, since one more
+   * busy thread than cores slows the jobs' steps by as much as the evaluation gains; every idle
+   * one once the job's thread only waits for it.
+   */
+  private evaluationThreads(last: boolean): number {
+    if (last) return Number.POSITIVE_INFINITY;
+    return Math.max(1, availableParallelism() - this.running.size);
+  }
+
   /** A training thread's evaluation, in the evaluator's threads; failures go back as errors. */
   private async evaluate(
     dtype: DType,
     layers: LayerSpec[],
     spec: JobSpec,
+    threads: number,
   ): Promise<EvaluationReply> {
     try {
       const evaluator = this.options.evaluator!;
@@ -324,10 +339,10 @@ export class JobRunner {
         limit: Math.min(limit ?? Infinity, trainEvaluationSamples),
       };
       // One after the other: each takes every idle thread.
-      const train = await evaluator(dtype, layers, sample);
+      const train = await evaluator(dtype, layers, sample, threads);
       const measured = { trainLoss: train.loss, trainAccuracy: train.accuracy };
       if (!validation) return measured;
-      const checked = await evaluator(dtype, layers, validation.dataset);
+      const checked = await evaluator(dtype, layers, validation.dataset, threads);
       return { ...measured, validationLoss: checked.loss, validationAccuracy: checked.accuracy };
     } catch (error) {
       return { error: (error as Error).message };

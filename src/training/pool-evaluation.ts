@@ -12,11 +12,15 @@ export interface DatasetMeasurement {
   accuracy: number;
 }
 
-/** Measures a network over a dataset's samples elsewhere than the caller's thread. */
+/**
+ * Measures a network over a dataset's samples elsewhere than the caller's thread, on at most
+ * `threads` threads at once.
+ */
 export type Evaluator = (
   dtype: DType,
   layers: LayerSpec[],
   dataset: DatasetRef,
+  threads: number,
 ) => Promise<DatasetMeasurement>;
 
 /**
@@ -27,8 +31,9 @@ const PART_ROWS = 2 * EVALUATION_CHUNK;
 
 /**
  * An Evaluator over the compute pool's idle threads: the samples are split into parts of
- * PART_ROWS, one in flight per thread that was idle at the start; with none idle it refuses (the
- * job's thread then evaluates), so requests keep the threads they are using. Correct answers are
+ * PART_ROWS, one in flight per thread that was idle at the start (at most the caller's `threads`);
+ * with none idle it refuses (the job's thread then evaluates), so requests keep the threads they
+ * are using. Correct answers are
  * counted per part and summed, so the accuracy is the one a single pass gives, bit for bit (a
  * row's arithmetic does not depend on its part), and so is the loss: parts are whole chunks, whose
  * summed losses are added in order as one pass adds them.
@@ -37,9 +42,9 @@ export function poolEvaluator(
   pool: ComputePool,
   countFallbacks: (counts: FallbackCounts | undefined) => void,
 ): Evaluator {
-  return async (dtype, layers, { name, split, limit }) => {
-    const threads = pool.idleThreads;
-    if (threads === 0) throw new Error("no idle compute thread");
+  return async (dtype, layers, { name, split, limit }, most) => {
+    const threads = Math.min(pool.idleThreads, most);
+    if (threads <= 0) throw new Error("no idle compute thread");
     const total = (await loadDataset(name, split, limit)).count;
     const parts = Math.ceil(total / PART_ROWS);
     let next = 0;
