@@ -338,7 +338,7 @@ export class JobRunner {
         ...data.dataset,
         limit: Math.min(limit ?? Infinity, trainEvaluationSamples),
       };
-      // One after the other: each takes every idle thread.
+      // One after the other, each on at most `threads` of the idle threads.
       const train = await evaluator(dtype, layers, sample, threads);
       const measured = { trainLoss: train.loss, trainAccuracy: train.accuracy };
       if (!validation) return measured;
