@@ -1,6 +1,6 @@
 /**
  * What differs between the engines, in one place: how a transaction locks what it is about to
- * check (a job's row, a tenant's pending count) and the two JSON edits of a job's history. The
+ * check (a job's row, a tenant's pending count) and how deleted rows give their space back. The
  * repositories write everything else once, in Kysely, for both.
  */
 import type Database from "better-sqlite3";

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Transaction } from "kysely";
 import { dtypeOf, type Tensor } from "../core/tensor.js";
 import { fromBlob, toBlob } from "./blob.js";
 import { Checkpoints } from "./checkpoints.js";
@@ -23,7 +24,7 @@ import {
   type Page,
   PendingLimitError,
 } from "./repository.js";
-import type { JobsTable } from "./schema.js";
+import type { JobsTable, Schema } from "./schema.js";
 
 const SUMMARY_COLUMNS = [
   "id",
@@ -163,9 +164,7 @@ export class Jobs implements JobRepository {
           .where("id", "=", id)
           .where(tenantIs(tenant)),
     );
-    if (!row) return undefined;
-    const job = jobFromRow(row);
-    return { ...job, history: (await histories(this.engine.db, [id])).get(id) ?? [] };
+    return row && { ...jobFromRow(row), history: await historyOf(this.engine.db, id) };
   }
 
   async list(query: ListQuery): Promise<Page<JobSummaryRecord>> {
@@ -222,11 +221,7 @@ export class Jobs implements JobRepository {
 
   appendHistory(id: string, entries: HistoryEntry[], owner?: string): Promise<void> {
     return this.engine.write(async (trx) => {
-      // Fenced like every runner write: locking the job row makes the runner check and the
-      // insert one step, as an update's WHERE does.
-      const job = await this.engine.lockJob(trx, id);
-      if (!job) throw new Error(`job ${id} does not exist`);
-      if (owner !== undefined && job.runner !== owner) throw new LeaseLostError(id, owner);
+      if (!(await this.lockFenced(trx, id, owner))) throw new Error(`job ${id} does not exist`);
       if (entries.length === 0) return;
       await trx
         .insertInto("job_history")
@@ -243,9 +238,7 @@ export class Jobs implements JobRepository {
 
   truncateHistory(id: string, iteration: number, owner?: string): Promise<void> {
     return this.engine.write(async (trx) => {
-      const job = await this.engine.lockJob(trx, id);
-      if (!job) return;
-      if (owner !== undefined && job.runner !== owner) throw new LeaseLostError(id, owner);
+      if (!(await this.lockFenced(trx, id, owner))) return;
       await trx
         .deleteFrom("job_history")
         .where("job_id", "=", id)
@@ -269,17 +262,13 @@ export class Jobs implements JobRepository {
         .where("id", "=", id)
         .where(tenantIs(tenant))
         .executeTakeFirst();
-      if (!row) return undefined;
-      return { ...jobFromRow(row), history: (await histories(trx, [id])).get(id) ?? [] };
+      return row && { ...jobFromRow(row), history: await historyOf(trx, id) };
     });
   }
 
   saveCheckpoint(checkpoint: Checkpoint, owner?: string): Promise<void> {
     return this.engine.write(async (trx) => {
-      if (owner !== undefined) {
-        const job = await this.engine.lockJob(trx, checkpoint.jobId);
-        if (job && job.runner !== owner) throw new LeaseLostError(checkpoint.jobId, owner);
-      }
+      if (owner !== undefined) await this.lockFenced(trx, checkpoint.jobId, owner);
       await this.checkpoints.save(trx, checkpoint);
     });
   }
@@ -312,9 +301,8 @@ export class Jobs implements JobRepository {
   ): Promise<{ job: JobState; model: ModelRecord }> {
     const created = toRecord(model);
     return this.engine.write(async (trx) => {
-      const job = await this.engine.lockJob(trx, jobId);
+      const job = await this.lockFenced(trx, jobId, owner);
       if (!job) throw new Error(`job ${jobId} does not exist`);
-      if (owner !== undefined && job.runner !== owner) throw new LeaseLostError(jobId, owner);
       if (job.tenant !== model.tenant) {
         throw new Error(`job ${jobId} and its result model belong to different tenants`);
       }
@@ -330,6 +318,17 @@ export class Jobs implements JobRepository {
     });
   }
 
+  /**
+   * Locks the job's row for the transaction, so that checking its runner and writing are one
+   * step (as an update's WHERE makes them); LeaseLostError when `owner` no longer runs it.
+   * Undefined when there is no such job.
+   */
+  private async lockFenced(trx: Transaction<Schema>, id: string, owner: string | undefined) {
+    const job = await this.engine.lockJob(trx, id);
+    if (job && owner !== undefined && job.runner !== owner) throw new LeaseLostError(id, owner);
+    return job;
+  }
+
   /** After a fenced write changed nothing: LeaseLostError when the job exists (another runs it). */
   private async refuseIfFenced(db: Db, id: string, owner: string | undefined): Promise<void> {
     if (owner === undefined) return;
@@ -340,6 +339,11 @@ export class Jobs implements JobRepository {
       .executeTakeFirst();
     if (row && row.runner !== owner) throw new LeaseLostError(id, owner);
   }
+}
+
+/** One job's history, oldest entry first. */
+async function historyOf(db: Db, jobId: string): Promise<HistoryEntry[]> {
+  return (await histories(db, [jobId])).get(jobId) ?? [];
 }
 
 /** The histories of these jobs, each oldest entry first. */

@@ -7,7 +7,7 @@
 import { endianness } from "node:os";
 import type { Backend } from "../core/backend.js";
 import type { DType, FloatArray, Tensor } from "../core/tensor.js";
-import { sizeOf } from "../core/tensor.js";
+import { dtypeOf, sizeOf } from "../core/tensor.js";
 import { type ChunkedBase64, chunkedBase64, type Decode, wasmBase64 } from "./base64-wasm.js";
 import { mapTree } from "./tree.js";
 
@@ -186,9 +186,8 @@ export function packBase64<T>(value: T, known?: Map<string, Uint8Array> | null):
 /** A tensor's bytes as base64, read where they lie. */
 export function encodeBase64(t: Tensor): Base64Tensor {
   const { data } = t;
-  const dtype: DType = data instanceof Float32Array ? "float32" : "float64";
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return { shape: [...t.shape], dtype, base64: bytes.toString("base64") };
+  return { shape: [...t.shape], dtype: dtypeOf(data), base64: bytes.toString("base64") };
 }
 
 /**
@@ -197,7 +196,6 @@ export function encodeBase64(t: Tensor): Base64Tensor {
  */
 export function encodeBase64Bytes(t: Tensor, codec: ChunkedBase64): PackedBase64Tensor {
   const { data } = t;
-  const dtype: DType = data instanceof Float32Array ? "float32" : "float64";
   const base64 = codec.encode(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  return { shape: [...t.shape], dtype, base64 };
+  return { shape: [...t.shape], dtype: dtypeOf(data), base64 };
 }
