@@ -8,6 +8,9 @@ export interface SeriesSpec {
   points?: boolean;
 }
 
+/** Between two draws the page does ten times the work of one. */
+const DRAW_SHARE = 10;
+
 /** [iterations, values] of one series; the chart aligns them on one iteration axis. */
 export type Table = [number[], number[]];
 
@@ -29,8 +32,13 @@ export class LineChart {
   readonly element: HTMLElement;
   private plot: uPlot | null = null;
   private tables: Table[];
-  /** The animation frame that will draw the points added since the last one, if any. */
+  /** Whether a draw of the points added since the last one is due. */
+  private pending = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   private frame = 0;
+  /** When the last draw ended, and what it cost (ms). */
+  private drawnAt = 0;
+  private drawCost = 0;
   private readonly resize: ResizeObserver;
 
   constructor(
@@ -125,19 +133,28 @@ export class LineChart {
   }
 
   /**
-   * Draws at most once a frame: a job that evaluates often sends hundreds of points a second,
-   * and redrawing all of them for each would cost the page the square of their number.
+   * Draws the points added since the last draw, at most once a frame and, once the chart is
+   * large, seldom enough that drawing takes a tenth of the page's time: a job that evaluates
+   * often sends hundreds of points a second, and each draw costs the number of points so far.
    */
   private redraw(): void {
     this.element.dataset.points = String(this.tables.reduce((n, t) => n + t[0].length, 0));
-    if (this.frame !== 0) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.plot?.setData(this.aligned());
-    });
+    if (this.pending) return;
+    this.pending = true;
+    const wait = Math.max(0, this.drawnAt + DRAW_SHARE * this.drawCost - performance.now());
+    this.timer = setTimeout(() => {
+      this.frame = requestAnimationFrame(() => {
+        const start = performance.now();
+        this.plot?.setData(this.aligned());
+        this.drawnAt = performance.now();
+        this.drawCost = this.drawnAt - start;
+        this.pending = false;
+      });
+    }, wait);
   }
 
   destroy(): void {
+    clearTimeout(this.timer);
     cancelAnimationFrame(this.frame);
     this.resize.disconnect();
     this.plot?.destroy();

@@ -35,3 +35,29 @@ export function announce(message: string, kind: "info" | "error" = "info"): void
   status.textContent = message;
   status.dataset.kind = kind;
 }
+
+/**
+ * Calls `draw` at most once an animation frame however often the returned function is called:
+ * a job that evaluates often sends hundreds of events a second, more than a page can lay out.
+ */
+export function perFrame(draw: () => void): { schedule: () => void; cancel: () => void } {
+  let frame = 0;
+  return {
+    schedule: () => {
+      if (frame !== 0) return;
+      frame = requestAnimationFrame(() => {
+        frame = 0;
+        draw();
+      });
+    },
+    cancel: () => {
+      cancelAnimationFrame(frame);
+      frame = 0;
+    },
+  };
+}
+
+/** Sets an element's text only when it changes, so a steady value costs the page no layout. */
+export function setText(el: HTMLElement, text: string): void {
+  if (el.textContent !== text) el.textContent = text;
+}

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import type { Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { testApp } from "../helpers/app.js";
 import { type Browser, launchBrowser, type Watched, watchedPage } from "../helpers/browser.js";
 
@@ -143,6 +143,10 @@ describe("training from the form", () => {
     await page.getByRole("button", { name: "Start training" }).click();
     await page.waitForURL(/#\/jobs\/[^/]+$/);
     const id = new URL(page.url()).hash.split("/")[2];
+    // Should this test fail, its million iterations must not hold up the next suite's jobs.
+    onTestFinished(async () => {
+      await api(`/v1/training-jobs/${id}/cancel`, {});
+    });
     const loss = "#loss-chart";
     // Points arrive from the event stream while it trains: wait for them, then for more.
     await page.waitForFunction(
@@ -150,6 +154,9 @@ describe("training from the form", () => {
       loss,
     );
     const before = await pointCount(page, loss);
+    // The page changes in place as events arrive: what a user points at stays the same element.
+    const steady = ['[data-stat="iteration"]', '[data-stat="validation"]', "h1 .badge", ".danger"];
+    const handles = await Promise.all(steady.map((s) => page.locator(s).elementHandle()));
     await page.waitForFunction(
       ([s, n]) =>
         Number(document.querySelector<HTMLElement>(s as string)?.dataset.points) > (n as number),
@@ -161,6 +168,10 @@ describe("training from the form", () => {
     await expect
       .poll(() => page.locator('[data-stat="throughput"]').textContent())
       .toMatch(/samples\/s/);
+    for (const [i, handle] of handles.entries()) {
+      const same = await handle!.evaluate((el, s) => el === document.querySelector(s), steady[i]);
+      expect(same, steady[i]).toBe(true);
+    }
     await shot(page, "job-running");
 
     await page.getByRole("button", { name: "Cancel job" }).click();

@@ -1,6 +1,6 @@
 import { ApiError, getJson, postJson } from "../api.js";
 import { LineChart, PALETTE } from "../charts.js";
-import { announce, h, setView } from "../dom.js";
+import { announce, h, perFrame, setText, setView } from "../dom.js";
 import { readEvents } from "../events.js";
 import { count, duration, number, percent, shortId, when } from "../format.js";
 import {
@@ -10,7 +10,7 @@ import {
   type ModelSummary,
   type Progress,
 } from "../types.js";
-import { progressBar, statusBadge } from "./jobs.js";
+import { progressBar, setProgress, setStatus, statusBadge } from "./jobs.js";
 
 type ProgressEvent = Progress & { loss: number | null; samplesPerSecond: number };
 
@@ -57,10 +57,6 @@ async function follow(
   }
 }
 
-function stat(label: string, value: HTMLElement | string, name: string): HTMLElement {
-  return h("div", { class: "stat" }, h("dt", {}, label), h("dd", { "data-stat": name }, value));
-}
-
 const errorText = (error: unknown) =>
   typeof error === "object" && error !== null && "message" in error
     ? String((error as { message: unknown }).message)
@@ -103,101 +99,117 @@ export async function jobView([id]: string[], signal: AbortSignal): Promise<void
   }
 
   const cancel = h("button", { type: "button", class: "danger" }, "Cancel job");
-  const progressSlot = h("div", { class: "progress-slot" });
-  const stats = h("dl", { class: "stats" });
-  const header = h("div", { class: "title-row" });
+  const badge = statusBadge(job.status);
+  const bar = progressBar(job);
   const note = h("p", { class: "note", role: "status" });
+  const values = {
+    iteration: h("dd", { "data-stat": "iteration" }),
+    epoch: h("dd", { "data-stat": "epoch" }),
+    loss: h("dd", { "data-stat": "loss" }),
+    validation: h("dd", { "data-stat": "validation" }),
+    throughput: h("dd", { "data-stat": "throughput" }),
+    elapsed: h("dd", { "data-stat": "elapsed" }),
+    result: h("dd", { "data-stat": "result" }, "—"),
+  };
+  const stat = (label: string, value: HTMLElement) =>
+    h("div", { class: "stat" }, h("dt", {}, label), value);
+  const modelLink = h(
+    "a",
+    { href: `#/models/${job.modelId}` },
+    model?.name ?? shortId(job.modelId),
+  );
+  let lastValidation = job.history.findLast(
+    (e) => e.validationAccuracy !== undefined,
+  )?.validationAccuracy;
 
-  function render(): void {
-    header.replaceChildren(
-      h(
-        "h1",
-        {},
-        "Job ",
-        h("span", { class: "mono" }, shortId(job.id)),
-        " ",
-        statusBadge(job.status),
-      ),
-      h("div", { class: "actions" }, cancel),
+  /** Changes the page in place: the elements a user points at stay where they are. */
+  function draw(): void {
+    setStatus(badge, job.status);
+    cancel.disabled = cancelling || isFinished(job.status);
+    setProgress(bar, job);
+    const { iteration, iterations, epoch } = job.progress;
+    setText(values.iteration, `${count(iteration)} of ${count(iterations)}`);
+    setText(values.epoch, epoch.toFixed(2));
+    setText(values.loss, number(job.loss));
+    setText(values.validation, percent(lastValidation, 2));
+    setText(
+      values.throughput,
+      job.samplesPerSecond ? `${count(Math.round(job.samplesPerSecond))} samples/s` : "—",
     );
-    cancel.disabled = isFinished(job.status);
-    progressSlot.replaceChildren(progressBar(job));
-    const last = [...job.history].reverse().find((e) => e.validationAccuracy !== undefined);
-    stats.replaceChildren(
-      stat(
-        "Model",
-        h("a", { href: `#/models/${job.modelId}` }, model?.name ?? shortId(job.modelId)),
-        "model",
-      ),
-      stat(
-        "Iteration",
-        `${count(job.progress.iteration)} of ${count(job.progress.iterations)}`,
-        "iteration",
-      ),
-      stat("Epoch", job.progress.epoch.toFixed(2), "epoch"),
-      stat("Minibatch loss", number(job.loss), "loss"),
-      stat("Validation accuracy", percent(last?.validationAccuracy, 2), "validation"),
-      stat(
-        "Throughput",
-        job.samplesPerSecond ? `${count(Math.round(job.samplesPerSecond))} samples/s` : "—",
-        "throughput",
-      ),
-      stat("Running for", duration(job.startedAt, job.finishedAt), "elapsed"),
-      stat("Created", when(job.createdAt), "created"),
-      stat(
-        "Result",
-        job.resultModelId
-          ? h("a", { href: `#/models/${job.resultModelId}` }, `model ${shortId(job.resultModelId)}`)
-          : "—",
-        "result",
-      ),
-    );
-    note.textContent = job.error ? `Failed: ${errorText(job.error)}` : "";
+    setText(values.elapsed, duration(job.startedAt, job.finishedAt));
+    if (job.resultModelId && !values.result.firstElementChild) {
+      values.result.replaceChildren(
+        h("a", { href: `#/models/${job.resultModelId}` }, `model ${shortId(job.resultModelId)}`),
+      );
+    }
+    setText(note, job.error ? `Failed: ${errorText(job.error)}` : "");
   }
+  const frame = perFrame(draw);
+  signal.addEventListener("abort", frame.cancel);
 
+  let cancelling = false;
   cancel.addEventListener("click", async () => {
+    cancelling = true;
     cancel.disabled = true;
     try {
-      job = await postJson<Job>(`/v1/training-jobs/${job.id}/cancel`);
+      job = {
+        ...(await postJson<Job>(`/v1/training-jobs/${job.id}/cancel`)),
+        history: job.history,
+      };
       announce("Cancelling: the job stops at its next iteration and keeps what it learned.");
-      render();
     } catch (error) {
       announce(error instanceof Error ? error.message : String(error), "error");
-      render();
     }
+    cancelling = false;
+    draw();
   });
 
-  render();
+  draw();
   setView(
     `Job ${shortId(job.id)}`,
     h("p", { class: "crumbs" }, h("a", { href: "#/jobs" }, "Jobs"), " / ", shortId(job.id)),
-    header,
-    progressSlot,
-    stats,
+    h(
+      "div",
+      { class: "title-row" },
+      h("h1", {}, "Job ", h("span", { class: "mono" }, shortId(job.id)), " ", badge),
+      h("div", { class: "actions" }, cancel),
+    ),
+    h("div", { class: "progress-slot" }, bar),
+    h(
+      "dl",
+      { class: "stats" },
+      stat("Model", h("dd", { "data-stat": "model" }, modelLink)),
+      stat("Iteration", values.iteration),
+      stat("Epoch", values.epoch),
+      stat("Minibatch loss", values.loss),
+      stat("Validation accuracy", values.validation),
+      stat("Throughput", values.throughput),
+      stat("Running for", values.elapsed),
+      stat("Created", h("dd", { "data-stat": "created" }, when(job.createdAt))),
+      stat("Result", values.result),
+    ),
     note,
     h("div", { class: "charts" }, loss.element, accuracy.element),
   );
   if (isFinished(job.status)) return;
   void follow(job.id, signal, {
     progress: (p) => {
-      job = {
-        ...job,
-        status: job.status === "queued" ? "running" : job.status,
-        progress: p,
-        loss: p.loss,
-        samplesPerSecond: p.samplesPerSecond || job.samplesPerSecond,
-      };
+      if (job.status === "queued") job.status = "running";
+      job.progress = p;
+      job.loss = p.loss;
+      job.samplesPerSecond = p.samplesPerSecond || job.samplesPerSecond;
       if (p.loss !== null) loss.add(0, p.iteration, p.loss);
-      render();
+      frame.schedule();
     },
     evaluation: (e) => {
-      job = { ...job, history: [...job.history, e] };
+      job.history.push(e);
+      lastValidation = e.validationAccuracy ?? lastValidation;
       evaluated(e);
-      render();
+      frame.schedule();
     },
     status: async () => {
       job = await getJson<Job>(`/v1/training-jobs/${job.id}`, signal);
-      render();
+      draw();
     },
   }).catch((error) => announce(String(error), "error"));
 }
@@ -228,41 +240,49 @@ export async function compareView([ids]: string[], signal: AbortSignal): Promise
     loss.destroy();
     accuracy.destroy();
   });
-  const rows = h("tbody");
-  const renderRows = () =>
-    rows.replaceChildren(
-      ...jobs.map((job, i) =>
-        h(
-          "tr",
-          {},
-          h(
-            "td",
-            {},
-            h("span", { class: "swatch", "data-color": String(i % PALETTE.length) }),
-            h("a", { href: `#/jobs/${job.id}`, class: "mono" }, labels[i]),
-          ),
-          h("td", {}, statusBadge(job.status)),
-          h("td", {}, progressBar(job)),
-          h("td", { class: "num" }, number(job.loss)),
-          h(
-            "td",
-            { class: "num" },
-            percent(
-              [...job.history].reverse().find((e) => e.validationAccuracy !== undefined)
-                ?.validationAccuracy,
-              2,
-            ),
-          ),
-        ),
+  /** A row per job, changed in place at most once a frame. */
+  const rows = jobs.map((job, i) => {
+    const badge = statusBadge(job.status);
+    const bar = progressBar(job);
+    const lossCell = h("td", { class: "num" });
+    const validation = h("td", { class: "num" });
+    let lastValidation = job.history.findLast(
+      (e) => e.validationAccuracy !== undefined,
+    )?.validationAccuracy;
+    const row = h(
+      "tr",
+      {},
+      h(
+        "td",
+        {},
+        h("span", { class: "swatch", "data-color": String(i % PALETTE.length) }),
+        h("a", { href: `#/jobs/${job.id}`, class: "mono" }, labels[i]),
       ),
+      h("td", {}, badge),
+      h("td", {}, bar),
+      lossCell,
+      validation,
     );
+    const draw = () => {
+      setStatus(badge, jobs[i].status);
+      setProgress(bar, jobs[i]);
+      setText(lossCell, number(jobs[i].loss));
+      setText(validation, percent(lastValidation, 2));
+    };
+    draw();
+    const frame = perFrame(draw);
+    signal.addEventListener("abort", frame.cancel);
+    const evaluated = (e: HistoryEntry) => {
+      lastValidation = e.validationAccuracy ?? lastValidation;
+    };
+    return { row, draw, schedule: frame.schedule, evaluated };
+  });
   jobs.forEach((job, i) => {
     for (const e of job.history) {
       loss.add(i, e.iteration, e.loss);
       accuracy.add(i, e.iteration, e.validationAccuracy);
     }
   });
-  renderRows();
   setView(
     "Compare jobs",
     h("p", { class: "crumbs" }, h("a", { href: "#/jobs" }, "Jobs"), " / compare"),
@@ -284,7 +304,11 @@ export async function compareView([ids]: string[], signal: AbortSignal): Promise
             ),
           ),
         ),
-        rows,
+        h(
+          "tbody",
+          {},
+          rows.map((r) => r.row),
+        ),
       ),
     ),
     h("div", { class: "charts" }, loss.element, accuracy.element),
@@ -293,18 +317,18 @@ export async function compareView([ids]: string[], signal: AbortSignal): Promise
     if (isFinished(job.status)) return;
     void follow(job.id, signal, {
       progress: (p) => {
-        jobs[i] = { ...jobs[i], status: "running", progress: p, loss: p.loss };
+        Object.assign(jobs[i], { status: "running", progress: p, loss: p.loss });
         if (p.loss !== null) loss.add(i, p.iteration, p.loss);
-        renderRows();
+        rows[i].schedule();
       },
       evaluation: (e) => {
-        jobs[i] = { ...jobs[i], history: [...jobs[i].history, e] };
+        rows[i].evaluated(e);
         accuracy.add(i, e.iteration, e.validationAccuracy);
-        renderRows();
+        rows[i].schedule();
       },
       status: async () => {
         jobs[i] = await getJson<Job>(`/v1/training-jobs/${job.id}`, signal);
-        renderRows();
+        rows[i].draw();
       },
     }).catch((error) => announce(String(error), "error"));
   });

@@ -1,24 +1,41 @@
 import { getJson } from "../api.js";
-import { h, setView } from "../dom.js";
+import { h, setText, setView } from "../dom.js";
 import { count, number, percent, shortId, when } from "../format.js";
 import { isFinished, type Job, type Page } from "../types.js";
 import { pager } from "./pager.js";
 
 export function statusBadge(status: Job["status"]): HTMLElement {
-  return h("span", { class: `badge ${status}`, "data-status": status }, status);
+  const badge = h("span");
+  setStatus(badge, status);
+  return badge;
+}
+
+/** Changes a badge made by `statusBadge` in place. */
+export function setStatus(badge: HTMLElement, status: Job["status"]): void {
+  if (badge.dataset.status === status) return;
+  badge.className = `badge ${status}`;
+  badge.dataset.status = status;
+  badge.textContent = status;
 }
 
 export function progressBar(job: Job): HTMLElement {
-  const { iteration, iterations, fraction } = job.progress;
-  return h(
+  const bar = h(
     "span",
     { class: "progress" },
-    h("progress", {
-      max: 1,
-      value: fraction,
-      "aria-label": `job ${shortId(job.id)} progress`,
-    }),
-    h("span", { class: "progress-text" }, `${count(iteration)} / ${count(iterations)}`),
+    h("progress", { max: 1, "aria-label": `job ${shortId(job.id)} progress` }),
+    h("span", { class: "progress-text" }),
+  );
+  setProgress(bar, job);
+  return bar;
+}
+
+/** Changes a bar made by `progressBar` in place. */
+export function setProgress(bar: HTMLElement, job: Job): void {
+  const { iteration, iterations, fraction } = job.progress;
+  bar.querySelector("progress")!.value = fraction;
+  setText(
+    bar.querySelector<HTMLElement>(".progress-text")!,
+    `${count(iteration)} / ${count(iterations)}`,
   );
 }
 
@@ -35,41 +52,67 @@ export async function jobsView(_params: string[], signal: AbortSignal): Promise<
   }, render);
   const selected = new Set<string>();
 
-  function render(page: Page<Job>): void {
-    table.replaceChildren(
-      ...page.items.map((job) =>
-        h(
-          "tr",
-          { "data-job": job.id, "data-status": job.status },
-          h(
-            "td",
-            {},
-            h("input", {
-              type: "checkbox",
-              "aria-label": `compare job ${shortId(job.id)}`,
-              checked: selected.has(job.id),
-              onchange: (event: Event) => {
-                const box = event.target as HTMLInputElement;
-                if (box.checked) selected.add(job.id);
-                else selected.delete(job.id);
-                compare.disabled = selected.size < 2;
-              },
-            }),
-          ),
-          h("td", {}, h("a", { href: `#/jobs/${job.id}`, class: "mono" }, shortId(job.id))),
-          h("td", {}, statusBadge(job.status)),
-          h("td", { class: "wide" }, progressBar(job)),
-          h("td", { class: "num" }, number(job.loss)),
-          h("td", { class: "num" }, percent(lastValidation(job))),
-          h(
-            "td",
-            { class: "num" },
-            job.samplesPerSecond ? count(Math.round(job.samplesPerSecond)) : "—",
-          ),
-          h("td", {}, when(job.createdAt)),
-        ),
+  /** One row per job, kept across refreshes and changed in place (a checkbox stays checked). */
+  const rows = new Map<string, { row: HTMLTableRowElement; update: (job: Job) => void }>();
+  function jobRow(job: Job) {
+    const badge = statusBadge(job.status);
+    const bar = progressBar(job);
+    const loss = h("td", { class: "num" });
+    const validation = h("td", { class: "num" });
+    const throughput = h("td", { class: "num" });
+    const row = h(
+      "tr",
+      { "data-job": job.id },
+      h(
+        "td",
+        {},
+        h("input", {
+          type: "checkbox",
+          "aria-label": `compare job ${shortId(job.id)}`,
+          checked: selected.has(job.id),
+          onchange: (event: Event) => {
+            const box = event.target as HTMLInputElement;
+            if (box.checked) selected.add(job.id);
+            else selected.delete(job.id);
+            compare.disabled = selected.size < 2;
+          },
+        }),
       ),
+      h("td", {}, h("a", { href: `#/jobs/${job.id}`, class: "mono" }, shortId(job.id))),
+      h("td", {}, badge),
+      h("td", { class: "wide" }, bar),
+      loss,
+      validation,
+      throughput,
+      h("td", {}, when(job.createdAt)),
     );
+    const update = (job: Job) => {
+      row.dataset.status = job.status;
+      setStatus(badge, job.status);
+      setProgress(bar, job);
+      setText(loss, number(job.loss));
+      setText(validation, percent(lastValidation(job)));
+      setText(throughput, job.samplesPerSecond ? count(Math.round(job.samplesPerSecond)) : "—");
+    };
+    update(job);
+    return { row, update };
+  }
+
+  function render(page: Page<Job>): void {
+    const shown = page.items.map((job) => {
+      const kept = rows.get(job.id) ?? jobRow(job);
+      kept.update(job);
+      return [job.id, kept] as const;
+    });
+    rows.clear();
+    for (const [id, kept] of shown) rows.set(id, kept);
+    const order = shown.map(([, kept]) => kept.row);
+    if (
+      order.length !== table.children.length ||
+      order.some((row, i) => table.children[i] !== row)
+    ) {
+      table.replaceChildren(...order);
+    }
     if (page.items.length === 0) {
       table.append(
         h(
