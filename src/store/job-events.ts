@@ -8,18 +8,26 @@ type Row = Pick<JobEventsTable, "job_id" | "event" | "data" | "created_at"> & { 
 export class JobEventLog implements JobEventRepository {
   constructor(private readonly engine: Engine) {}
 
-  async append(jobId: string, event: JobEvent): Promise<StoredJobEvent> {
-    const row = await this.engine.db
-      .insertInto("job_events")
-      .values({
-        job_id: jobId,
-        event: event.event,
-        data: JSON.stringify(event.data),
-        created_at: new Date().toISOString(),
-      })
-      .returning(["id", "job_id", "event", "data", "created_at"])
-      .executeTakeFirstOrThrow();
-    return fromRow(row);
+  /** In one transaction: one commit, however many events a slow store let pile up. */
+  append(jobId: string, events: JobEvent[]): Promise<StoredJobEvent[]> {
+    const at = new Date().toISOString();
+    return this.engine.write(async (trx) => {
+      const stored: StoredJobEvent[] = [];
+      for (const event of events) {
+        const row = await trx
+          .insertInto("job_events")
+          .values({
+            job_id: jobId,
+            event: event.event,
+            data: JSON.stringify(event.data),
+            created_at: at,
+          })
+          .returning(["id", "job_id", "event", "data", "created_at"])
+          .executeTakeFirstOrThrow();
+        stored.push(fromRow(row));
+      }
+      return stored;
+    });
   }
 
   async after(jobId: string, afterId: number, limit: number): Promise<StoredJobEvent[]> {

@@ -239,7 +239,8 @@ export type StoredJobEvent = { id: number; jobId: string; at: string } & JobEven
 
 /** The events of jobs, kept for streams to replay from any replica. */
 export interface JobEventRepository {
-  append(jobId: string, event: JobEvent): Promise<StoredJobEvent>;
+  /** Stores `events` of one job in order, in one transaction. */
+  append(jobId: string, events: JobEvent[]): Promise<StoredJobEvent[]>;
   /** The job's events with ids above `afterId` (0: from the first), ascending, at most `limit`. */
   after(jobId: string, afterId: number, limit: number): Promise<StoredJobEvent[]>;
 }

@@ -264,6 +264,8 @@ export class JobRunner {
       });
       // The worker's messages travel on their own port: take them all before the final status.
       await Promise.race([drained, new Promise((r) => setTimeout(r, 5_000))]);
+      // And written, before the job's end is (a shutdown closes the store next).
+      await this.options.events.flush(job.id);
       return result;
     } finally {
       channel.port1.close();
@@ -272,14 +274,12 @@ export class JobRunner {
 
   /** Writes what the thread reported, in the job's order of writes. */
   private async relay(job: JobState, message: TrainingMessage, running: Running): Promise<void> {
-    const { store, events, countFallbacks } = this.options;
+    const { events, countFallbacks } = this.options;
     switch (message.type) {
       case "checkpoint":
-        return events.serially(job.id, () =>
-          store.jobs.saveCheckpoint(message.checkpoint, this.owner),
-        );
+        return events.telemetry(job.id, { checkpoint: message.checkpoint }, this.owner);
       case "evaluation":
-        return events.evaluation(job.id, message.entry, this.owner);
+        return events.telemetry(job.id, { entry: message.entry }, this.owner);
       case "progress": {
         countFallbacks(message.fallbacks);
         const updated = await events.progress(

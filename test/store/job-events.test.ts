@@ -11,22 +11,23 @@ describeEachEngine("stored job events", (engine) => {
       store.jobs.create({ tenant, modelId: "m", request: jobSpec(10), progress });
     const a = await job("a");
     const b = await job("b");
-    const p1 = await store.events.append(a.id, {
-      event: "progress",
-      data: { ...progress, iteration: 5, loss: 0.1 + 0.2, samplesPerSecond: 12.5 },
-    });
-    const other = await store.events.append(b.id, {
-      event: "evaluation",
-      data: { iteration: 1, loss: 2 },
-    });
-    const e1 = await store.events.append(a.id, {
-      event: "evaluation",
-      data: { iteration: 10, loss: 1 / 3, trainAccuracy: 0.5 },
-    });
-    const s1 = await store.events.append(a.id, {
-      event: "status",
-      data: { status: "succeeded", resultModelId: "r", error: null },
-    });
+    const [p1] = await store.events.append(a.id, [
+      {
+        event: "progress",
+        data: { ...progress, iteration: 5, loss: 0.1 + 0.2, samplesPerSecond: 12.5 },
+      },
+    ]);
+    const [other] = await store.events.append(b.id, [
+      {
+        event: "evaluation",
+        data: { iteration: 1, loss: 2 },
+      },
+    ]);
+    // Several at once: one transaction, in their order.
+    const [e1, s1] = await store.events.append(a.id, [
+      { event: "evaluation", data: { iteration: 10, loss: 1 / 3, trainAccuracy: 0.5 } },
+      { event: "status", data: { status: "succeeded", resultModelId: "r", error: null } },
+    ]);
     expect(typeof p1.id).toBe("number");
     expect([p1.id < other.id, other.id < e1.id, e1.id < s1.id]).toEqual([true, true, true]);
     const before = Date.now();
@@ -51,7 +52,7 @@ describeEachEngine("stored job events", (engine) => {
   it("refuses an event of a job that does not exist", async () => {
     const store = await openStore(await engine.fresh());
     await expect(
-      store.events.append("missing", { event: "evaluation", data: { iteration: 1, loss: 1 } }),
+      store.events.append("missing", [{ event: "evaluation", data: { iteration: 1, loss: 1 } }]),
     ).rejects.toThrow(/foreign key/i);
     await store.close();
   });

@@ -186,10 +186,9 @@ describe("sqlite store", () => {
       expect(job.progress.iteration).toBe(4);
       // The new parts work on the carried-forward file.
       expect((await store.jobs.claim("j1", "r"))?.runner).toBe("r");
-      const event = await store.events.append("j1", {
-        event: "evaluation",
-        data: { iteration: 4, loss: 0.4 },
-      });
+      const [event] = await store.events.append("j1", [
+        { event: "evaluation", data: { iteration: 4, loss: 0.4 } },
+      ]);
       expect(await store.events.after("j1", 0, 10)).toEqual([event]);
       await store.close();
       const check = new Database(join(dir, DATABASE_FILE));
