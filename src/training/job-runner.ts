@@ -67,7 +67,9 @@ export class JobRunner {
     const { config } = options;
     this.pool = new Piscina({
       filename: workerUrl("training-worker").href,
-      minThreads: 0,
+      // One thread kept started: a job's thread otherwise costs its start (~150 ms: modules,
+      // kernels and their self-check) on top of the job. More idle ones go after 10 s.
+      minThreads: Math.min(1, config.training.concurrency),
       maxThreads: config.training.concurrency,
       idleTimeout: 10_000,
       resourceLimits: { maxOldGenerationSizeMb: config.pool.heapMb },
