@@ -5,7 +5,7 @@
  * number of values; the route sends them a turn of the event loop apart (http/paced-body.ts).
  */
 import type { LayerSpec } from "../core/layer-spec.js";
-import type { DType, FloatArray, Tensor } from "../core/tensor.js";
+import { type DType, dtypeOf, type FloatArray, type Tensor } from "../core/tensor.js";
 import { shortestFloat32, type TensorEncoding } from "../wire/tensor-codec.js";
 
 /** Values formatted as decimal text per slice (a few milliseconds of work). */
@@ -57,8 +57,7 @@ function separator(shape: readonly number[], i: number): string {
 function* tensorText(t: Tensor, encoding: TensorEncoding): Generator<string> {
   const { data, shape } = t;
   if (encoding === "base64") {
-    const dtype = data instanceof Float32Array ? "float32" : "float64";
-    yield `{"shape":${JSON.stringify(shape)},"dtype":"${dtype}","base64":"`;
+    yield `{"shape":${JSON.stringify(shape)},"dtype":"${dtypeOf(data)}","base64":"`;
     const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     for (let at = 0; at < bytes.length; at += BYTES_PER_SLICE) {
       yield bytes.toString("base64", at, Math.min(bytes.length, at + BYTES_PER_SLICE));

@@ -10,7 +10,7 @@ import {
   type ModelSummary,
   type Progress,
 } from "../types.js";
-import { progressBar, setProgress, setStatus, statusBadge } from "./jobs.js";
+import { lastValidation, progressBar, setProgress, setStatus, statusBadge } from "./jobs.js";
 
 type ProgressEvent = Progress & { loss: number | null; samplesPerSecond: number };
 
@@ -118,9 +118,7 @@ export async function jobView([id]: string[], signal: AbortSignal): Promise<void
     { href: `#/models/${job.modelId}` },
     model?.name ?? shortId(job.modelId),
   );
-  let lastValidation = job.history.findLast(
-    (e) => e.validationAccuracy !== undefined,
-  )?.validationAccuracy;
+  let latestValidation = lastValidation(job);
 
   /** Changes the page in place: the elements a user points at stay where they are. */
   function draw(): void {
@@ -131,7 +129,7 @@ export async function jobView([id]: string[], signal: AbortSignal): Promise<void
     setText(values.iteration, `${count(iteration)} of ${count(iterations)}`);
     setText(values.epoch, epoch.toFixed(2));
     setText(values.loss, number(job.loss));
-    setText(values.validation, percent(lastValidation, 2));
+    setText(values.validation, percent(latestValidation, 2));
     setText(
       values.throughput,
       job.samplesPerSecond ? `${count(Math.round(job.samplesPerSecond))} samples/s` : "—",
@@ -203,7 +201,7 @@ export async function jobView([id]: string[], signal: AbortSignal): Promise<void
     },
     evaluation: (e) => {
       job.history.push(e);
-      lastValidation = e.validationAccuracy ?? lastValidation;
+      latestValidation = e.validationAccuracy ?? latestValidation;
       evaluated(e);
       frame.schedule();
     },
@@ -246,9 +244,7 @@ export async function compareView([ids]: string[], signal: AbortSignal): Promise
     const bar = progressBar(job);
     const lossCell = h("td", { class: "num" });
     const validation = h("td", { class: "num" });
-    let lastValidation = job.history.findLast(
-      (e) => e.validationAccuracy !== undefined,
-    )?.validationAccuracy;
+    let latestValidation = lastValidation(job);
     const row = h(
       "tr",
       {},
@@ -267,13 +263,13 @@ export async function compareView([ids]: string[], signal: AbortSignal): Promise
       setStatus(badge, jobs[i].status);
       setProgress(bar, jobs[i]);
       setText(lossCell, number(jobs[i].loss));
-      setText(validation, percent(lastValidation, 2));
+      setText(validation, percent(latestValidation, 2));
     };
     draw();
     const frame = perFrame(draw);
     signal.addEventListener("abort", frame.cancel);
     const evaluated = (e: HistoryEntry) => {
-      lastValidation = e.validationAccuracy ?? lastValidation;
+      latestValidation = e.validationAccuracy ?? latestValidation;
     };
     return { row, draw, schedule: frame.schedule, evaluated };
   });

@@ -39,8 +39,9 @@ export function setProgress(bar: HTMLElement, job: Job): void {
   );
 }
 
-const lastValidation = (job: Job) =>
-  [...job.history].reverse().find((e) => e.validationAccuracy !== undefined)?.validationAccuracy;
+/** The job's latest validation accuracy, if it has one. */
+export const lastValidation = (job: Pick<Job, "history">) =>
+  job.history.findLast((e) => e.validationAccuracy !== undefined)?.validationAccuracy;
 
 /** Training jobs, newest first; refreshed while any of them is queued or running. */
 export async function jobsView(_params: string[], signal: AbortSignal): Promise<void> {
