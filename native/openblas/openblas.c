@@ -11,11 +11,14 @@
  * operation in double precision with one rounding into the dtype per stored value, so their bits
  * equal the reference's. That is why this file is compiled without FMA contraction.
  */
+#define _GNU_SOURCE /* sched_getcpu, pthread_setaffinity_np */
 #include <dlfcn.h>
 #include <limits.h>
 #include <math.h>
 #include <node_api.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -489,37 +492,218 @@ GATHER(float, double)
 GATHER(double, float)
 GATHER(double, double)
 
-/* gatherRows(src, rows, out, width): out[i×width…] = src[rows[i]×width…] for every i */
-static napi_value gather_rows(napi_env env, napi_callback_info info) {
-  const char *fn = "gatherRows";
-  napi_value argv[4];
+/* The arguments of gatherRows and gatherRowsAhead, checked: false (an exception pending) if bad. */
+typedef struct {
   Array src, out;
   const int32_t *rows;
-  size_t count;
+  size_t count, width;
+} Gather;
+
+static bool gather_arguments(napi_env env, napi_callback_info info, const char *fn,
+                             napi_value *argv, Gather *g) {
   int width;
-  if (!arguments(env, info, fn, 4, argv) || !array(env, argv[0], fn, "src", NULL, &src) ||
-      !int32_array(env, argv[1], fn, "rows", &rows, &count) ||
-      !array(env, argv[2], fn, "out", NULL, &out) || !dim(env, argv[3], fn, "width", &width) ||
-      !holds(env, fn, "out", &out, count * (size_t)width))
-    return NULL;
-  if (width == 0) return NULL;
-  const size_t available = src.length / (size_t)width;
-  for (size_t i = 0; i < count; i++) {
-    if (rows[i] < 0 || (size_t)rows[i] >= available) {
+  if (!arguments(env, info, fn, 4, argv) || !array(env, argv[0], fn, "src", NULL, &g->src) ||
+      !int32_array(env, argv[1], fn, "rows", &g->rows, &g->count) ||
+      !array(env, argv[2], fn, "out", NULL, &g->out) || !dim(env, argv[3], fn, "width", &width) ||
+      !holds(env, fn, "out", &g->out, g->count * (size_t)width))
+    return false;
+  g->width = (size_t)width;
+  if (width == 0) return true;
+  const size_t available = g->src.length / g->width;
+  for (size_t i = 0; i < g->count; i++) {
+    if (g->rows[i] < 0 || (size_t)g->rows[i] >= available) {
       char text[160];
-      snprintf(text, sizeof text, "rows[%zu] is %d, src has %zu rows of %d", i, rows[i],
+      snprintf(text, sizeof text, "rows[%zu] is %d, src has %zu rows of %d", i, g->rows[i],
                available, width);
       napi_throw_range_error(env, NULL, text);
-      return NULL;
+      return false;
     }
   }
-  if (F32(src)) {
-    if (F32(out)) gather_float_float(src.data, rows, out.data, count, width);
-    else gather_float_double(src.data, rows, out.data, count, width);
+  return true;
+}
+
+static void gather(const Gather *g) {
+  if (g->width == 0) return;
+  if (F32(g->src)) {
+    if (F32(g->out)) gather_float_float(g->src.data, g->rows, g->out.data, g->count, g->width);
+    else gather_float_double(g->src.data, g->rows, g->out.data, g->count, g->width);
   } else {
-    if (F32(out)) gather_double_float(src.data, rows, out.data, count, width);
-    else gather_double_double(src.data, rows, out.data, count, width);
+    if (F32(g->out)) gather_double_float(g->src.data, g->rows, g->out.data, g->count, g->width);
+    else gather_double_double(g->src.data, g->rows, g->out.data, g->count, g->width);
   }
+}
+
+/* gatherRows(src, rows, out, width): out[i×width…] = src[rows[i]×width…] for every i */
+static napi_value gather_rows(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  Gather g;
+  if (gather_arguments(env, info, "gatherRows", argv, &g)) gather(&g);
+  return NULL;
+}
+
+/*
+ * A minibatch gathered ahead, on another core: gatherRowsAhead(src, rows, out, width) hands the
+ * copy to a helper thread of this JS thread and returns; gatherRowsWait() returns once `out` holds
+ * every row. Rows drawn at random from a large dataset are bound by memory latency, and this way
+ * that latency is paid on the core the training thread does not use, while it computes a step.
+ * The waiting thread copies the rows the helper has not claimed yet itself (rows are claimed one
+ * at a time), so a helper the scheduler holds back costs no more than a plain gatherRows. The
+ * helper is kept off the core the JS thread runs on: Linux would often wake it there, and it
+ * would then run instead of the JS thread, not beside it. With one core, rows are copied at once.
+ * The typed arrays are referenced until the wait, so the JS heap cannot free them meanwhile.
+ */
+typedef struct {
+  pthread_mutex_t lock;
+  pthread_cond_t wake; /* the helper: a gather posted, or quit */
+  pthread_cond_t idle; /* the waiter: the helper is done with its rows */
+  pthread_t thread;
+  bool started, quit;
+  bool posted; /* a gather the helper has not taken yet */
+  bool busy;   /* the helper is copying rows */
+  bool active; /* a gather not waited for yet */
+  int away_from; /* the core the helper is kept off: the JS thread's when it last posted */
+  Gather job;
+  atomic_size_t next; /* the first row nobody has claimed */
+  napi_ref refs[3];
+} Ahead;
+
+static void copy_row(const Gather *g, size_t i) {
+  const size_t w = g->width, from = (size_t)g->rows[i] * w, to = i * w;
+  if (F32(g->src)) {
+    const float *s = (const float *)g->src.data + from;
+    if (F32(g->out)) memcpy((float *)g->out.data + to, s, w * sizeof(float));
+    else for (size_t j = 0; j < w; j++) ((double *)g->out.data)[to + j] = (double)s[j];
+  } else {
+    const double *s = (const double *)g->src.data + from;
+    if (F32(g->out)) for (size_t j = 0; j < w; j++) ((float *)g->out.data)[to + j] = (float)s[j];
+    else memcpy((double *)g->out.data + to, s, w * sizeof(double));
+  }
+}
+
+/* Claims and copies rows until none is left; both threads run it. */
+static void claim_rows(Ahead *a) {
+  const Gather *g = &a->job;
+  const size_t bytes = g->width * (F32(g->src) ? sizeof(float) : sizeof(double));
+  const char *src = g->src.data;
+  for (;;) {
+    const size_t i = atomic_fetch_add_explicit(&a->next, 1, memory_order_relaxed);
+    if (i >= g->count) return;
+    if (i + GATHER_AHEAD < g->count)
+      prefetch_row(src + (size_t)g->rows[i + GATHER_AHEAD] * bytes, bytes);
+    copy_row(g, i);
+  }
+}
+
+static void *ahead_helper(void *data) {
+  Ahead *a = data;
+  pthread_mutex_lock(&a->lock);
+  for (;;) {
+    while (!a->posted && !a->quit) pthread_cond_wait(&a->wake, &a->lock);
+    if (a->quit) break;
+    a->posted = false;
+    a->busy = true;
+    pthread_mutex_unlock(&a->lock);
+    const Gather *g = &a->job;
+    const size_t bytes = g->width * (F32(g->src) ? sizeof(float) : sizeof(double));
+    for (size_t i = 0; i < g->count && i < GATHER_AHEAD; i++)
+      prefetch_row((const char *)g->src.data + (size_t)g->rows[i] * bytes, bytes);
+    claim_rows(a);
+    pthread_mutex_lock(&a->lock);
+    a->busy = false;
+    pthread_cond_signal(&a->idle);
+  }
+  pthread_mutex_unlock(&a->lock);
+  return NULL;
+}
+
+/* Waits for the gather in flight, if any, copying what the helper has not begun. */
+static void ahead_wait(napi_env env, Ahead *a) {
+  if (!a->active) return;
+  claim_rows(a);
+  pthread_mutex_lock(&a->lock);
+  a->posted = false; /* every row is claimed: a helper still asleep need not wake for it */
+  while (a->busy) pthread_cond_wait(&a->idle, &a->lock);
+  pthread_mutex_unlock(&a->lock);
+  for (int i = 0; i < 3; i++) napi_delete_reference(env, a->refs[i]);
+  a->active = false;
+}
+
+static void ahead_stop(void *data) {
+  Ahead *a = data;
+  if (a->started) {
+    pthread_mutex_lock(&a->lock);
+    a->quit = true;
+    pthread_cond_signal(&a->wake);
+    pthread_mutex_unlock(&a->lock);
+    pthread_join(a->thread, NULL);
+  }
+  pthread_cond_destroy(&a->wake);
+  pthread_cond_destroy(&a->idle);
+  pthread_mutex_destroy(&a->lock);
+  free(a);
+}
+
+static Ahead *ahead_of(napi_env env) {
+  void *data = NULL;
+  napi_get_instance_data(env, &data);
+  return data;
+}
+
+/*
+ * Whether the helper runs (started on first use) on another core than this thread's now: false
+ * when there is none, or no thread to be had.
+ */
+static bool ahead_elsewhere(Ahead *a) {
+  const int here = sched_getcpu();
+  if (a->started && here == a->away_from) return true;
+  cpu_set_t cores;
+  if (here < 0 || sched_getaffinity(0, sizeof cores, &cores) != 0) return false;
+  CPU_CLR(here, &cores);
+  if (CPU_COUNT(&cores) == 0) return false;
+  if (!a->started) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_attr_setaffinity_np(&attr, sizeof cores, &cores);
+    const bool started = pthread_create(&a->thread, &attr, ahead_helper, a) == 0;
+    pthread_attr_destroy(&attr);
+    if (!started) return false;
+    a->started = true;
+  } else if (pthread_setaffinity_np(a->thread, sizeof cores, &cores) != 0) {
+    return false;
+  }
+  a->away_from = here;
+  return true;
+}
+
+/* gatherRowsAhead(src, rows, out, width): gatherRows begun, to be finished by gatherRowsWait() */
+static napi_value gather_rows_ahead(napi_env env, napi_callback_info info) {
+  const char *fn = "gatherRowsAhead";
+  napi_value argv[4];
+  Gather g;
+  Ahead *a = ahead_of(env);
+  ahead_wait(env, a); /* one at a time: a gather never waited for ends here */
+  if (!gather_arguments(env, info, fn, argv, &g)) return NULL;
+  if (g.count == 0 || g.width == 0) return NULL;
+  if (!ahead_elsewhere(a)) {
+    gather(&g);
+    return NULL;
+  }
+  for (int i = 0; i < 3; i++) napi_create_reference(env, argv[i], 1, &a->refs[i]);
+  pthread_mutex_lock(&a->lock);
+  a->job = g;
+  atomic_store_explicit(&a->next, 0, memory_order_relaxed);
+  a->posted = true;
+  a->active = true;
+  pthread_cond_signal(&a->wake);
+  pthread_mutex_unlock(&a->lock);
+  return NULL;
+}
+
+/* gatherRowsWait(): returns once the last gatherRowsAhead's rows are all in its out */
+static napi_value gather_rows_wait(napi_env env, napi_callback_info info) {
+  (void)info;
+  ahead_wait(env, ahead_of(env));
   return NULL;
 }
 
@@ -674,9 +858,22 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"reluBackward", NULL, relu_backward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"firstNonFinite", NULL, first_non_finite, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gatherRows", NULL, gather_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gatherRowsAhead", NULL, gather_rows_ahead, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gatherRowsWait", NULL, gather_rows_wait, NULL, NULL, NULL, napi_enumerable, NULL},
       {"softmaxCrossEntropy", NULL, softmax_cross_entropy, NULL, NULL, NULL, napi_enumerable,
        NULL},
   };
+  Ahead *ahead = calloc(1, sizeof *ahead);
+  if (!ahead) {
+    napi_throw_error(env, NULL, "backprop-openblas: out of memory");
+    return NULL;
+  }
+  pthread_mutex_init(&ahead->lock, NULL);
+  pthread_cond_init(&ahead->wake, NULL);
+  pthread_cond_init(&ahead->idle, NULL);
+  /* The helper is joined when this JS thread ends, before its heap (and the rows) are freed. */
+  napi_set_instance_data(env, ahead, NULL, NULL);
+  napi_add_env_cleanup_hook(env, ahead_stop, ahead);
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;
 }

@@ -47,8 +47,11 @@ export interface Pass {
 export interface WorkingSetOptions {
   /** Arrays an optimizer keeps per parameter (training). */
   optimizerSlots?: number;
-  /** Buffers a pass's rows are copied into first (a trainer's minibatch, an evaluation's chunk). */
-  rowBuffers?: boolean;
+  /**
+   * Buffers a pass's rows are copied into first (a trainer's two minibatches, an evaluation's
+   * chunk), with one of labels beside them.
+   */
+  rowBuffers?: number;
 }
 
 /** Start of every arena allocation (Arena's ALIGN): what each allocation may waste at most. */
@@ -64,7 +67,7 @@ export function workingSetBytes(
   layers: readonly LayerShape[],
   dtype: DType,
   { rows, inputs }: Pass,
-  { optimizerSlots = 0, rowBuffers = false }: WorkingSetOptions = {},
+  { optimizerSlots = 0, rowBuffers = 0 }: WorkingSetOptions = {},
 ): number {
   let values = rows * inputs; // x as the network reads it
   let allocations = 1;
@@ -84,9 +87,9 @@ export function workingSetBytes(
   }
   values += rows * width; // dout as the network reads it
   allocations += 1;
-  if (rowBuffers) {
-    values += rows * inputs + rows;
-    allocations += 2;
+  if (rowBuffers > 0) {
+    values += rowBuffers * rows * inputs + rows;
+    allocations += rowBuffers + 1;
   }
   return values * (dtype === "float32" ? 4 : 8) + allocations * ALIGN;
 }

@@ -2,7 +2,7 @@ import type { LabelledData } from "./evaluation.js";
 import type { Network } from "./network.js";
 import type { Optimizer } from "./optimizers/optimizer.js";
 import type { Parameter } from "./parameter.js";
-import type { Rng } from "./rng.js";
+import type { Rng, RngState } from "./rng.js";
 import type { Tensor } from "./tensor.js";
 import { addWeightDecayGrad, weightDecayLoss } from "./weight-decay.js";
 
@@ -12,38 +12,63 @@ export interface TrainerOptions {
   weightDecay: number;
 }
 
+/** A minibatch buffer: the rows drawn for it and their values. */
+interface Batch {
+  readonly indices: Int32Array;
+  readonly x: Tensor;
+}
+
 /**
  * The loop body of the book's train_neuralnet.py: a random minibatch (drawn with replacement, like
  * np.random.choice), forward with loss, backward without the unused input gradient, weight decay,
- * one optimizer update. Batch buffers are allocated once, so steps do not allocate them again;
- * the rows are gathered by index by the backend's ops, straight from the dataset's memory.
+ * one optimizer update. The rows are gathered by index by the backend's ops, straight from the
+ * dataset's memory, into one of two batch buffers allocated once: each step draws the next
+ * minibatch and has it gathered ahead (on another core, where the ops can) while it computes on
+ * the one before. The draws are the same as gathering each batch when it is used, so the run's
+ * bits are too.
  */
 export class Trainer {
-  private readonly indices: Int32Array;
-  private readonly x: Tensor;
+  private readonly batches: readonly [Batch, Batch];
+  /** The batch drawn for the next step and being gathered, once a step has run. */
+  private ahead: Batch | null = null;
+  /** The rng's state after the last step's draw, before the one ahead: where a resume goes on. */
+  private drawn: RngState;
   private readonly t: Tensor;
   private readonly params: readonly Parameter[];
 
   constructor(
     readonly network: Network,
     readonly optimizer: Optimizer,
-    readonly rng: Rng,
+    private readonly rng: Rng,
     readonly data: LabelledData,
     readonly options: TrainerOptions,
   ) {
     const { batchSize } = options;
-    this.indices = new Int32Array(batchSize);
     const { backend, dtype } = network;
-    this.x = backend.zeros([batchSize, data.inputSize], dtype);
+    const batch = () => ({
+      indices: new Int32Array(batchSize),
+      x: backend.zeros([batchSize, data.inputSize], dtype),
+    });
+    this.batches = [batch(), batch()];
     this.t = backend.zeros([batchSize], dtype);
     this.params = network.parameters();
+    this.drawn = rng.getState();
+  }
+
+  /** The rng's state a run resumed after the last step must start from. */
+  rngState(): RngState {
+    return this.ahead ? this.drawn : this.rng.getState();
   }
 
   /** One update; returns the minibatch loss, weight decay included. */
   step(): number {
-    const { data, indices, x, t, network, options } = this;
-    this.rng.fillIndices(indices, data.count);
-    network.backend.ops.gatherRows(data.x, indices, x.data, data.inputSize);
+    const { data, t, network, options, batches } = this;
+    const { ops } = network.backend;
+    const batch = this.ahead ?? this.draw(batches[0]);
+    ops.gatherRowsWait();
+    this.drawn = this.rng.getState();
+    this.ahead = this.draw(batch === batches[0] ? batches[1] : batches[0]);
+    const { indices, x } = batch;
     const { labels } = data;
     for (let i = 0; i < indices.length; i++) t.data[i] = labels[indices[i]];
     const lambda = options.weightDecay;
@@ -54,5 +79,13 @@ export class Trainer {
     if (lambda > 0) addWeightDecayGrad(this.params, lambda, network.backend.ops);
     this.optimizer.step();
     return loss;
+  }
+
+  /** Draws `batch`'s rows and starts gathering them. */
+  private draw(batch: Batch): Batch {
+    const { data } = this;
+    this.rng.fillIndices(batch.indices, data.count);
+    this.network.backend.ops.gatherRowsAhead(data.x, batch.indices, batch.x.data, data.inputSize);
+    return batch;
   }
 }

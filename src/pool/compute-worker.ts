@@ -277,7 +277,7 @@ export function evaluate(task: EvaluateTask): TaskOutcome<Evaluation> {
   // Every row is copied chunk by chunk into buffers of one chunk, where the pass runs.
   const shape = "rows" in task ? [task.rows.count, task.rows.inputSize] : task.x.shape;
   const pass = passOver(shape, EVALUATION_CHUNK);
-  return outcome(bytesFor(task, pass, { rowBuffers: true }), () => {
+  return outcome(bytesFor(task, pass, { rowBuffers: 1 }), () => {
     const network = Network.fromSpecs(layerSpecs(task), task.dtype, backend);
     if (!network.hasLoss) {
       throw new ShapeError(

@@ -38,7 +38,6 @@ interface InFlight {
 export class TrainingRun {
   private readonly network: Network;
   private readonly optimizer: Optimizer;
-  private readonly rng: Rng;
   private readonly trainer: Trainer;
   private readonly trainSample: LabelledData;
   private iteration = 0;
@@ -65,9 +64,9 @@ export class TrainingRun {
         { rows: task.batchSize, inputs },
         {
           optimizerSlots: slots,
-          rowBuffers: true,
+          rowBuffers: 2,
         },
-      ) + workingSetBytes(layers, dtype, { rows: EVALUATION_CHUNK, inputs }, { rowBuffers: true }),
+      ) + workingSetBytes(layers, dtype, { rows: EVALUATION_CHUNK, inputs }, { rowBuffers: 1 }),
     );
     this.network = Network.fromSpecs(layers, dtype, backend);
     this.network.checkShapes([data.count, inputs], [data.count]);
@@ -76,18 +75,18 @@ export class TrainingRun {
     }
     const params = this.network.parameters();
     this.optimizer = createOptimizer(task.optimizer, params, backend);
-    this.rng = new Rng(task.seed);
+    const rng = new Rng(task.seed);
     const saved = task.checkpoint;
     if (saved) {
       saved.parameters.forEach((values, i) => {
         params[i].value.data.set(values);
       });
       this.optimizer.importState(saved.optimizerState);
-      this.rng.setState(saved.rngState);
+      rng.setState(saved.rngState);
       this.iteration = saved.iteration;
       this.loss = saved.loss;
     }
-    this.trainer = new Trainer(this.network, this.optimizer, this.rng, data, task);
+    this.trainer = new Trainer(this.network, this.optimizer, rng, data, task);
     this.trainSample = firstRows(data, task.trainEvaluationSamples);
   }
 
@@ -243,7 +242,7 @@ export class TrainingRun {
       iteration: this.iteration,
       parameters: this.network.parameters().map((p) => p.value.data.slice()),
       optimizerState: this.optimizer.exportState(),
-      rngState: this.rng.getState(),
+      rngState: this.trainer.rngState(),
       loss: this.loss,
       kernels: this.backend.path,
     };

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { Backend, type FallbackReason } from "../../src/core/backend.js";
+import { Backend, type FallbackReason, supportsPath } from "../../src/core/backend.js";
 import type { LayerSpec } from "../../src/core/layer-spec.js";
 import { Network } from "../../src/core/network.js";
 import { createOptimizer, type OptimizerConfig } from "../../src/core/optimizers/index.js";
-import { Rng } from "../../src/core/rng.js";
+import { Rng, type RngState } from "../../src/core/rng.js";
 import { Trainer } from "../../src/core/trainer.js";
+import { addWeightDecayGrad, weightDecayLoss } from "../../src/core/weight-decay.js";
 import { affineSpec, mulberry32 } from "./helpers.js";
 
 const MiB = 1024 * 1024;
@@ -15,7 +16,12 @@ const OPTIMIZERS: OptimizerConfig[] = [
   { type: "adam", lr: 0.01, beta1: 0.9, beta2: 0.999 },
 ];
 
-function setup(batchSize: number, optimizer: OptimizerConfig, backend: Backend) {
+function setup(
+  batchSize: number,
+  optimizer: OptimizerConfig,
+  backend: Backend,
+  rng: RngState | null = null,
+) {
   const random = mulberry32(5);
   const specs: LayerSpec[] = [
     affineSpec(30, 20, random, 0.3),
@@ -34,14 +40,14 @@ function setup(batchSize: number, optimizer: OptimizerConfig, backend: Backend) 
   const trainer = new Trainer(
     network,
     createOptimizer(optimizer, network.parameters(), backend),
-    new Rng(3),
+    rng ? Rng.fromState(rng) : new Rng(3),
     data,
     {
       batchSize,
       weightDecay: 0.01,
     },
   );
-  return { network, trainer };
+  return { network, trainer, data };
 }
 
 describe("Trainer on the WebAssembly kernels", () => {
@@ -82,5 +88,59 @@ describe("Trainer on the WebAssembly kernels", () => {
       expect(Math.abs(loss - ts[i])).toBeLessThan(1e-4);
     });
     expect(Math.abs(mean(wasm.slice(-20)) - mean(ts.slice(-20)))).toBeLessThan(1e-3);
+  });
+});
+
+// The paths whose ops gather ahead (openblas: on another core) and whose ops gather at once.
+const GATHER_PATHS = (["openblas", "typescript"] as const).filter((path) => supportsPath(path));
+
+describe.each(GATHER_PATHS)("Trainer's minibatches on the %s path", (path) => {
+  const backend = () => {
+    const b = Backend.create(path, { arenaBytes: 16 * MiB });
+    b.begin(MiB);
+    return b;
+  };
+  const optimizer: OptimizerConfig = { type: "momentum", lr: 0.05, momentum: 0.9 };
+
+  it("are the batches a loop gathering each one when it is used draws, to the bit", () => {
+    const { trainer } = setup(16, optimizer, backend());
+    // The same step by hand, from the same seed: draw, gather at once, the labels, the update.
+    const mine = setup(16, optimizer, backend());
+    const { network } = mine;
+    const rng = new Rng(3);
+    const indices = new Int32Array(16);
+    const x = network.backend.zeros([16, 30], "float32");
+    const t = network.backend.zeros([16], "float32");
+    const params = network.parameters();
+    const byHand = () => {
+      rng.fillIndices(indices, mine.data.count);
+      network.backend.ops.gatherRows(mine.data.x, indices, x.data, 30);
+      indices.forEach((row, i) => {
+        t.data[i] = mine.data.labels[row];
+      });
+      const loss = network.lossValue(x, t) + weightDecayLoss(params, 0.01);
+      network.backward({ dloss: 1, needDx: false });
+      addWeightDecayGrad(params, 0.01, network.backend.ops);
+      mine.trainer.optimizer.step();
+      return loss;
+    };
+    for (let i = 0; i < 40; i++) expect(trainer.step(), `step ${i + 1}`).toBe(byHand());
+  });
+
+  it("resume from rngState() with the bits of the run that was not stopped", () => {
+    const whole = setup(16, optimizer, backend());
+    const first = Array.from({ length: 15 }, () => whole.trainer.step());
+    const parameters = whole.network.parameters().map((p) => p.value.data.slice());
+    const optimizerState = whole.trainer.optimizer.exportState();
+    const rngState = whole.trainer.rngState();
+    const rest = Array.from({ length: 15 }, () => whole.trainer.step());
+
+    const resumed = setup(16, optimizer, backend(), rngState);
+    resumed.network.parameters().forEach((p, i) => {
+      p.value.data.set(parameters[i]);
+    });
+    resumed.trainer.optimizer.importState(optimizerState);
+    expect(first.every(Number.isFinite)).toBe(true);
+    expect(Array.from({ length: 15 }, () => resumed.trainer.step())).toEqual(rest);
   });
 });

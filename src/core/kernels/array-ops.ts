@@ -47,6 +47,15 @@ export interface ArrayOps {
    */
   gatherRows(src: FloatArray, rows: Int32Array, out: FloatArray, width: number): void;
   /**
+   * gatherRows begun, perhaps finished on another core while this thread computes: `out` holds the
+   * rows once gatherRowsWait() has returned, and until then neither `rows` nor `out` may be used.
+   * One at a time per thread: a gather not waited for is finished first. Arguments are checked,
+   * and a bad one thrown, before anything is copied.
+   */
+  gatherRowsAhead(src: FloatArray, rows: Int32Array, out: FloatArray, width: number): void;
+  /** Returns once the last gatherRowsAhead's rows are all in its `out`. */
+  gatherRowsWait(): void;
+  /**
    * SoftmaxWithLoss against class indices t[n], forward, loss and backward (for dloss = 1) in one
    * pass over x[n×classes]: y = softmax(x) per row, dx = (y - onehot(t)) / n; returns
    * -Σ log(y[i, t_i] + 1e-7) / n. A RangeError for a t_i that is no class index.

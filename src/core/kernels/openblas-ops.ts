@@ -71,6 +71,8 @@ function open(library: string): OpenblasLoad {
     reluBackward: addon.reluBackward,
     firstNonFinite: addon.firstNonFinite,
     gatherRows: addon.gatherRows,
+    gatherRowsAhead: addon.gatherRowsAhead,
+    gatherRowsWait: addon.gatherRowsWait,
     softmaxCrossEntropy: addon.softmaxCrossEntropy,
   };
   let problem: string | null;

@@ -73,6 +73,14 @@ const CASES: readonly Case[] = [
     run: (k, [src, out]) => k.gatherRows(src, GATHERED, out, N),
   },
   {
+    name: "gatherRowsAhead",
+    lengths: [M * N, 4 * N],
+    run: (k, [src, out]) => {
+      k.gatherRowsAhead(src, GATHERED, out, N);
+      k.gatherRowsWait();
+    },
+  },
+  {
     name: "softmaxCrossEntropy",
     lengths: [M * N, M, M * N, M * N],
     run: (k, [x, t, y, dx]) => {

@@ -267,24 +267,30 @@ export const createTypescriptOps = (): ArrayOps => {
       for (let i = 0; i < dx.length; i++) dx[i] = out[i] > 0 ? dout[i] : 0;
     },
     firstNonFinite,
-    gatherRows(src, rows, out, width) {
-      if (width === 0) return;
-      const available = Math.floor(src.length / width);
-      // All checked before any is copied, so a bad one leaves out as it was.
-      for (let i = 0; i < rows.length; i++) {
-        const row = rows[i];
-        if (!(row >= 0 && row < available)) {
-          throw new RangeError(`rows[${i}] is ${row}, src has ${available} rows of ${width}`);
-        }
-      }
-      for (let i = 0; i < rows.length; i++) {
-        const row = rows[i];
-        out.set(src.subarray(row * width, (row + 1) * width), i * width);
-      }
-    },
+    gatherRows,
+    // The reference has no other core: it gathers at once.
+    gatherRowsAhead: gatherRows,
+    gatherRowsWait() {},
     softmaxCrossEntropy(x, t, y, dx, n, classes) {
       if (scratch.exps.length < classes) scratch.exps = new Float64Array(classes);
       return softmaxCrossEntropy(x, t, y, dx, n, classes, scratch.exps);
     },
   };
 };
+
+/** ArrayOps.gatherRows. */
+function gatherRows(src: FloatArray, rows: Int32Array, out: FloatArray, width: number): void {
+  if (width === 0) return;
+  const available = Math.floor(src.length / width);
+  // All checked before any is copied, so a bad one leaves out as it was.
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    if (!(row >= 0 && row < available)) {
+      throw new RangeError(`rows[${i}] is ${row}, src has ${available} rows of ${width}`);
+    }
+  }
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    out.set(src.subarray(row * width, (row + 1) * width), i * width);
+  }
+}

@@ -168,6 +168,8 @@ export function createWasmOps(
     },
     // Not worth a WebAssembly version: a copy and a few exps per row, which V8 runs as fast.
     gatherRows: ts.gatherRows,
+    gatherRowsAhead: ts.gatherRowsAhead,
+    gatherRowsWait: ts.gatherRowsWait,
     softmaxCrossEntropy: ts.softmaxCrossEntropy,
   };
 }

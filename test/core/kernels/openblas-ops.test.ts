@@ -286,6 +286,64 @@ describe.runIf(loaded)("OpenBLAS ops", () => {
       );
     });
 
+    it(`gatherRowsAhead gives gatherRows' very bits once waited for, in every memory (${dtype})`, () => {
+      const random = mulberry32(dtype.length * 17);
+      for (const width of [1, 3, 784]) {
+        for (const from of DTYPES) {
+          const source = filled(from, 11 * width, uniform(random));
+          const rows = Int32Array.from([10, 0, 3, 3, 7, 1, 10, 5]);
+          const expected = nans(dtype, rows.length * width);
+          tsKernels.gatherRows(source, rows, expected, width);
+          for (const kind of MEMORIES) {
+            const src = placed(kind, from, source, 1);
+            const out = placed(kind, dtype, nans(dtype, rows.length * width), 2);
+            kernels.gatherRowsAhead(src.view, rows, out.view, width);
+            kernels.gatherRowsWait();
+            src.expectIntact(`gatherRowsAhead ${from}→${dtype} src in ${kind}`, true);
+            out.expectIntact(`gatherRowsAhead ${from}→${dtype} out in ${kind}`, false);
+            expect(out.view, `width ${width}, ${from} → ${dtype}, ${kind}`).toEqual(expected);
+          }
+        }
+      }
+    });
+
+    it(`gatherRowsAhead runs one gather at a time, each whole once waited for (${dtype})`, () => {
+      const random = mulberry32(dtype.length * 19);
+      const [count, width, batch] = [4000, 784, 100];
+      const source = filled(dtype, count * width, uniform(random));
+      const outs = [filled(dtype, batch * width, () => 0), filled(dtype, batch * width, () => 0)];
+      const rows = [new Int32Array(batch), new Int32Array(batch)];
+      const expected = filled(dtype, batch * width, () => 0);
+      // As the trainer uses it: gather the next batch while the last one is read. Alternate
+      // waits with none, since a gather started while one is in flight must finish that one.
+      for (let i = 0; i < 400; i++) {
+        const k = i % 2;
+        for (let r = 0; r < batch; r++) rows[k][r] = Math.floor(random() * count);
+        kernels.gatherRowsAhead(source, rows[k], outs[k], width);
+        if (i % 3 !== 0) kernels.gatherRowsWait();
+        else kernels.gatherRowsAhead(source, rows[k], outs[k], width);
+        kernels.gatherRowsWait();
+        tsKernels.gatherRows(source, rows[k], expected, width);
+        // The first element that differs (toEqual on 78 400 of them, 400 times, takes minutes).
+        const differs = outs[k].findIndex((v, j) => v !== expected[j]);
+        expect(differs, `gather ${i}`).toBe(-1);
+      }
+      kernels.gatherRowsWait(); // with nothing in flight: returns
+    });
+
+    it(`gatherRowsAhead turns away a bad row before copying any, leaving none in flight (${dtype})`, () => {
+      const src = filled(dtype, 12, () => 1);
+      const out = filled(dtype, 8, () => 9);
+      const call = () => kernels.gatherRowsAhead(src, Int32Array.of(0, 3), out, 4);
+      expect(call).toThrow(RangeError);
+      expect(call).toThrow("rows[1] is 3, src has 3 rows of 4");
+      kernels.gatherRowsWait();
+      expect(Array.from(out)).toEqual(new Array(8).fill(9));
+      expect(() => kernels.gatherRowsAhead(src, new Int32Array(3), out, 4)).toThrow(
+        /^gatherRowsAhead: out has 8 elements, the operation needs 12$/,
+      );
+    });
+
     it(`softmaxCrossEntropy is within rounding of the reference on odd shapes (${dtype})`, () => {
       const random = mulberry32(dtype.length * 29);
       // Rounding of one exp and one log apart: a few units in the dtype's last place.
