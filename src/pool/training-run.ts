@@ -29,6 +29,13 @@ class Stop {
   constructor(readonly result: TrainingResult) {}
 }
 
+/**
+ * Evaluations in the compute pool at once, at most: the next one is sent while the one before is
+ * still measured, so an evaluation that takes longer than evaluateEvery steps (the pool's core
+ * shared, a slow part) holds training up only when the one before it has not finished either.
+ */
+const IN_FLIGHT = 2;
+
 /** An evaluation the compute pool runs: the layers it measures and the state of their iteration. */
 interface InFlight {
   layers: LayerSpec[];
@@ -42,8 +49,8 @@ export class TrainingRun {
   private readonly trainSample: LabelledData;
   private iteration = 0;
   private loss: number | null = null;
-  /** At most one, so the history stays in order; none when evaluations run here. */
-  private inFlight: InFlight | null = null;
+  /** Oldest first, as the pool answers them; none when evaluations run here. */
+  private readonly inFlight: InFlight[] = [];
   private lastCheckpoint = performance.now();
 
   /** Builds the job's network on `backend`; throws a ShapeError when the data does not fit it. */
@@ -111,27 +118,27 @@ export class TrainingRun {
     while (this.iteration < task.iterations) {
       const control = Atomics.load(task.control, 0);
       if (control === CONTROL.stop) {
-        this.settle(true);
+        this.settle(0);
         this.post({ type: "checkpoint", checkpoint: this.state() });
         return { status: "interrupted", iteration: this.iteration };
       }
       if (control === CONTROL.cancel) break;
       const next = this.iteration + 1;
       const stepLoss = this.step();
-      // A divergence keeps the evaluation in flight (an overflow in that one, at an earlier
+      // A divergence keeps the evaluations in flight (an overflow in one of those, at an earlier
       // iteration, is the divergence to report).
       if (!Number.isFinite(stepLoss)) {
-        this.settle(true);
+        this.settle(0);
         return { status: "diverged", iteration: next, lastFiniteLoss: this.loss };
       }
-      this.settle(false);
+      this.settle(Number.POSITIVE_INFINITY); // the answers that are in, without waiting
       this.loss = stepLoss;
       this.iteration = next;
 
       const now = performance.now();
       if (next % task.evaluateEvery === 0 || next === task.iterations) {
         this.evaluateNow(stepLoss);
-      } else if (now - this.lastCheckpoint >= task.checkpointEveryMs && !this.inFlight) {
+      } else if (now - this.lastCheckpoint >= task.checkpointEveryMs && !this.inFlight.length) {
         // Not while an evaluation is in flight: a resume from here would never record its entry.
         this.checkpoint(this.state());
       }
@@ -148,7 +155,7 @@ export class TrainingRun {
         lastProgress = now;
       }
     }
-    this.settle(true);
+    this.settle(0);
     return {
       status: this.iteration >= task.iterations ? "completed" : "cancelled",
       layers: this.network.specs(),
@@ -170,12 +177,13 @@ export class TrainingRun {
 
   /** The evaluation of this iteration: sent to the pool, or measured here and recorded. */
   private evaluateNow(stepLoss: number): void {
-    // The one before is answered first; it has had a whole evaluateEvery of steps to finish.
-    this.settle(true);
     if (this.task.evaluateInPool) {
-      this.inFlight = { layers: this.network.specs(), saved: this.state() };
+      // The oldest one has had IN_FLIGHT - 1 whole evaluateEvery of steps to finish.
+      this.settle(IN_FLIGHT - 1);
+      const layers = this.network.specs();
+      this.inFlight.push({ layers, saved: this.state() });
       const last = this.iteration === this.task.iterations;
-      this.post({ type: "evaluate", layers: this.inFlight.layers, last });
+      this.post({ type: "evaluate", layers, last });
       return;
     }
     const measured = this.measure(this.network.specs(), this.iteration, stepLoss);
@@ -183,19 +191,21 @@ export class TrainingRun {
   }
 
   /**
-   * Records the evaluation in flight once its answer is in, waiting for it when `wait`. After a
-   * failure in the pool it is measured here, from its own layers.
+   * Records the evaluations in flight whose answers are in, oldest first, waiting for answers
+   * while more than `keep` are in flight. One that failed in the pool is measured here, from its
+   * own layers.
    */
-  private settle(wait: boolean): void {
-    if (!this.inFlight) return;
+  private settle(keep: number): void {
     const { port } = this.task;
-    const answer = wait ? waitForMessage(port) : receiveMessageOnPort(port)?.message;
-    if (answer === undefined) return;
-    const { layers, saved } = this.inFlight;
-    this.inFlight = null;
-    const reply = answer as EvaluationReply;
-    const measured = "error" in reply ? this.measure(layers, saved.iteration, saved.loss) : reply;
-    this.record({ iteration: saved.iteration, loss: saved.loss!, ...measured }, saved);
+    while (this.inFlight.length > 0) {
+      const wait = this.inFlight.length > keep;
+      const answer = wait ? waitForMessage(port) : receiveMessageOnPort(port)?.message;
+      if (answer === undefined) return;
+      const { layers, saved } = this.inFlight.shift()!;
+      const reply = answer as EvaluationReply;
+      const measured = "error" in reply ? this.measure(layers, saved.iteration, saved.loss) : reply;
+      this.record({ iteration: saved.iteration, loss: saved.loss!, ...measured }, saved);
+    }
   }
 
   /**

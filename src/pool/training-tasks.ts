@@ -32,8 +32,9 @@ export interface TrainingTask {
   /** Int32Array over a SharedArrayBuffer: CONTROL.run, cancel or stop. */
   control: Int32Array;
   /**
-   * The main thread answers `evaluate` messages (with an EvaluationReply on the port) by running
-   * the evaluations in the compute pool's threads, while this one trains on.
+   * The main thread answers `evaluate` messages (with an EvaluationReply on the port, one at a time
+   * in the order asked) by running the evaluations in the compute pool's threads, while this one
+   * trains on.
    */
   evaluateInPool: boolean;
 }

@@ -222,15 +222,16 @@ export class JobRunner {
     const drained = new Promise<void>((resolve) => {
       lastMessage = resolve;
     });
+    // One evaluation at a time, answered in the order asked, as the thread records them.
+    let evaluations = Promise.resolve();
     channel.port1.on("message", (message: TrainingMessage | { type: "done" }) => {
       if (message.type === "done") lastMessage();
       else if (message.type === "evaluate") {
-        void this.evaluate(
-          model.dtype,
-          message.layers,
-          spec,
-          this.evaluationThreads(message.last),
-        ).then((reply) => channel.port1.postMessage(reply));
+        evaluations = evaluations.then(async () => {
+          const threads = this.evaluationThreads(message.last);
+          const reply = await this.evaluate(model.dtype, message.layers, spec, threads);
+          channel.port1.postMessage(reply);
+        });
       } else {
         this.relay(job, message, run.running).catch((error) =>
           this.relayFailed(job.id, run.running, error),

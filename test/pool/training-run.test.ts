@@ -1,5 +1,11 @@
+import { once } from "node:events";
 import { serialize } from "node:v8";
-import { MessageChannel, receiveMessageOnPort } from "node:worker_threads";
+import {
+  MessageChannel,
+  type MessagePort,
+  receiveMessageOnPort,
+  Worker,
+} from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { Backend } from "../../src/core/backend.js";
 import type { LayerSpec } from "../../src/core/layer-spec.js";
@@ -26,7 +32,33 @@ const data = {
 /** Runs a job on this thread and collects what it reports. */
 function train(iterations: number, evaluateEvery: number, checkpoint?: Checkpoint) {
   const { port1, port2 } = new MessageChannel();
-  const task: TrainingTask = {
+  const result = runTraining(
+    job(port2, iterations, evaluateEvery, checkpoint),
+    Backend.typescript(),
+    () => undefined,
+  );
+  const messages: TrainingMessage[] = [];
+  for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) {
+    messages.push(m.message);
+  }
+  port1.close();
+  return { result, ...reported(messages) };
+}
+
+function reported(messages: TrainingMessage[]) {
+  const checkpoints = messages.flatMap((m) => (m.type === "checkpoint" ? [m.checkpoint] : []));
+  const entries = messages.flatMap((m) => (m.type === "evaluation" ? [m.entry] : []));
+  return { checkpoints, entries };
+}
+
+function job(
+  port: MessagePort,
+  iterations: number,
+  evaluateEvery: number,
+  checkpoint?: Checkpoint,
+  evaluateInPool = false,
+): TrainingTask {
+  return {
     jobId: "job",
     dtype: "float64",
     layers,
@@ -42,20 +74,44 @@ function train(iterations: number, evaluateEvery: number, checkpoint?: Checkpoin
     checkpoint,
     checkpointEveryMs: 1e9,
     progressEveryMs: 1e9,
-    port: port2,
+    port,
     control: new Int32Array(new SharedArrayBuffer(4)).fill(CONTROL.run),
-    evaluateInPool: false,
+    evaluateInPool,
   };
-  const result = runTraining(task, Backend.typescript(), () => undefined);
-  const messages: TrainingMessage[] = [];
-  for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) {
-    messages.push(m.message);
-  }
-  port1.close();
-  const checkpoints = messages.flatMap((m) => (m.type === "checkpoint" ? [m.checkpoint] : []));
-  const entries = messages.flatMap((m) => (m.type === "evaluation" ? [m.entry] : []));
-  return { result, checkpoints, entries };
 }
+
+/**
+ * The main thread's side of a job that evaluates in the pool, on a thread of its own (this one is
+ * the job's, blocked while it runs): it answers evaluation n with trainLoss n, and holds the first
+ * answer back until a second evaluation is asked for (or 30 s have passed, so a thread that waits
+ * for it fails the test instead of hanging). validationLoss is how many had been asked for when
+ * the answer went. It keeps every other message, and hands them over at "done" (sent after the
+ * job's last message, on the same port, so it comes after them).
+ */
+const POOL_SIDE = `
+const { workerData, parentPort } = require("node:worker_threads");
+const { port } = workerData;
+const kept = [];
+const waiting = [];
+let asked = 0;
+let timer;
+const answer = () => {
+  clearTimeout(timer);
+  for (const n of waiting.splice(0)) {
+    port.postMessage({ trainLoss: n, trainAccuracy: 0.5, validationLoss: asked, validationAccuracy: 0.25 });
+  }
+};
+port.on("message", (m) => {
+  if (m.type === "done") {
+    parentPort.postMessage(kept);
+    return port.close();
+  }
+  if (m.type !== "evaluate") return kept.push(m);
+  waiting.push(++asked);
+  if (asked === 1) timer = setTimeout(answer, 30000);
+  else answer();
+});
+`;
 
 describe("a training run", () => {
   it("checkpoints what resuming needs, the same size after 1 evaluation as after 30", () => {
@@ -81,6 +137,38 @@ describe("a training run", () => {
     }
     // The validation set is the whole data, the train sample its first 20 rows: other losses.
     expect(entries[0].validationLoss).not.toBe(entries[0].trainLoss);
+  });
+
+  it("trains on while the pool measures two evaluations, recording them in order", async () => {
+    const { port1, port2 } = new MessageChannel();
+    const side = new Worker(POOL_SIDE, {
+      eval: true,
+      workerData: { port: port1 },
+      transferList: [port1],
+    });
+    try {
+      const result = runTraining(
+        job(port2, 12, 3, undefined, true),
+        Backend.typescript(),
+        () => undefined,
+      );
+      expect(result.status).toBe("completed");
+      port2.postMessage({ type: "done" });
+      const [messages] = (await once(side, "message")) as [TrainingMessage[]];
+      const { entries, checkpoints } = reported(messages);
+      expect(entries.map((e) => [e.iteration, e.trainLoss])).toEqual([
+        [3, 1],
+        [6, 2],
+        [9, 3],
+        [12, 4],
+      ]);
+      // The first answer went only once the second evaluation had been asked for.
+      expect(entries[0].validationLoss).toBe(2);
+      // Each recorded with the state of its own iteration, for a resume from there.
+      expect(checkpoints.map((c) => c.iteration)).toEqual([3, 6, 9, 12]);
+    } finally {
+      await side.terminate();
+    }
   });
 
   it("resumes from a checkpoint to the bits of an uninterrupted run", () => {
