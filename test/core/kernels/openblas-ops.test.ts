@@ -235,30 +235,52 @@ describe.runIf(loaded)("OpenBLAS ops", () => {
       }
     });
 
-    it(`gatherRows gives the reference's very bits, from either dtype, in every memory (${dtype})`, () => {
-      const random = mulberry32(dtype.length * 13);
-      for (const width of [1, 3, 17, 784]) {
-        for (const from of DTYPES) {
-          const count = 11;
-          const source = filled(from, count * width, uniform(random));
-          // Out of order, repeated, the first and the last row.
-          const rows = Int32Array.from([10, 0, 3, 3, 7, 1, 10, 5]);
-          const expected = nans(dtype, rows.length * width);
-          tsKernels.gatherRows(source, rows, expected, width);
-          for (const kind of MEMORIES) {
-            const src = placed(kind, from, source, 1);
-            const out = placed(kind, dtype, nans(dtype, rows.length * width), 2);
-            kernels.gatherRows(src.view, rows, out.view, width);
-            src.expectIntact(`gatherRows ${from}→${dtype} src in ${kind}`, true);
-            out.expectIntact(`gatherRows ${from}→${dtype} out in ${kind}`, false);
-            expect(out.view, `width ${width}, ${from} → ${dtype}, ${kind}`).toEqual(expected);
+    // Gathered at once, and ahead (on another core) then waited for.
+    const gathers = {
+      gatherRows: (
+        k: ArrayOps,
+        src: FloatArray,
+        rows: Int32Array,
+        out: FloatArray,
+        width: number,
+      ) => k.gatherRows(src, rows, out, width),
+      gatherRowsAhead: (
+        k: ArrayOps,
+        src: FloatArray,
+        rows: Int32Array,
+        out: FloatArray,
+        width: number,
+      ) => {
+        k.gatherRowsAhead(src, rows, out, width);
+        k.gatherRowsWait();
+      },
+    };
+    for (const [name, gather] of Object.entries(gathers)) {
+      it(`${name} gives the reference's very bits, from either dtype, in every memory (${dtype})`, () => {
+        const random = mulberry32(dtype.length * 13);
+        for (const width of [1, 3, 17, 784]) {
+          for (const from of DTYPES) {
+            const count = 11;
+            const source = filled(from, count * width, uniform(random));
+            // Out of order, repeated, the first and the last row.
+            const rows = Int32Array.from([10, 0, 3, 3, 7, 1, 10, 5]);
+            const expected = nans(dtype, rows.length * width);
+            tsKernels.gatherRows(source, rows, expected, width);
+            for (const kind of MEMORIES) {
+              const src = placed(kind, from, source, 1);
+              const out = placed(kind, dtype, nans(dtype, rows.length * width), 2);
+              gather(kernels, src.view, rows, out.view, width);
+              src.expectIntact(`${name} ${from}→${dtype} src in ${kind}`, true);
+              out.expectIntact(`${name} ${from}→${dtype} out in ${kind}`, false);
+              expect(out.view, `width ${width}, ${from} → ${dtype}, ${kind}`).toEqual(expected);
+            }
+            // Row 3 of src is row 2 of out, cast once into dtype.
+            const value = source[3 * width];
+            expect(expected[2 * width]).toBe(dtype === "float32" ? Math.fround(value) : value);
           }
-          // Row 3 of src is row 2 of out, cast once into dtype.
-          const value = source[3 * width];
-          expect(expected[2 * width]).toBe(dtype === "float32" ? Math.fround(value) : value);
         }
-      }
-    });
+      });
+    }
 
     it(`gatherRows turns away a row src does not have, writing nothing (${dtype})`, () => {
       const src = filled(dtype, 12, () => 1);
@@ -284,27 +306,6 @@ describe.runIf(loaded)("OpenBLAS ops", () => {
       expect(() => kernels.gatherRows(src, Float64Array.of(0) as never, out, 4)).toThrow(
         /^gatherRows: rows must be an Int32Array$/,
       );
-    });
-
-    it(`gatherRowsAhead gives gatherRows' very bits once waited for, in every memory (${dtype})`, () => {
-      const random = mulberry32(dtype.length * 17);
-      for (const width of [1, 3, 784]) {
-        for (const from of DTYPES) {
-          const source = filled(from, 11 * width, uniform(random));
-          const rows = Int32Array.from([10, 0, 3, 3, 7, 1, 10, 5]);
-          const expected = nans(dtype, rows.length * width);
-          tsKernels.gatherRows(source, rows, expected, width);
-          for (const kind of MEMORIES) {
-            const src = placed(kind, from, source, 1);
-            const out = placed(kind, dtype, nans(dtype, rows.length * width), 2);
-            kernels.gatherRowsAhead(src.view, rows, out.view, width);
-            kernels.gatherRowsWait();
-            src.expectIntact(`gatherRowsAhead ${from}→${dtype} src in ${kind}`, true);
-            out.expectIntact(`gatherRowsAhead ${from}→${dtype} out in ${kind}`, false);
-            expect(out.view, `width ${width}, ${from} → ${dtype}, ${kind}`).toEqual(expected);
-          }
-        }
-      }
     });
 
     it(`gatherRowsAhead runs one gather at a time, each whole once waited for (${dtype})`, () => {
