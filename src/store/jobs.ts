@@ -236,6 +236,17 @@ export class Jobs implements JobRepository {
     });
   }
 
+  async lastHistoryEntry(id: string): Promise<HistoryEntry | undefined> {
+    const row = await this.engine.db
+      .selectFrom("job_history")
+      .select("entry")
+      .where("job_id", "=", id)
+      .orderBy("id", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return row && JSON.parse(row.entry);
+  }
+
   truncateHistory(id: string, iteration: number, owner?: string): Promise<void> {
     return this.engine.write(async (trx) => {
       if (!(await this.lockFenced(trx, id, owner))) return;

@@ -205,6 +205,8 @@ export interface JobRepository {
   update(id: string, patch: JobPatch, owner?: string): Promise<JobState | undefined>;
   /** Appends to the job's history (one row each: nothing already stored is rewritten). */
   appendHistory(id: string, entries: HistoryEntry[], owner?: string): Promise<void>;
+  /** The newest entry of the job's history, without reading the rest. */
+  lastHistoryEntry(id: string): Promise<HistoryEntry | undefined>;
   /** Drops the entries after `iteration` (what a resume from there will redo). */
   truncateHistory(id: string, iteration: number, owner?: string): Promise<void>;
   /**

@@ -440,8 +440,7 @@ export class JobRunner {
   ): Promise<JobState> {
     const { store } = this.options;
     const spec = job.request;
-    const history = (await store.jobs.get(job.id, job.tenant))?.history ?? [];
-    const last = history[history.length - 1];
+    const last = await store.jobs.lastHistoryEntry(job.id);
     const model: NewModel = {
       tenant: job.tenant,
       name: source.name ? `${source.name} (trained)` : null,

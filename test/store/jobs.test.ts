@@ -107,15 +107,18 @@ describeEachEngine("job repository", (engine) => {
     await store.close();
   });
 
-  it("drops the history after a checkpoint's iteration, for a resume to redo", async () => {
+  it("drops the history after a checkpoint's iteration, for a resume to redo, and reads its newest entry", async () => {
     const store = await openStore(await engine.fresh());
     const { id } = await store.jobs.create(newJob());
     const entries = [10, 20, 30].map((iteration) => ({ iteration, loss: 1 / iteration }));
     await store.jobs.appendHistory(id, entries);
+    expect(await store.jobs.lastHistoryEntry(id)).toEqual(entries[2]);
     await store.jobs.truncateHistory(id, 20);
     expect((await store.jobs.get(id, null))!.history).toEqual(entries.slice(0, 2));
+    expect(await store.jobs.lastHistoryEntry(id)).toEqual(entries[1]);
     await store.jobs.truncateHistory(id, 0);
     expect((await store.jobs.get(id, null))!.history).toEqual([]);
+    expect(await store.jobs.lastHistoryEntry(id)).toBeUndefined();
     await store.close();
   });
 
