@@ -461,37 +461,6 @@ static bool int32_array(napi_env env, napi_value value, const char *fn, const ch
   return true;
 }
 
-/*
- * Row `rows[i]` of src into row i of out, cast into out's dtype as TypedArray.set casts (rounding
- * to nearest). Rows picked at random from a large dataset are bound by memory latency: the
- * hardware's prefetcher stops at each row's end, so the rows GATHER_AHEAD ahead are asked for
- * while this one is copied, keeping several rows' misses in flight at once.
- */
-static inline void prefetch_row(const char *row, size_t bytes) {
-  for (size_t at = 0; at < bytes; at += 64) __builtin_prefetch(row + at, 0, 0);
-}
-
-#define GATHER_AHEAD 4
-#define GATHER(S, T)                                                                        \
-  static void gather_##S##_##T(const S *src, const int32_t *rows, T *out, size_t count,     \
-                               size_t width) {                                              \
-    const size_t bytes = width * sizeof(S);                                                 \
-    for (size_t i = 0; i < count && i < GATHER_AHEAD; i++)                                  \
-      prefetch_row((const char *)(src + (size_t)rows[i] * width), bytes);                   \
-    for (size_t i = 0; i < count; i++) {                                                   \
-      if (i + GATHER_AHEAD < count)                                                         \
-        prefetch_row((const char *)(src + (size_t)rows[i + GATHER_AHEAD] * width), bytes);  \
-      const S *from = src + (size_t)rows[i] * width;                                        \
-      T *to = out + i * width;                                                              \
-      if (sizeof(S) == sizeof(T)) memcpy(to, from, width * sizeof(T));                      \
-      else for (size_t j = 0; j < width; j++) to[j] = (T)from[j];                           \
-    }                                                                                       \
-  }
-GATHER(float, float)
-GATHER(float, double)
-GATHER(double, float)
-GATHER(double, double)
-
 /* The arguments of gatherRows and gatherRowsAhead, checked: false (an exception pending) if bad. */
 typedef struct {
   Array src, out;
@@ -522,14 +491,39 @@ static bool gather_arguments(napi_env env, napi_callback_info info, const char *
   return true;
 }
 
-static void gather(const Gather *g) {
-  if (g->width == 0) return;
+/* Row `rows[i]` of src into row i of out, cast into out's dtype as TypedArray.set casts. */
+static void copy_row(const Gather *g, size_t i) {
+  const size_t w = g->width, from = (size_t)g->rows[i] * w, to = i * w;
   if (F32(g->src)) {
-    if (F32(g->out)) gather_float_float(g->src.data, g->rows, g->out.data, g->count, g->width);
-    else gather_float_double(g->src.data, g->rows, g->out.data, g->count, g->width);
+    const float *s = (const float *)g->src.data + from;
+    if (F32(g->out)) memcpy((float *)g->out.data + to, s, w * sizeof(float));
+    else for (size_t j = 0; j < w; j++) ((double *)g->out.data)[to + j] = (double)s[j];
   } else {
-    if (F32(g->out)) gather_double_float(g->src.data, g->rows, g->out.data, g->count, g->width);
-    else gather_double_double(g->src.data, g->rows, g->out.data, g->count, g->width);
+    const double *s = (const double *)g->src.data + from;
+    if (F32(g->out)) for (size_t j = 0; j < w; j++) ((float *)g->out.data)[to + j] = (float)s[j];
+    else memcpy((double *)g->out.data + to, s, w * sizeof(double));
+  }
+}
+
+/*
+ * Rows picked at random from a large dataset are bound by memory latency: the hardware's
+ * prefetcher stops at each row's end, so the row GATHER_AHEAD ahead of the one copied is asked
+ * for, keeping several rows' misses in flight at once.
+ */
+#define GATHER_AHEAD 4
+/* Always inlined: as a function of its own GCC finds it free of effects and drops every call. */
+static inline __attribute__((always_inline)) void prefetch_source(const Gather *g, size_t i) {
+  if (i >= g->count) return;
+  const size_t bytes = g->width * (F32(g->src) ? sizeof(float) : sizeof(double));
+  const char *row = (const char *)g->src.data + (size_t)g->rows[i] * bytes;
+  for (size_t at = 0; at < bytes; at += 64) __builtin_prefetch(row + at, 0, 0);
+}
+
+static void gather(const Gather *g) {
+  for (size_t i = 0; i < GATHER_AHEAD; i++) prefetch_source(g, i);
+  for (size_t i = 0; i < g->count; i++) {
+    prefetch_source(g, i + GATHER_AHEAD);
+    copy_row(g, i);
   }
 }
 
@@ -567,29 +561,13 @@ typedef struct {
   napi_ref refs[3];
 } Ahead;
 
-static void copy_row(const Gather *g, size_t i) {
-  const size_t w = g->width, from = (size_t)g->rows[i] * w, to = i * w;
-  if (F32(g->src)) {
-    const float *s = (const float *)g->src.data + from;
-    if (F32(g->out)) memcpy((float *)g->out.data + to, s, w * sizeof(float));
-    else for (size_t j = 0; j < w; j++) ((double *)g->out.data)[to + j] = (double)s[j];
-  } else {
-    const double *s = (const double *)g->src.data + from;
-    if (F32(g->out)) for (size_t j = 0; j < w; j++) ((float *)g->out.data)[to + j] = (float)s[j];
-    else memcpy((double *)g->out.data + to, s, w * sizeof(double));
-  }
-}
-
 /* Claims and copies rows until none is left; both threads run it. */
 static void claim_rows(Ahead *a) {
   const Gather *g = &a->job;
-  const size_t bytes = g->width * (F32(g->src) ? sizeof(float) : sizeof(double));
-  const char *src = g->src.data;
   for (;;) {
     const size_t i = atomic_fetch_add_explicit(&a->next, 1, memory_order_relaxed);
     if (i >= g->count) return;
-    if (i + GATHER_AHEAD < g->count)
-      prefetch_row(src + (size_t)g->rows[i + GATHER_AHEAD] * bytes, bytes);
+    prefetch_source(g, i + GATHER_AHEAD);
     copy_row(g, i);
   }
 }
@@ -603,10 +581,7 @@ static void *ahead_helper(void *data) {
     a->posted = false;
     a->busy = true;
     pthread_mutex_unlock(&a->lock);
-    const Gather *g = &a->job;
-    const size_t bytes = g->width * (F32(g->src) ? sizeof(float) : sizeof(double));
-    for (size_t i = 0; i < g->count && i < GATHER_AHEAD; i++)
-      prefetch_row((const char *)g->src.data + (size_t)g->rows[i] * bytes, bytes);
+    for (size_t i = 0; i < GATHER_AHEAD; i++) prefetch_source(&a->job, i);
     claim_rows(a);
     pthread_mutex_lock(&a->lock);
     a->busy = false;
