@@ -31,8 +31,11 @@ export class Trainer {
   private readonly batches: readonly [Batch, Batch];
   /** The batch drawn for the next step and being gathered, once a step has run. */
   private ahead: Batch | null = null;
-  /** The rng's state after the last step's draw, before the one ahead: where a resume goes on. */
-  private drawn: RngState;
+  /**
+   * The rng's state after the last step's draw, before the one ahead: where a resume goes on.
+   * Null until a step has drawn ahead.
+   */
+  private drawn: RngState | null = null;
   private readonly t: Tensor;
   private readonly params: readonly Parameter[];
 
@@ -52,12 +55,11 @@ export class Trainer {
     this.batches = [batch(), batch()];
     this.t = backend.zeros([batchSize], dtype);
     this.params = network.parameters();
-    this.drawn = rng.getState();
   }
 
   /** The rng's state a run resumed after the last step must start from. */
   rngState(): RngState {
-    return this.ahead ? this.drawn : this.rng.getState();
+    return this.drawn ?? this.rng.getState();
   }
 
   /** One update; returns the minibatch loss, weight decay included. */
