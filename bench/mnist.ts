@@ -1,13 +1,16 @@
 /**
  * `npm run bench:mnist`: the book's TwoLayerNet run through the API (784-50-10 ReLU, weightInit
  * 0.01, SGD lr 0.1, batch 100, 10000 iterations, full train and test evaluated every 600, seed 1)
- * on a fresh server, timed from POST to its `succeeded` event (followed as a client follows it), beside the book's own numpy run in the same
- * process tree; then He + Adam and He + Momentum for the same 10000 iterations. The server reads
+ * on a fresh server, timed from POST to its `succeeded` event (followed as a client follows it),
+ * beside the book's own numpy run in the same process tree; then He + Adam and He + Momentum for the same 10000 iterations. The server reads
  * MNIST before the clock starts, as numpy's run does.
  */
 import { execFileSync } from "node:child_process";
 import { mnistDataDir } from "../src/datasets/mnist.js";
+import type { JobStatus } from "../src/store/repository.js";
+import { isFinished } from "../src/training/job-events.js";
 import { twoLayerNet } from "./fixtures.js";
+import { follow } from "./job-events.js";
 import { singleThreadedNumpyEnv } from "./numpy.js";
 import { postJson, startBenchServer } from "./server.js";
 
@@ -31,7 +34,12 @@ async function train(url: string, weightInit: "he" | number, optimizer: Record<s
     trainEvaluationSamples: 60000,
     seed: 1,
   });
-  await ended(url, job.id);
+  // Until the job's last status: when a client following it learns it ended.
+  await follow(
+    url,
+    job.id,
+    (e) => e.event === "status" && isFinished(e.data as { status: JobStatus }),
+  );
   const seconds = (performance.now() - started) / 1000;
   const state = (await (await fetch(`${url}/v1/training-jobs/${job.id}`)).json()) as Job;
   if (state.status !== "succeeded")
@@ -43,27 +51,6 @@ async function train(url: string, weightInit: "he" | number, optimizer: Record<s
     test: last.validationAccuracy!,
     itPerSec: 10000 / seconds,
   };
-}
-
-/** Follows the job's events until its last status: when a client following it learns it ended. */
-async function ended(url: string, id: string): Promise<void> {
-  const res = await fetch(`${url}/v1/training-jobs/${id}/events`);
-  if (!res.ok || !res.body) throw new Error(`events of job ${id}: ${res.status}`);
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    text += decoder.decode(read.value, { stream: true });
-    for (let end = text.indexOf("\n\n"); end !== -1; end = text.indexOf("\n\n")) {
-      const event = text.slice(0, end);
-      text = text.slice(end + 2);
-      if (/^event: status$/m.test(event) && /"status":"(succeeded|failed|cancelled)"/.test(event)) {
-        await reader.cancel();
-        return;
-      }
-    }
-  }
-  throw new Error(`the events of job ${id} ended before its status did`);
 }
 
 function numpyBaseline(): { seconds: number; trainAccuracy: number; testAccuracy: number } | null {
