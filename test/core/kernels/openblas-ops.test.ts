@@ -433,6 +433,91 @@ describe.runIf(loaded)("OpenBLAS ops", () => {
       expect(Array.from(out)).toEqual([9, 9, 9, 9]);
     });
 
+    if (dtype === "float32") {
+      /**
+       * What gemm computes for an a that is mostly zeros (native/openblas/sparse-products.c): for
+       * each element, the non-zero terms in order of the inner index, each product and each sum
+       * rounded to float. A hand loop, not the addon's code.
+       */
+      function zeroSkipping(a: FloatArray, b: FloatArray, [m, k, n]: Shape): Float32Array {
+        const out = new Float32Array(m * n);
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            let sum = 0;
+            for (let p = 0; p < k; p++) {
+              const v = a[i * k + p];
+              if (v !== 0) sum = Math.fround(sum + Math.fround(v * b[p * n + j]));
+            }
+            out[i * n + j] = sum;
+          }
+        }
+        return out;
+      }
+
+      /** a with one entry in five non-zero (the addon skips zeros when at most a quarter are not). */
+      const sparse = (random: () => number, length: number) =>
+        filled(
+          dtype,
+          length,
+          (() => {
+            let i = 0;
+            return () => (i++ % 5 === 0 ? random() * 2 - 1 : 0);
+          })(),
+        );
+
+      // Column counts around the kernel's 8-wide vectors and 64-column passes; MNIST's shapes.
+      const SPARSE_SHAPES: Shape[] = [
+        [1, 1, 1],
+        [3, 7, 9],
+        [9, 13, 8],
+        [5, 40, 63],
+        [4, 33, 64],
+        [6, 17, 65],
+        [2, 30, 130],
+        [100, 784, 50],
+        [100, 50, 10],
+      ];
+
+      it("gemm of a mostly zero a gives the bits of summing its non-zero terms, in every memory", () => {
+        const random = mulberry32(77);
+        const gemm = OPERATIONS[0];
+        for (const shape of SPARSE_SHAPES) {
+          const [m, k, n] = shape;
+          const a = sparse(random, m * k);
+          const b = filled(dtype, k * n, uniform(random));
+          const expected = zeroSkipping(a, b, shape);
+          for (const kind of MEMORIES) {
+            const label = `sparse gemm [${shape.join("×")}] in ${kind} memory`;
+            expect(run(kernels, kind, gemm, shape, a, b, label), label).toEqual(expected);
+          }
+        }
+      });
+
+      it("gemm of a mostly zero a spreads its NaN, and gives zeros for an all-zero a", () => {
+        const [m, k, n] = [10, 40, 9];
+        const a = filled(
+          dtype,
+          m * k,
+          (() => {
+            let i = 0;
+            return () => (i++ % 7 === 0 ? 0.5 : 0);
+          })(),
+        );
+        a[3 * k + 5] = Number.NaN;
+        const b = filled(dtype, k * n, () => 0.25);
+        const out = nans(dtype, m * n);
+        kernels.gemm(a, b, out, m, k, n);
+        for (let i = 0; i < m; i++) {
+          const row = Array.from(out.subarray(i * n, (i + 1) * n));
+          if (i === 3) expect(row.every(Number.isNaN), `row ${i}`).toBe(true);
+          else expect(row.every(Number.isFinite), `row ${i}`).toBe(true);
+        }
+        const zeros = filled(dtype, m * k, () => 0);
+        kernels.gemm(zeros, b, out, m, k, n);
+        expect(Array.from(out)).toEqual(new Array(m * n).fill(0));
+      });
+    }
+
     it(`overwrites out without reading it and gives zeros for an empty inner size (${dtype})`, () => {
       const a = filled(dtype, 6 * 600, () => 0.5);
       const b = filled(dtype, 600 * 13, () => 0.25);
