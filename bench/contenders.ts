@@ -37,6 +37,8 @@ export interface StepWork {
   readonly W2: Float64Array;
   readonly x: Float64Array;
   readonly labels: Float64Array;
+  /** The rows of MNIST's train split x and labels are, when they are MNIST's. */
+  readonly mnistRows?: number[];
 }
 
 export interface OurPath {

@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { bestKernelPath, type KernelPath, supportsPath } from "../src/core/backend.js";
 import { Rng } from "../src/core/rng.js";
 import type { DType, FloatArray } from "../src/core/tensor.js";
+import { loadMnist, mnistDataDir } from "../src/datasets/mnist.js";
 import {
   type Contender,
   type OurPath,
@@ -122,8 +123,13 @@ interface ProductRow extends Row {
   readonly work: ProductWork;
 }
 
+interface StepRow extends Row {
+  readonly work: StepWork;
+}
+
 const products: ProductRow[] = [];
-const steps: Row[] = [];
+const steps: StepRow[] = [];
+const isStep = (row: Row): row is StepRow => steps.includes(row as StepRow);
 
 /** A contender's first answers must match the TypeScript path's before it is timed. */
 function agree(label: string, column: Column, diff: number, tolerance: number): void {
@@ -165,19 +171,37 @@ async function productRow(
   products.push({ label, dtype, flops: 2 * m * k * n, contenders, times: new Map(), work });
 }
 
-async function stepRow(dtype: DType): Promise<void> {
+/** MNIST's train split, for a step on real images (four-fifths of their pixels are zeros). */
+const mnist = await loadMnist("train");
+
+/**
+ * The step on x of uniform values in [0, 1), or on a batch of MNIST's train images drawn by the
+ * bench's rng (which numpy gets by their rows).
+ */
+async function stepRow(dtype: DType, data: "uniform" | "mnist"): Promise<void> {
   const sizes = [100, 784, 50, 10] as const;
   const [batch, inputs, hidden, classes] = sizes;
+  const rows =
+    data === "mnist" ? Array.from({ length: batch }, () => Math.floor(random() * mnist.count)) : [];
   const work: StepWork = {
     dtype,
     sizes,
     lr: 0.1,
     W1: uniform(inputs * hidden, 0.01),
     W2: uniform(hidden * classes, 0.01),
-    x: uniform(batch * inputs).map(Math.abs),
-    labels: Float64Array.from({ length: batch }, () => Math.floor(random() * classes)),
+    x:
+      data === "uniform"
+        ? uniform(batch * inputs).map(Math.abs)
+        : Float64Array.from(
+            rows.flatMap((r) => [...mnist.x.subarray(r * inputs, (r + 1) * inputs)]),
+          ),
+    labels:
+      data === "uniform"
+        ? Float64Array.from({ length: batch }, () => Math.floor(random() * classes))
+        : Float64Array.from(rows, (r) => mnist.labels[r]),
+    mnistRows: data === "mnist" ? rows : undefined,
   };
-  const label = `train step ${inputs}-${hidden}-${classes}, batch ${batch}`;
+  const label = `train step ${inputs}-${hidden}-${classes}, ${data === "mnist" ? "MNIST " : ""}batch ${batch}`;
   const contenders = new Map<Column, Contender>();
   const tolerance = dtype === "float32" ? 1e-5 : 1e-12;
   let reference: FloatArray[] | null = null;
@@ -201,7 +225,7 @@ async function stepRow(dtype: DType): Promise<void> {
   }
   // Forward x·W1, h·W2; backward dW2 = hᵀ·dy, dh = dy·W2ᵀ, dW1 = xᵀ·dh (no dx for the input).
   const flops = 2 * batch * (2 * inputs * hidden + 3 * hidden * classes);
-  steps.push({ label, dtype, flops, contenders, times: new Map() });
+  steps.push({ label, dtype, flops, contenders, times: new Map(), work });
 }
 
 const started = performance.now();
@@ -211,7 +235,8 @@ for (const dtype of ["float32", "float64"] as const) {
   await productRow(dtype, "dout·Wᵀ  [100×50]·[50×784]", "NT", [100, 50, 784]);
   await productRow(dtype, "Xᵀ·dout  [784×100]·[100×50]", "TN", [784, 100, 50]);
   await productRow(dtype, "X·W      [1000×1000]·[1000×1000]", "NN", [1000, 1000, 1000]);
-  await stepRow(dtype);
+  await stepRow(dtype, "uniform");
+  if (dtype === "float32") await stepRow(dtype, "mnist");
 }
 const rows: Row[] = ["float32", "float64"].flatMap((dtype) =>
   [...products, ...steps].filter((r) => r.dtype === dtype),
@@ -223,7 +248,8 @@ const numpyWork: NumpyWork = {
     const { kind, m, k, n, dtype } = r.work;
     return { id: rowId(r), kind, m, k, n, dtype };
   }),
-  steps: steps.map((r) => ({ id: rowId(r), dtype: r.dtype })),
+  steps: steps.map((r) => ({ id: rowId(r), dtype: r.dtype, mnistRows: r.work.mnistRows })),
+  mnistDir: mnistDataDir(),
   budgetMs: BUDGET_MS,
   maxReps: MAX_REPS,
 };
@@ -354,7 +380,7 @@ if (paths.has("openblas")) {
   for (const row of rows) {
     const ours = ms(row, "openblas");
     const theirs = ms(row, "numpy");
-    const limit = steps.includes(row) ? 0.8 : 1.1;
+    const limit = isStep(row) ? 0.8 : 1.1;
     const r = ours === null || theirs === null ? null : ours / theirs;
     target(
       r === null ? null : r <= limit,
@@ -362,7 +388,7 @@ if (paths.has("openblas")) {
     );
   }
 }
-const step = f32.find((r) => steps.includes(r))!;
+const step = f32.find(isStep)!;
 const stepNumpy = ms(step, "numpy");
 if (stepNumpy === null) target(null, "f32 training step: no numpy");
 else {

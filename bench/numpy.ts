@@ -4,7 +4,9 @@ import type { DType } from "../src/core/tensor.js";
 
 export interface NumpyWork {
   readonly products: { id: string; kind: string; m: number; k: number; n: number; dtype: DType }[];
-  readonly steps: { id: string; dtype: DType }[];
+  /** A step on MNIST's images has their rows of the train split (in mnistDir). */
+  readonly steps: { id: string; dtype: DType; mnistRows?: number[] }[];
+  readonly mnistDir: string;
   /** Each row runs at least once, and again while its time so far is under this. */
   readonly budgetMs: number;
   readonly maxReps: number;

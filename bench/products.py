@@ -4,7 +4,7 @@ in one run. The bench runs it with OPENBLAS_NUM_THREADS=1, once per round.
 
 usage: python3 products.py < work.json  -> one JSON line on stdout
   work:   {"products": [{"id", "kind": "NN"|"NT"|"TN", "m", "k", "n", "dtype"}],
-           "steps": [{"id", "dtype"}], "budgetMs", "maxReps"}
+           "steps": [{"id", "dtype", "mnistRows"?}], "mnistDir", "budgetMs", "maxReps"}
   answer: {"numpy": version, "blas": {"kernel", "threads"} | null, "times": {id: [ms, ...]}}
 """
 import ctypes
@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from two_layer_net import TwoLayerNet
+from two_layer_net import TwoLayerNet, load
 
 
 def product(kind, m, k, n, dtype, rng):
@@ -28,13 +28,18 @@ def product(kind, m, k, n, dtype, rng):
     return lambda: a @ b
 
 
-def training_step(dtype, rng):
-    """One SGD step of 784-50-10 at batch 100: forward, loss, backward, update (the book's)."""
+def training_step(dtype, rng, mnist=None):
+    """One SGD step of 784-50-10 at batch 100: forward, loss, backward, update (the book's), on
+    uniform x or on MNIST's train images at the given rows."""
     net = TwoLayerNet(0.01, rng)
     for name in ("W1", "b1", "W2", "b2"):
         setattr(net, name, getattr(net, name).astype(dtype))
-    x = np.abs(rng.uniform(-1, 1, (100, 784))).astype(dtype)
-    t = rng.integers(0, 10, 100)
+    if mnist is None:
+        x = np.abs(rng.uniform(-1, 1, (100, 784))).astype(dtype)
+        t = rng.integers(0, 10, 100)
+    else:
+        x_train, t_train = load(mnist["dir"], "train")
+        x, t = x_train[mnist["rows"]].astype(dtype), t_train[mnist["rows"]]
     return lambda: net.step(x, t, 0.1)
 
 
@@ -75,7 +80,10 @@ def main():
         (p["id"], product(p["kind"], p["m"], p["k"], p["n"], p["dtype"], rng))
         for p in work["products"]
     ]
-    runs += [(s["id"], training_step(s["dtype"], rng)) for s in work["steps"]]
+    for s in work["steps"]:
+        rows = s.get("mnistRows")
+        mnist = None if rows is None else {"dir": work["mnistDir"], "rows": rows}
+        runs.append((s["id"], training_step(s["dtype"], rng, mnist)))
     times = {id: samples(fn, work["budgetMs"], work["maxReps"]) for id, fn in runs}
     print(json.dumps({"numpy": np.__version__, "blas": blas(), "times": times}))
 
