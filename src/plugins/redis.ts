@@ -2,7 +2,6 @@ import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { Redis } from "ioredis";
 import type { Config } from "../config.js";
-import { closeConnection, commandConnection } from "../distributed/redis.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -14,9 +13,15 @@ declare module "fastify" {
 export default fp(
   async function redis(app: FastifyInstance, { config }: { config: Config }) {
     const url = config.distributed?.redisUrl;
-    const connection = url ? commandConnection(url, app.log, "rate limits") : null;
+    if (!url) {
+      app.decorate("redis", null);
+      return;
+    }
+    // Loaded only in distributed mode: ioredis is megabytes of heap every GC would walk.
+    const { closeConnection, commandConnection } = await import("../distributed/redis.js");
+    const connection = commandConnection(url, app.log, "rate limits");
     app.decorate("redis", connection);
-    if (connection) app.addHook("onClose", () => closeConnection(connection));
+    app.addHook("onClose", () => closeConnection(connection));
   },
   { name: "redis" },
 );

@@ -2,8 +2,6 @@ import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { Gauge } from "prom-client";
 import type { Config } from "../config.js";
-import { BullJobQueue } from "../distributed/bull-job-queue.js";
-import { RedisJobEventBus } from "../distributed/redis-job-event-bus.js";
 import { poolEvaluator } from "../training/pool-evaluation.js";
 import { TrainingService } from "../training/training-service.js";
 
@@ -26,18 +24,7 @@ export default fp(
       app.log,
       evaluator,
       app.countFallbacks,
-      distributed
-        ? {
-            queue: new BullJobQueue({
-              url: distributed.redisUrl,
-              store: app.store,
-              concurrency: config.training.concurrency,
-              takeoverMs: distributed.takeoverMs,
-              log: app.log,
-            }),
-            bus: new RedisJobEventBus(distributed.redisUrl, app.log),
-          }
-        : {},
+      distributed ? await distributedParts(app, config, distributed) : {},
     );
     app.decorate("training", service);
     app.addHook("onReady", async () => service.start());
@@ -55,3 +42,28 @@ export default fp(
   },
   { name: "training", dependencies: ["store", "metrics", "compute"] },
 );
+
+/**
+ * The job queue and event bus of distributed mode, on Redis. Loaded only then: BullMQ and ioredis
+ * are megabytes of heap that every garbage collection of an embedded server would walk.
+ */
+async function distributedParts(
+  app: FastifyInstance,
+  config: Config,
+  distributed: NonNullable<Config["distributed"]>,
+) {
+  const [{ BullJobQueue }, { RedisJobEventBus }] = await Promise.all([
+    import("../distributed/bull-job-queue.js"),
+    import("../distributed/redis-job-event-bus.js"),
+  ]);
+  return {
+    queue: new BullJobQueue({
+      url: distributed.redisUrl,
+      store: app.store,
+      concurrency: config.training.concurrency,
+      takeoverMs: distributed.takeoverMs,
+      log: app.log,
+    }),
+    bus: new RedisJobEventBus(distributed.redisUrl, app.log),
+  };
+}

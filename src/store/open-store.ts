@@ -3,7 +3,7 @@ import { endianness } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { Kysely, sql } from "kysely";
-import pg from "pg";
+import type pg from "pg";
 import { EmbeddedSqliteDialect, ServerPostgresDialect } from "./dialects.js";
 import { Engine } from "./engine.js";
 import { JobEventLog } from "./job-events.js";
@@ -151,15 +151,17 @@ function openSqlite(dataDir: string): Store {
  * (event ids, counts) as a number, which holds ids up to 2^53 exactly, and jsonb as its text,
  * parsed by the repositories as SQLite's JSON text is.
  */
-const types: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") => {
-    if (oid === pg.types.builtins.INT8) return (value: string) => Number(value);
-    if (oid === pg.types.builtins.JSONB || oid === pg.types.builtins.JSON) {
-      return (value: string) => value;
-    }
-    return pg.types.getTypeParser(oid, format);
-  }) as pg.CustomTypesConfig["getTypeParser"],
-};
+function pgTypes(types: typeof pg.types): pg.CustomTypesConfig {
+  return {
+    getTypeParser: ((oid: number, format?: "text" | "binary") => {
+      if (oid === types.builtins.INT8) return (value: string) => Number(value);
+      if (oid === types.builtins.JSONB || oid === types.builtins.JSON) {
+        return (value: string) => value;
+      }
+      return types.getTypeParser(oid, format);
+    }) as pg.CustomTypesConfig["getTypeParser"],
+  };
+}
 
 /** The URL without its password, for messages. */
 function redacted(url: string): string {
@@ -173,9 +175,11 @@ function redacted(url: string): string {
 }
 
 async function openPostgres(url: string): Promise<Store> {
+  // Loaded only for PostgreSQL: an embedded server's heap need not hold it.
+  const { default: pg } = await import("pg");
   const pool = new pg.Pool({
     connectionString: url,
-    types,
+    types: pgTypes(pg.types),
     max: 10,
     // Fail a query in 2 s when the server is down rather than queue it until it is back.
     connectionTimeoutMillis: 2_000,

@@ -3,7 +3,6 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { pacedBody } from "../../http/paced-body.js";
 import { notFound } from "../../http/problem.js";
-import { streamOnnx } from "../../onnx/export.js";
 import { OPENAPI_INFO } from "../../plugins/docs.js";
 import { IdParams } from "../../schemas/models.js";
 import { ProblemSchema } from "../../schemas/problem.js";
@@ -33,6 +32,8 @@ export default async function modelOnnxRoutes(app: FastifyInstance) {
       const model = await app.store.models.get(request.params.id, request.tenant);
       if (!model) throw notFound("model", request.params.id);
       // Streamed (streamOnnx): the parameters go out as views of their own bytes, a turn apart.
+      // Loaded on the first export: protobuf's runtime is megabytes of heap.
+      const { streamOnnx } = await import("../../onnx/export.js");
       const onnx = streamOnnx(model, OPENAPI_INFO.version);
       return reply
         .type("application/onnx")

@@ -1,7 +1,6 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Tensor } from "../../core/tensor.js";
 import { ProblemError, validationFailed } from "../../http/problem.js";
-import { importOnnx, OnnxImportError } from "../../onnx/import.js";
 
 export const ONNX_TYPES = ["application/onnx", "application/octet-stream"];
 
@@ -11,36 +10,35 @@ export const ONNX_TYPES = ["application/onnx", "application/octet-stream"];
  * tenancy and worker as any other new model. The name comes from `?name=`.
  */
 export function addOnnxBodyParser(app: FastifyInstance): void {
-  app.addContentTypeParser(ONNX_TYPES, { parseAs: "buffer" }, (request, body, done) => {
-    if (request.routeOptions.url !== "/v1/models" || request.method !== "POST") {
-      done(
-        new ProblemError(415, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json"),
-        undefined,
-      );
-      return;
-    }
-    try {
-      const { dtype, layers } = importOnnx(body as Buffer);
-      const name = (request.query as { name?: unknown }).name;
-      done(null, {
-        ...(name === undefined ? {} : { name }),
-        dtype,
-        layers: layers.map((layer) =>
-          layer.type === "affine"
-            ? { type: "affine", W: base64(layer.W, dtype), b: base64(layer.b, dtype) }
-            : layer,
-        ),
-      });
-    } catch (error) {
-      if (!(error instanceof OnnxImportError)) throw error;
-      done(
-        validationFailed([
+  app.addContentTypeParser(
+    ONNX_TYPES,
+    { parseAs: "buffer" },
+    async (request: FastifyRequest, body: Buffer) => {
+      if (request.routeOptions.url !== "/v1/models" || request.method !== "POST") {
+        throw new ProblemError(415, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json");
+      }
+      // Loaded on the first ONNX body: protobuf's runtime and ONNX's messages are megabytes of heap.
+      const { importOnnx, OnnxImportError } = await import("../../onnx/import.js");
+      try {
+        const { dtype, layers } = importOnnx(body);
+        const name = (request.query as { name?: unknown }).name;
+        return {
+          ...(name === undefined ? {} : { name }),
+          dtype,
+          layers: layers.map((layer) =>
+            layer.type === "affine"
+              ? { type: "affine", W: base64(layer.W, dtype), b: base64(layer.b, dtype) }
+              : layer,
+          ),
+        };
+      } catch (error) {
+        if (!(error instanceof OnnxImportError)) throw error;
+        throw validationFailed([
           { path: error.path ? `onnx.${error.path}` : "onnx", message: error.message },
-        ]),
-        undefined,
-      );
-    }
-  });
+        ]);
+      }
+    },
+  );
 }
 
 const base64 = (t: Tensor, dtype: string) => ({
