@@ -31,7 +31,7 @@ export async function startBenchServer(
   const flags = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
   const child: ChildProcess = spawn(
     process.execPath,
-    [...profiling, ...flags, "--experimental-wasm-relaxed-simd", entry],
+    [...profiling, ...flags, "--experimental-wasm-relaxed-simd", "--single-threaded-gc", entry],
     {
       cwd: new URL("..", import.meta.url).pathname,
       env: {
