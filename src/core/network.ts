@@ -43,6 +43,12 @@ interface Plan {
   readonly labels: LabelKind | null;
 }
 
+/** How forward and loss give their output. */
+export interface OutputOptions {
+  /** The network's own buffer instead of a copy: valid until the network's next pass. */
+  view?: boolean;
+}
+
 /** What the last forward pass saw, for backward. */
 interface Pass {
   /** x's shape as given. */
@@ -161,19 +167,23 @@ export class Network {
     return this.plan(xShape, tShape).outShape;
   }
 
-  /** The scores, or the probabilities when the last layer is softmaxWithLoss. */
-  forward(x: Tensor): Tensor {
+  /**
+   * The scores, or the probabilities when the last layer is softmaxWithLoss: a copy, or with
+   * `view` the network's own buffer, valid until its next pass (for a caller that reads it at
+   * once, as a worker encoding the answer does).
+   */
+  forward(x: Tensor, { view = false }: OutputOptions = {}): Tensor {
     const { outShape } = this.plan(x.shape);
     checkData(x, "x");
     const out = this.run(x);
     this.pass = { xShape: x.shape, outShape, hasLabels: false };
-    return { shape: outShape, data: out.data.slice() };
+    return { shape: outShape, data: view ? out.data : out.data.slice() };
   }
 
   /** Probabilities and the loss against labels t; needs a final softmaxWithLoss. */
-  loss(x: Tensor, t: Tensor): { out: Tensor; loss: number } {
+  loss(x: Tensor, t: Tensor, { view = false }: OutputOptions = {}): { out: Tensor; loss: number } {
     const { y, loss, outShape } = this.lossPass(x, t);
-    return { out: { shape: outShape, data: y.data.slice() }, loss };
+    return { out: { shape: outShape, data: view ? y.data : y.data.slice() }, loss };
   }
 
   /** The loss alone, as `loss` computes it but without copying the probabilities out (training). */

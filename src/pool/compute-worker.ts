@@ -176,8 +176,9 @@ export function forward(task: ComputeTask): TaskOutcome<ForwardResult> {
     bytesFor(task, passOver(task.x.shape)),
     () => {
       const { network, x, t } = prepare(task);
-      if (t && network.hasLoss) return network.loss(x, t);
-      return { out: network.forward(x) };
+      // The answer is encoded or moved at once, and the network dropped: no copy of it needed.
+      if (t && network.hasLoss) return network.loss(x, t, { view: true });
+      return { out: network.forward(x, { view: true }) };
     },
     task.encoding,
   );

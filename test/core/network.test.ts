@@ -378,6 +378,19 @@ describe("Network forward, loss and backward", () => {
     }
   });
 
+  it("hands out its own output buffer with view, which the next pass overwrites", () => {
+    const net = Network.fromSpecs([affine(4, 3, 89), { type: "relu" }], "float32", backend);
+    const [x1, x2] = [x([2, 4], 90), x([2, 4], 91)];
+    const expected2 = net.forward(x2);
+    const viewed = net.forward(x1, { view: true });
+    const expected1 = clone(viewed);
+    expect(net.forward(x1)).toEqual(expected1);
+    net.forward(x2);
+    // The same buffer, now holding the second pass's output.
+    expect(viewed.data).toEqual(expected2.data);
+    expect(viewed.data).not.toEqual(expected1.data);
+  });
+
   it("never changes dout, x or t, and hands out copies that later calls leave alone", () => {
     const net = Network.fromSpecs(
       [affine(4, 3, 85), { type: "sigmoid" }, affine(3, 2, 86), { type: "relu" }],
