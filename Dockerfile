@@ -10,7 +10,7 @@ WORKDIR /app
 # package.json's allowScripts keeps onnxruntime-node (a dev dependency, for tests) from running
 # its install script, which would download GPU files.
 COPY package.json package-lock.json ./
-COPY native/openblas/package.json native/openblas/binding.gyp native/openblas/openblas.c ./native/openblas/
+COPY native/openblas/package.json native/openblas/binding.gyp native/openblas/*.c native/openblas/*.h ./native/openblas/
 
 # Production dependencies only: what the runtime image gets.
 FROM toolchain AS deps
