@@ -5,7 +5,8 @@
  * it gets a reason to log instead of a failed require().
  *
  * Every function reads and writes the typed arrays it is given, wherever their memory lies (the
- * JS heap, a SharedArrayBuffer, WebAssembly memory): no copy and no allocation per call.
+ * JS heap, a SharedArrayBuffer, WebAssembly memory): no copy, and no allocation per call but the
+ * row's index list of the zero-skipping product (sparse-products.c).
  *
  * The elementwise loops compute exactly what the TypeScript reference does, operation for
  * operation in double precision with one rounding into the dtype per stored value, so their bits
