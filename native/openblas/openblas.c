@@ -175,9 +175,7 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
       !holds(env, "gemm", "out", &c, (size_t)m * n))
     return NULL;
   /* A float input that is mostly zeros (MNIST's images are four-fifths background) skips them. */
-  if (c.type == napi_float32_array && mostly_zeros(a.data, m, k) &&
-      sparse_nn(a.data, b.data, c.data, m, k, n))
-    return NULL;
+  if (c.type == napi_float32_array && sparse_nn(a.data, b.data, c.data, m, k, n)) return NULL;
   product(&a, &b, &c, CblasNoTrans, CblasNoTrans, m, n, k, k, n);
   return NULL;
 }

@@ -5,7 +5,6 @@
  * other in order of the inner index, each product and each sum rounded to float. No contraction
  * (FMA), so the bits are those of that plain loop.
  */
-#define _GNU_SOURCE
 #include "sparse-products.h"
 
 #include <stdint.h>
@@ -57,8 +56,6 @@ AVX2 static size_t list_nonzeros(const float *row, size_t k, int32_t *list) {
   return count;
 }
 
-static int32_t *new_list(size_t k) { return malloc((k + 8) * sizeof(int32_t)); }
-
 /* Lanes below `width` (0..8) set. */
 AVX2 static __m256i lanes_below(size_t width) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -100,20 +97,19 @@ typedef void (*nn_pass_fn)(const float *, const int32_t *, size_t, const float *
 static const nn_pass_fn nn_passes[8] = {nn_pass_1, nn_pass_2, nn_pass_3, nn_pass_4,
                                         nn_pass_5, nn_pass_6, nn_pass_7, nn_pass_8};
 
-bool mostly_zeros(const float *a, size_t m, size_t k) {
-  if (!__builtin_cpu_supports("avx2") || m == 0 || k == 0) return false;
+/* Whether a's first rows are at most a quarter non-zero; list is scratch of k + 8 indices. */
+AVX2 static bool mostly_zeros(const float *a, size_t m, size_t k, int32_t *list) {
   size_t rows = m < PROBE_ROWS ? m : PROBE_ROWS, nonzero = 0;
-  int32_t *list = new_list(k);
-  if (!list) return false;
   for (size_t i = 0; i < rows; i++) nonzero += list_nonzeros(a + i * k, k, list);
-  free(list);
   return nonzero * MOST_NONZERO_DIVISOR <= rows * k;
 }
 
 bool sparse_nn(const float *a, const float *b, float *c, size_t m, size_t k, size_t n) {
-  int32_t *list = new_list(k);
+  if (!__builtin_cpu_supports("avx2") || m == 0 || k == 0) return false;
+  int32_t *list = malloc((k + 8) * sizeof *list);
   if (!list) return false;
-  for (size_t i = 0; i < m; i++) {
+  const bool sparse = mostly_zeros(a, m, k, list);
+  for (size_t i = 0; sparse && i < m; i++) {
     const float *row = a + i * k;
     size_t count = list_nonzeros(row, k, list);
     for (size_t j0 = 0; j0 < n; j0 += PASS_COLUMNS) {
@@ -122,14 +118,10 @@ bool sparse_nn(const float *a, const float *b, float *c, size_t m, size_t k, siz
     }
   }
   free(list);
-  return true;
+  return sparse;
 }
 
 #else
-bool mostly_zeros(const float *a, size_t m, size_t k) {
-  (void)a, (void)m, (void)k;
-  return false;
-}
 bool sparse_nn(const float *a, const float *b, float *c, size_t m, size_t k, size_t n) {
   (void)a, (void)b, (void)c, (void)m, (void)k, (void)n;
   return false;
