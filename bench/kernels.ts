@@ -181,25 +181,26 @@ const mnist = await loadMnist("train");
 async function stepRow(dtype: DType, data: "uniform" | "mnist"): Promise<void> {
   const sizes = [100, 784, 50, 10] as const;
   const [batch, inputs, hidden, classes] = sizes;
-  const rows =
-    data === "mnist" ? Array.from({ length: batch }, () => Math.floor(random() * mnist.count)) : [];
+  const mnistRows =
+    data === "mnist"
+      ? Array.from({ length: batch }, () => Math.floor(random() * mnist.count))
+      : undefined;
   const work: StepWork = {
     dtype,
     sizes,
     lr: 0.1,
     W1: uniform(inputs * hidden, 0.01),
     W2: uniform(hidden * classes, 0.01),
-    x:
-      data === "uniform"
-        ? uniform(batch * inputs).map(Math.abs)
-        : Float64Array.from(
-            rows.flatMap((r) => [...mnist.x.subarray(r * inputs, (r + 1) * inputs)]),
-          ),
-    labels:
-      data === "uniform"
-        ? Float64Array.from({ length: batch }, () => Math.floor(random() * classes))
-        : Float64Array.from(rows, (r) => mnist.labels[r]),
-    mnistRows: data === "mnist" ? rows : undefined,
+    x: mnistRows
+      ? Float64Array.from(
+          { length: batch * inputs },
+          (_, i) => mnist.x[mnistRows[Math.floor(i / inputs)] * inputs + (i % inputs)],
+        )
+      : uniform(batch * inputs).map(Math.abs),
+    labels: mnistRows
+      ? Float64Array.from(mnistRows, (r) => mnist.labels[r])
+      : Float64Array.from({ length: batch }, () => Math.floor(random() * classes)),
+    mnistRows,
   };
   const label = `train step ${inputs}-${hidden}-${classes}, ${data === "mnist" ? "MNIST " : ""}batch ${batch}`;
   const contenders = new Map<Column, Contender>();
