@@ -2,7 +2,7 @@ import cors from "@fastify/cors";
 import Fastify, { type FastifyInstance } from "fastify";
 import { serializerCompiler } from "fastify-type-provider-zod";
 import type { Config } from "./config.js";
-import { type ParsedBody, parseJsonBody } from "./http/json-body.js";
+import { parseJsonBody } from "./http/json-body.js";
 import { ProblemError } from "./http/problem.js";
 import { requestId } from "./http/request-id.js";
 import { validatorCompiler } from "./http/validation.js";
@@ -31,13 +31,6 @@ export interface AppOptions {
   logger?: boolean | Record<string, unknown>;
 }
 
-declare module "fastify" {
-  interface FastifyRequest {
-    /** Where the body's long base64 strings lie in its bytes (see ParsedBody); null without one. */
-    base64Bytes: Map<string, Uint8Array> | null;
-  }
-}
-
 /** Builds the whole application; it never listens (server.ts does, tests use inject/supertest). */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -62,22 +55,20 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // JSON only: anything else is a 415, not a string handed to the validators.
   app.removeContentTypeParser("text/plain");
   app.removeContentTypeParser("application/json");
-  app.decorateRequest("base64Bytes", null);
-  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_request, body, done) => {
     // SDKs send the header on body-less calls (cancel, delete) too: no bytes is no body.
     if ((body as Buffer).length === 0) {
       done(null, undefined);
       return;
     }
-    let parsed: ParsedBody;
+    let value: unknown;
     try {
-      parsed = parseJsonBody(body as Buffer);
+      value = parseJsonBody(body as Buffer);
     } catch (error) {
       done(error as Error, undefined);
       return;
     }
-    request.base64Bytes = parsed.base64Bytes;
-    done(null, parsed.value);
+    done(null, value);
   });
   app.decorate("accepting", true);
   // Draining (from SIGTERM, or any close): work in flight finishes, new work is refused; liveness

@@ -157,10 +157,8 @@ export default fp(
       // Set when a thread takes the task (a closure's assignment, which TS does not follow).
       const started: { stop: Stop | null } = { stop: null };
       try {
-        const { base64Bytes } = reply.request;
         const outcome = (await pool.run(name, task, {
           signal: controller.signal,
-          base64Bytes,
           queueTimeoutMs: config.poolQueueTimeoutMs,
           // The deadline is the computation's: it counts from when a thread takes the task.
           onStart: () => {

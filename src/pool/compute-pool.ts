@@ -34,8 +34,6 @@ export interface PoolOptions {
 export interface RunOptions {
   /** Aborts the task, waiting or running (a running one ends its thread). */
   signal?: AbortSignal;
-  /** Where the task's base64 strings lie in the request's bytes; see packBase64. */
-  base64Bytes?: Map<string, Uint8Array> | null;
   /** Longest wait for a thread; past it the task is refused with QueueTimeoutError. */
   queueTimeoutMs?: number;
   /** Called when the task gets its thread: the wait is over and the work begins. */
@@ -85,8 +83,8 @@ export class ComputePool {
   }
 
   /**
-   * Runs a worker export; the task's typed arrays are transferred, so the caller gives them up,
-   * and so are the buffers of the `base64Bytes` its base64 strings are found in.
+   * Runs a worker export; the task's typed arrays are transferred, so the caller gives them up:
+   * base64 text held as bytes included (see packBase64), with the whole buffer each lies in.
    */
   async run<K extends TaskName>(
     name: K,
@@ -98,7 +96,7 @@ export class ComputePool {
     this.startedAt.add(started);
     try {
       options.onStart?.();
-      const sent = packBase64(task, options.base64Bytes);
+      const sent = packBase64(task);
       return await this.piscina.run(sent, {
         name,
         signal: options.signal,

@@ -17,8 +17,20 @@ const NestedTensor = z.array(z.unknown()).meta({
 const FlatTensor = z
   .strictObject({ shape: Shape, data: z.array(z.number()) })
   .meta({ title: "FlatTensor", description: "Row-major numbers with their shape" });
+/**
+ * A JSON string. The body parser hands long ones over as the bytes of their text (see
+ * parseJsonBody), which the worker decodes as they are, so either passes here.
+ */
+const Base64Text = z
+  .custom<string | Uint8Array>(
+    (value) => typeof value === "string" || value instanceof Uint8Array,
+    {
+      error: "expected a string of base64",
+    },
+  )
+  .meta({ type: "string" });
 const Base64Tensor = z
-  .strictObject({ shape: Shape, dtype: DType, base64: z.string() })
+  .strictObject({ shape: Shape, dtype: DType, base64: Base64Text })
   .meta({ title: "Base64Tensor", description: "Little-endian IEEE 754 bytes, base64 (RFC 4648)" });
 
 /** The wire forms of a tensor, written in answers. */

@@ -24,8 +24,18 @@ export interface PackedBase64Tensor {
   base64: Uint8Array;
 }
 
+/**
+ * A request's base64 tensor: its text as a string, or as the bytes the body parser lifted (see
+ * parseJsonBody); the wire holds a JSON string either way.
+ */
+export interface RequestBase64Tensor {
+  shape: number[];
+  dtype: DType;
+  base64: string | Uint8Array;
+}
+
 /** A tensor as a task carries it: decoded, or base64 for the worker to decode. */
-export type TaskTensor = Tensor | Base64Tensor | PackedBase64Tensor;
+export type TaskTensor = Tensor | RequestBase64Tensor;
 
 /** A result tensor: decoded, or base64 a worker encoded. */
 export type ResultTensor = Tensor | Base64Tensor;
@@ -33,8 +43,7 @@ export type ResultTensor = Tensor | Base64Tensor;
 /** A result tensor of a pass, which may also come as the bytes of its base64 text. */
 export type PassTensor = ResultTensor | PackedBase64Tensor;
 
-export const isBase64 = <T extends object>(t: T): t is T & (Base64Tensor | PackedBase64Tensor) =>
-  "base64" in t;
+export const isBase64 = <T extends object>(t: T): t is T & RequestBase64Tensor => "base64" in t;
 
 // Binary tensors are little-endian on the wire and typed arrays use the host's order.
 if (endianness() !== "LE") throw new Error("this service needs a little-endian host");
@@ -53,17 +62,18 @@ export function base64Bytes(text: string | Uint8Array): number {
  * The problem with a base64 tensor (relative to its `base64` field), or null: only what is cheap
  * to see, its length against its shape and dtype; the characters and values are the decoder's.
  */
-export function base64SizeProblem(t: Base64Tensor): string | null {
+export function base64SizeProblem(t: RequestBase64Tensor): string | null {
   const bytes = t.base64.length % 4 === 0 ? base64Bytes(t.base64) : -1;
   const expected = sizeOf(t.shape) * BYTES[t.dtype];
   if (bytes === expected) return null;
   // Only on this path, already an error, is the text searched: the cause may be its characters.
-  const bad = /[^A-Za-z0-9+/=]|=[^=]/.exec(t.base64);
+  const text = typeof t.base64 === "string" ? t.base64 : Buffer.from(t.base64).toString("latin1");
+  const bad = /[^A-Za-z0-9+/=]|=[^=]/.exec(text);
   if (bad) {
-    return `is not valid base64: ${JSON.stringify(t.base64[bad.index])} at character ${bad.index} is outside the RFC 4648 alphabet (A-Z a-z 0-9 + /, = padding at the end)`;
+    return `is not valid base64: ${JSON.stringify(text[bad.index])} at character ${bad.index} is outside the RFC 4648 alphabet (A-Z a-z 0-9 + /, = padding at the end)`;
   }
   if (bytes === -1) {
-    return `is not valid base64: its length ${t.base64.length} is not a multiple of 4 (RFC 4648 padding with =)`;
+    return `is not valid base64: its length ${text.length} is not a multiple of 4 (RFC 4648 padding with =)`;
   }
   return `holds ${bytes} bytes but shape [${t.shape.join(", ")}] of ${t.dtype} needs ${expected}`;
 }
@@ -98,12 +108,10 @@ export type Decoded = { data: FloatArray } | { problem: string };
  * size (the main thread checked that already, in base64SizeProblem, to name the sizes); its
  * characters are the decoders' to check, and its values must be finite.
  */
-export function base64DecoderFor(
-  backend: Backend,
-): (t: Base64Tensor | PackedBase64Tensor) => Decoded {
+export function base64DecoderFor(backend: Backend): (t: RequestBase64Tensor) => Decoded {
   const { arena } = backend;
   const decode = arena && base64Decoder(arena.memory);
-  // Made on first use: most decoders (the main thread's) only ever see strings.
+  // Made on first use: a worker with an arena never needs it.
   let chunked: ChunkedBase64 | null = null;
   const heapCodec = () => {
     chunked ??= chunkedBase64();
@@ -167,18 +175,23 @@ function decodeOnHeap(
 
 /**
  * `value` with the text of every base64 tensor as bytes, so that a task moves it to a worker (a
- * transfer) rather than copying a string of megabytes. The bytes are the view `known` has for the
- * string, when it has one that is still attached (the request body's own buffer, moved whole), or
- * else a copy in a buffer of their own.
+ * transfer) rather than copying a string of megabytes. Bytes the body parser lifted are already
+ * there, views of the request body's own buffer (or of a copy), which then moves whole; a string
+ * is copied into a buffer of its own.
  */
-export function packBase64<T>(value: T, known?: Map<string, Uint8Array> | null): T {
+export function packBase64<T>(value: T): T {
   return mapTree(value, (item) => {
-    if (!("base64" in item) || typeof item.base64 !== "string") return undefined;
-    const text = item.base64;
-    const found = known?.get(text);
-    if (found?.byteLength === text.length) return { ...item, base64: found };
-    const bytes = Buffer.allocUnsafeSlow(text.length);
-    bytes.write(text, "latin1");
+    if (!isBase64(item)) return undefined;
+    const { base64 } = item;
+    if (typeof base64 !== "string") {
+      // Text is never empty (a tensor has an element), so no bytes means a buffer already moved:
+      // a route that sent the body to a worker and then read it again.
+      if (base64.byteLength === 0)
+        throw new Error("base64 text whose buffer a task has already moved to a worker");
+      return item;
+    }
+    const bytes = Buffer.allocUnsafeSlow(base64.length);
+    bytes.write(base64, "latin1");
     return { ...item, base64: bytes };
   });
 }

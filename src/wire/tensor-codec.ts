@@ -9,6 +9,7 @@ import {
   isBase64,
   type PackedBase64Tensor,
   type PassTensor,
+  type RequestBase64Tensor,
   type ResultTensor,
   type TaskTensor,
 } from "./base64.js";
@@ -25,13 +26,16 @@ export type TensorEncoding = "nested" | "flat" | "base64";
  */
 export type WireTensor =
   | (Tensor & { readonly encoding: "nested" | "flat" })
-  | (Base64Tensor & { readonly encoding: "base64" });
+  | (RequestBase64Tensor & { readonly encoding: "base64" });
 
 export interface FlatTensor {
   shape: number[];
   data: number[];
 }
 export type EncodedTensor = unknown[] | FlatTensor | Base64Tensor;
+
+/** A tensor in a request, as its schema reads it: base64 text may be the body's bytes. */
+export type RequestTensor = unknown[] | FlatTensor | RequestBase64Tensor;
 
 /** A tensor that cannot be decoded; `path` is relative to the tensor's own field. */
 export class TensorFormatError extends Error {
@@ -117,17 +121,17 @@ function decodeFlat(value: FlatTensor, limits: Limits): Tensor {
   return { shape: value.shape, data: Float64Array.from(value.data) };
 }
 
-function checkBase64(value: Base64Tensor, limits: Limits): WireTensor {
+function checkBase64(value: RequestBase64Tensor, limits: Limits): WireTensor {
   checkShape(value.shape, limits, ["shape"]);
   const problem = base64SizeProblem(value);
   if (problem) throw new TensorFormatError(["base64"], problem);
   return { shape: value.shape, dtype: value.dtype, base64: value.base64, encoding: "base64" };
 }
 
-/** The values of a tensor the main thread needs to read (a base64 one is decoded here). */
 /** Decodes on the main thread, onto the JS heap. */
 const decodeOnHeap = base64DecoderFor(Backend.typescript());
 
+/** The values of a tensor the main thread needs to read (a base64 one is decoded here). */
 export function materialize(t: TaskTensor): Tensor {
   if (!isBase64(t)) return { shape: t.shape, data: t.data };
   const decoded = decodeOnHeap(t);
@@ -135,7 +139,7 @@ export function materialize(t: TaskTensor): Tensor {
   return { shape: t.shape, data: decoded.data };
 }
 
-export function decodeTensor(value: EncodedTensor, limits: Limits): WireTensor {
+export function decodeTensor(value: RequestTensor, limits: Limits): WireTensor {
   if (Array.isArray(value)) return { ...decodeNested(value, limits), encoding: "nested" };
   if ("base64" in value) return checkBase64(value, limits);
   return { ...decodeFlat(value, limits), encoding: "flat" };

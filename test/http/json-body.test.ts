@@ -2,7 +2,15 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseJsonBody } from "../../src/http/json-body.js";
 
-const parse = (text: string) => parseJsonBody(Buffer.from(text)).value;
+/** `value` with each lifted base64 value, bytes of its text, read back as a string. */
+function asText(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("latin1");
+  if (Array.isArray(value)) return value.map(asText);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, asText(v)]));
+}
+
+const parse = (text: string) => asText(parseJsonBody(Buffer.from(text)));
 
 describe("parseJsonBody", () => {
   it("parses ASCII and UTF-8 bodies", () => {
@@ -66,25 +74,39 @@ describe("parseJsonBody", () => {
       const text = `{"x" : {"shape":[600],"dtype":"float32","base64"\t:\n "${a}"},"w":[{"base64":"${b}"}]}`;
       expect(parse(text)).toEqual(JSON.parse(text));
       expect((parse(text) as { x: { base64: string } }).x.base64).toBe(a);
+      expect(
+        (parseJsonBody(Buffer.from(text)) as { x: { base64: unknown } }).x.base64,
+      ).toBeInstanceOf(Uint8Array);
     });
 
-    it("says where each lifted string lies in a body that owns its buffer", () => {
+    it("hands them over as bytes: views of a body that owns its buffer, else copies", () => {
       const [a, b] = [long(1), long(2)];
       const body = Buffer.from(`{"x":{"base64":"${a}"},"w":{"base64":"${b}"},"s":"${a}"}`);
       expect(body.byteOffset === 0 && body.byteLength === body.buffer.byteLength).toBe(true);
-      const { value, base64Bytes } = parseJsonBody(body);
-      const { x, w } = value as { x: { base64: string }; w: { base64: string } };
-      expect(base64Bytes.size).toBe(2);
-      for (const text of [x.base64, w.base64]) {
-        const bytes = base64Bytes.get(text)!;
+      const value = parseJsonBody(body) as Record<string, { base64: Uint8Array }> & { s: string };
+      for (const [bytes, text] of [
+        [value.x.base64, a],
+        [value.w.base64, b],
+      ] as const) {
+        expect(bytes).toBeInstanceOf(Uint8Array);
         expect(bytes.buffer).toBe(body.buffer);
         expect(Buffer.from(bytes).toString("latin1")).toBe(text);
       }
-      // A body in Node's shared pool (small ones are) lends no views: moving its buffer would
-      // take the pool with it.
-      const pooled = Buffer.from(`{"x":{"base64":"${long(1).slice(0, 1200)}"}}`);
+      expect(value.s).toBe(a);
+      // A body in Node's shared pool (small ones are) lends copies: moving its buffer to a worker
+      // would take the pool with it.
+      const short = long(1).slice(0, 1200);
+      const pooled = Buffer.from(`{"x":{"base64":"${short}"}}`);
       expect(pooled.byteLength < pooled.buffer.byteLength).toBe(true);
-      expect(parseJsonBody(pooled).base64Bytes.size).toBe(0);
+      const copied = (parseJsonBody(pooled) as { x: { base64: Uint8Array } }).x.base64;
+      expect(copied.buffer).not.toBe(pooled.buffer);
+      expect(copied.byteLength).toBe(copied.buffer.byteLength);
+      expect(Buffer.from(copied).toString("latin1")).toBe(short);
+    });
+
+    it("leaves every value a string when lifting is off", () => {
+      const text = `{"x":{"base64":"${long(1)}"}}`;
+      expect(parseJsonBody(Buffer.from(text), { liftBase64: false })).toEqual(JSON.parse(text));
     });
 
     it("leaves a raw control character in a long value to the base64 decoder to refuse", () => {

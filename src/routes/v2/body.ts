@@ -27,7 +27,8 @@ export function addOipBodyParser(app: FastifyInstance): void {
     try {
       const header = request.headers[HEADER_LENGTH];
       const length = header === undefined ? body.length : headerLength(header, body.length);
-      const value = parseJsonBody(body.subarray(0, length)).value;
+      // The protocol has no base64 tensors: every value is parsed as JSON.parse reads it.
+      const value = parseJsonBody(body.subarray(0, length), { liftBase64: false });
       request.oipBinary = length === body.length ? null : binaryPart(body, length);
       done(null, value);
     } catch (error) {
