@@ -2,6 +2,7 @@ import cors from "@fastify/cors";
 import Fastify, { type FastifyInstance } from "fastify";
 import { serializerCompiler } from "fastify-type-provider-zod";
 import type { Config } from "./config.js";
+import { bufferedBody } from "./http/body-bytes.js";
 import { parseJsonBody } from "./http/json-body.js";
 import { ProblemError } from "./http/problem.js";
 import { requestId } from "./http/request-id.js";
@@ -55,21 +56,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // JSON only: anything else is a 415, not a string handed to the validators.
   app.removeContentTypeParser("text/plain");
   app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_request, body, done) => {
-    // SDKs send the header on body-less calls (cancel, delete) too: no bytes is no body.
-    if ((body as Buffer).length === 0) {
-      done(null, undefined);
-      return;
-    }
-    let value: unknown;
-    try {
-      value = parseJsonBody(body as Buffer);
-    } catch (error) {
-      done(error as Error, undefined);
-      return;
-    }
-    done(null, value);
-  });
+  // SDKs send the header on body-less calls (cancel, delete) too: no bytes is no body.
+  app.addContentTypeParser(
+    "application/json",
+    bufferedBody((_request, body) => (body.length === 0 ? undefined : parseJsonBody(body))),
+  );
   app.decorate("accepting", true);
   // Draining (from SIGTERM, or any close): work in flight finishes, new work is refused; liveness
   // and metrics still answer.

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { bufferedBody } from "../../http/body-bytes.js";
 import { parseJsonBody } from "../../http/json-body.js";
 import { ProblemError } from "../../http/problem.js";
 
@@ -22,19 +23,17 @@ export const HEADER_LENGTH = "inference-header-content-length";
 export function addOipBodyParser(app: FastifyInstance): void {
   app.decorateRequest("oipBinary", null);
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "buffer" }, (request, raw, done) => {
-    const body = raw as Buffer;
-    try {
+  app.addContentTypeParser(
+    "*",
+    bufferedBody((request, body) => {
       const header = request.headers[HEADER_LENGTH];
       const length = header === undefined ? body.length : headerLength(header, body.length);
       // The protocol has no base64 tensors: every value is parsed as JSON.parse reads it.
       const value = parseJsonBody(body.subarray(0, length), { liftBase64: false });
       request.oipBinary = length === body.length ? null : binaryPart(body, length);
-      done(null, value);
-    } catch (error) {
-      done(error as Error, undefined);
-    }
-  });
+      return value;
+    }),
+  );
 }
 
 function headerLength(header: string | string[], bodyLength: number): number {
