@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "sparse-products.h"
 
 /* The CBLAS prototypes, declared here so that no BLAS headers are needed to build. */
@@ -765,6 +766,52 @@ static napi_value softmax_cross_entropy(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* ---- base64 ------------------------------------------------------------------------------ */
+
+/* A Uint8Array. */
+static bool byte_array(napi_env env, napi_value value, const char *fn, const char *name,
+                       uint8_t **data, size_t *length) {
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, value, &type, length, (void **)data, &buffer, &offset) !=
+          napi_ok ||
+      type != napi_uint8_array) {
+    char text[96];
+    snprintf(text, sizeof text, "%s must be a Uint8Array", name);
+    fail(env, fn, text);
+    return false;
+  }
+  return true;
+}
+
+/* base64Decode(text, out): whether text is padded base64 of exactly out's bytes (written) */
+static napi_value base64_decode_js(napi_env env, napi_callback_info info) {
+  const char *fn = "base64Decode";
+  napi_value argv[2], result;
+  uint8_t *text, *out;
+  size_t n, length;
+  if (!arguments(env, info, fn, 2, argv) || !byte_array(env, argv[0], fn, "text", &text, &n) ||
+      !byte_array(env, argv[1], fn, "out", &out, &length))
+    return NULL;
+  napi_get_boolean(env, base64_decode(text, n, out, length), &result);
+  return result;
+}
+
+/* base64Encode(bytes, text): text (of 4·⌈n/3⌉ characters exactly) written */
+static napi_value base64_encode_js(napi_env env, napi_callback_info info) {
+  const char *fn = "base64Encode";
+  napi_value argv[2];
+  uint8_t *bytes, *text;
+  size_t n, length;
+  if (!arguments(env, info, fn, 2, argv) || !byte_array(env, argv[0], fn, "bytes", &bytes, &n) ||
+      !byte_array(env, argv[1], fn, "text", &text, &length))
+    return NULL;
+  if (length != base64_encoded_length(n)) return fail(env, fn, "text must hold 4·⌈n/3⌉ bytes");
+  base64_encode(bytes, n, text);
+  return NULL;
+}
+
 /* ---- the library ---------------------------------------------------------------------------- */
 
 /*
@@ -842,6 +889,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"gatherRowsWait", NULL, gather_rows_wait, NULL, NULL, NULL, napi_enumerable, NULL},
       {"softmaxCrossEntropy", NULL, softmax_cross_entropy, NULL, NULL, NULL, napi_enumerable,
        NULL},
+      {"base64Decode", NULL, base64_decode_js, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"base64Encode", NULL, base64_encode_js, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   Ahead *ahead = calloc(1, sizeof *ahead);
   if (!ahead) {

@@ -32,7 +32,7 @@ import {
   longestBase64,
   type TaskTensor,
 } from "../wire/base64.js";
-import { chunkedBase64 } from "../wire/base64-wasm.js";
+import { bytesBase64 } from "../wire/base64-codec.js";
 import { buffersOf, mapTree } from "../wire/tree.js";
 import { reportTaskStarted } from "./task-events.js";
 import type {
@@ -63,7 +63,7 @@ function moved<T>(value: T): T {
 
 const { backend, takeFallbacks } = workerBackend();
 const decodeBase64 = base64DecoderFor(backend);
-const base64Codec = chunkedBase64();
+const base64Codec = bytesBase64();
 
 /**
  * Runs `work` on a backend that has room for `bytes` (all it had before is freed), turning the

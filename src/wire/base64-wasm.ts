@@ -1,10 +1,10 @@
 /**
  * The WebAssembly SIMD base64 codec (assembly/base64.ts), over a memory given to it (a worker's
  * arena) or over a small memory of its own that heap bytes pass through chunk by chunk: Node has
- * no decoder from bytes (only from a string, which bytes become by a copy) and its encoder runs
- * several times slower than this one.
+ * no decoder from bytes (only from a string, which bytes become by a copy) nor an encoder to bytes.
  */
 import { readFileSync } from "node:fs";
+import type { Base64Codec } from "./base64-codec.js";
 
 /** Decodes the n characters at byte address `text` to `out`: the bytes written, or -1. */
 export type Decode = (text: number, n: number, out: number) => number;
@@ -32,20 +32,12 @@ export function wasmBase64(memory: WebAssembly.Memory): { decode: Decode; encode
 const TEXT_CHUNK = 65_536;
 const BYTES_CHUNK = (TEXT_CHUNK / 4) * 3;
 
-/** Base64 between byte arrays anywhere (heap, shared, another memory), through a small memory. */
-export interface ChunkedBase64 {
-  /** Decodes padded base64 `text` into `out`; false unless it is valid and fills `out` exactly. */
-  decodeInto(text: Uint8Array, out: Uint8Array): boolean;
-  /** `bytes` as padded base64 characters: the text, in a buffer of its own (transferable). */
-  encode(bytes: Uint8Array): Uint8Array;
-}
-
 /**
  * A codec that copies each chunk into its own two pages ([0, TEXT_CHUNK) text, then bytes) and
  * the result out: chunks small enough to stay in cache, so the copies cost little beside the
  * coding, and a memory that never grows (no view of it is ever detached).
  */
-export function chunkedBase64(): ChunkedBase64 {
+export function chunkedBase64(): Base64Codec {
   const memory = new WebAssembly.Memory({ initial: 2, maximum: 2 });
   const { decode, encode } = wasmBase64(memory);
   const heap = new Uint8Array(memory.buffer);

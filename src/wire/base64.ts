@@ -8,7 +8,8 @@ import { endianness } from "node:os";
 import type { Backend } from "../core/backend.js";
 import type { DType, FloatArray, Tensor } from "../core/tensor.js";
 import { dtypeOf, sizeOf } from "../core/tensor.js";
-import { type ChunkedBase64, chunkedBase64, type Decode, wasmBase64 } from "./base64-wasm.js";
+import { type Base64Codec, bytesBase64 } from "./base64-codec.js";
+import { type Decode, wasmBase64 } from "./base64-wasm.js";
 import { mapTree } from "./tree.js";
 
 export interface Base64Tensor {
@@ -104,7 +105,8 @@ export type Decoded = { data: FloatArray } | { problem: string };
 
 /**
  * A decoder into `backend`'s memory: with an arena, WebAssembly SIMD decodes the text straight
- * into it; on the heap, Node's decoder does. The text's length and padding must give the tensor's
+ * into it; on the heap, the fastest codec the thread has (bytesBase64) or, for a string, Node's
+ * decoder does. The text's length and padding must give the tensor's
  * size (the main thread checked that already, in base64SizeProblem, to name the sizes); its
  * characters are the decoders' to check, and its values must be finite.
  */
@@ -112,10 +114,10 @@ export function base64DecoderFor(backend: Backend): (t: RequestBase64Tensor) => 
   const { arena } = backend;
   const decode = arena && base64Decoder(arena.memory);
   // Made on first use: a worker with an arena never needs it.
-  let chunked: ChunkedBase64 | null = null;
+  let codec: Base64Codec | null = null;
   const heapCodec = () => {
-    chunked ??= chunkedBase64();
-    return chunked;
+    codec ??= bytesBase64();
+    return codec;
   };
   const inArena = (base64: string | Uint8Array, dtype: DType, length: number) => {
     if (!arena || !decode) return null;
@@ -155,8 +157,8 @@ export function base64DecoderFor(backend: Backend): (t: RequestBase64Tensor) => 
 }
 
 /**
- * The values decoded into `data` (on the heap), or false. Text that came as bytes goes through
- * the SIMD decoder chunk by chunk; a string goes to Node's decoder, which skips characters outside
+ * The values decoded into `data` (on the heap), or false. Text that came as bytes goes to the
+ * codec, which writes the values in place; a string goes to Node's decoder, which skips characters outside
  * the alphabet, so any such character shows as fewer bytes written; it also takes the URL-safe
  * `-` and `_`, which RFC 4648's base64 does not. Both checks are much faster than a regular
  * expression over megabytes of text.
@@ -164,10 +166,10 @@ export function base64DecoderFor(backend: Backend): (t: RequestBase64Tensor) => 
 function decodeOnHeap(
   base64: string | Uint8Array,
   data: FloatArray,
-  chunked: () => ChunkedBase64,
+  codec: () => Base64Codec,
 ): FloatArray | false {
   const out = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (typeof base64 !== "string") return chunked().decodeInto(base64, out) && data;
+  if (typeof base64 !== "string") return codec().decodeInto(base64, out) && data;
   const written = Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(base64, "base64");
   const valid = written === data.byteLength && !base64.includes("-") && !base64.includes("_");
   return valid && data;
@@ -207,7 +209,7 @@ export function encodeBase64(t: Tensor): Base64Tensor {
  * A tensor's bytes as base64 text in a buffer of its own (ASCII, the alphabet only), which moves
  * to the main thread and into an answer's bytes (see jsonBytes) without becoming a string.
  */
-export function encodeBase64Bytes(t: Tensor, codec: ChunkedBase64): PackedBase64Tensor {
+export function encodeBase64Bytes(t: Tensor, codec: Base64Codec): PackedBase64Tensor {
   const { data } = t;
   const base64 = codec.encode(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   return { shape: [...t.shape], dtype: dtypeOf(data), base64 };
