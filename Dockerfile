@@ -47,4 +47,4 @@ VOLUME ["/data"]
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["node", "--experimental-wasm-relaxed-simd", "--single-threaded-gc", "dist/server.js"]
+CMD ["node", "--experimental-wasm-relaxed-simd", "--single-threaded-gc", "--initial-old-space-size=128", "dist/server.js"]

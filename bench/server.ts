@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../test/helpers/free-port.js";
+import { NODE_FLAGS } from "../test/helpers/server-process.js";
 import { withoutOpenblasOverrides } from "./numpy.js";
 
 export interface BenchServer {
@@ -31,7 +32,7 @@ export async function startBenchServer(
   const flags = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
   const child: ChildProcess = spawn(
     process.execPath,
-    [...profiling, ...flags, "--experimental-wasm-relaxed-simd", "--single-threaded-gc", entry],
+    [...profiling, ...flags, ...NODE_FLAGS, entry],
     {
       cwd: new URL("..", import.meta.url).pathname,
       env: {

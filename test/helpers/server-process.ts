@@ -11,12 +11,16 @@ export interface ServerProcess {
   output: () => string;
 }
 
-/** How `npm start` runs node: relaxed SIMD on (the fastest kernels), V8's GC on its own thread. */
-export const SERVER_ARGS = [
+/**
+ * How `npm start` runs node: relaxed SIMD on (the fastest kernels), V8's GC on its own thread,
+ * and room in the old generation for the external memory big bodies make (README, "GC").
+ */
+export const NODE_FLAGS = [
   "--experimental-wasm-relaxed-simd",
   "--single-threaded-gc",
-  "dist/server.js",
+  "--initial-old-space-size=128",
 ];
+export const SERVER_ARGS = [...NODE_FLAGS, "dist/server.js"];
 
 /** Starts the compiled server (dist/server.js) as a real process on a free port. */
 export async function startServer(env: Record<string, string> = {}): Promise<ServerProcess> {
