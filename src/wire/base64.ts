@@ -105,10 +105,10 @@ export type Decoded = { data: FloatArray } | { problem: string };
 
 /**
  * A decoder into `backend`'s memory: with an arena, WebAssembly SIMD decodes the text straight
- * into it; on the heap, the fastest codec the thread has (bytesBase64) or, for a string, Node's
- * decoder does. The text's length and padding must give the tensor's
- * size (the main thread checked that already, in base64SizeProblem, to name the sizes); its
- * characters are the decoders' to check, and its values must be finite.
+ * into it; on the heap, the fastest codec the thread has (bytesBase64) does, or Node's decoder
+ * for a string. The text's length and padding must give the tensor's size (the main thread
+ * checked that already, in base64SizeProblem, to name the sizes); its characters are the
+ * decoders' to check, and its values must be finite.
  */
 export function base64DecoderFor(backend: Backend): (t: RequestBase64Tensor) => Decoded {
   const { arena } = backend;
@@ -158,10 +158,10 @@ export function base64DecoderFor(backend: Backend): (t: RequestBase64Tensor) => 
 
 /**
  * The values decoded into `data` (on the heap), or false. Text that came as bytes goes to the
- * codec, which writes the values in place; a string goes to Node's decoder, which skips characters outside
- * the alphabet, so any such character shows as fewer bytes written; it also takes the URL-safe
- * `-` and `_`, which RFC 4648's base64 does not. Both checks are much faster than a regular
- * expression over megabytes of text.
+ * codec, which writes the values in place; a string goes to Node's decoder, which skips
+ * characters outside the alphabet, so any such character shows as fewer bytes written; it also
+ * takes the URL-safe `-` and `_`, which RFC 4648's base64 does not. Both checks are much faster
+ * than a regular expression over megabytes of text.
  */
 function decodeOnHeap(
   base64: string | Uint8Array,
