@@ -1,6 +1,7 @@
 /*
  * The service's ArrayOps in native code: the three products of Affine through OpenBLAS's
- * sgemm/dgemm, and the elementwise loops of the hot path in C. OpenBLAS is opened at run time
+ * sgemm/dgemm, and the elementwise loops of the hot path in C; and base64 between byte arrays
+ * (base64.c), which needs no OpenBLAS, for the tensors that travel as text. OpenBLAS is opened at run time
  * (dlopen), not linked, so the addon builds without its headers or library and a machine without
  * it gets a reason to log instead of a failed require().
  *
@@ -91,6 +92,23 @@ static bool array(napi_env env, napi_value value, const char *fn, const char *na
   if (like && like->type != out->type) {
     char text[96];
     snprintf(text, sizeof text, "%s must be of the same dtype as the other arrays", name);
+    fail(env, fn, text);
+    return false;
+  }
+  return true;
+}
+
+/* A typed array of `type` (`what` names that type in the error: "an Int32Array"). */
+static bool typed_array(napi_env env, napi_value value, const char *fn, const char *name,
+                        napi_typedarray_type type, const char *what, void **data,
+                        size_t *length) {
+  napi_typedarray_type actual;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, value, &actual, length, data, &buffer, &offset) != napi_ok ||
+      actual != type) {
+    char text[96];
+    snprintf(text, sizeof text, "%s must be %s", name, what);
     fail(env, fn, text);
     return false;
   }
@@ -449,24 +467,6 @@ static napi_value first_non_finite(napi_env env, napi_callback_info info) {
 
 /* ---- minibatches and the loss ---------------------------------------------------------------- */
 
-/* An Int32Array (row indices). */
-static bool int32_array(napi_env env, napi_value value, const char *fn, const char *name,
-                        const int32_t **data, size_t *length) {
-  napi_typedarray_type type;
-  napi_value buffer;
-  size_t offset;
-  void *raw;
-  if (napi_get_typedarray_info(env, value, &type, length, &raw, &buffer, &offset) != napi_ok ||
-      type != napi_int32_array) {
-    char text[96];
-    snprintf(text, sizeof text, "%s must be an Int32Array", name);
-    fail(env, fn, text);
-    return false;
-  }
-  *data = raw;
-  return true;
-}
-
 /* The arguments of gatherRows and gatherRowsAhead, checked: false (an exception pending) if bad. */
 typedef struct {
   Array src, out;
@@ -478,7 +478,8 @@ static bool gather_arguments(napi_env env, napi_callback_info info, const char *
                              napi_value *argv, Gather *g) {
   int width;
   if (!arguments(env, info, fn, 4, argv) || !array(env, argv[0], fn, "src", NULL, &g->src) ||
-      !int32_array(env, argv[1], fn, "rows", &g->rows, &g->count) ||
+      !typed_array(env, argv[1], fn, "rows", napi_int32_array, "an Int32Array",
+                   (void **)&g->rows, &g->count) ||
       !array(env, argv[2], fn, "out", NULL, &g->out) || !dim(env, argv[3], fn, "width", &width) ||
       !holds(env, fn, "out", &g->out, g->count * (size_t)width))
     return false;
@@ -768,31 +769,17 @@ static napi_value softmax_cross_entropy(napi_env env, napi_callback_info info) {
 
 /* ---- base64 ------------------------------------------------------------------------------ */
 
-/* A Uint8Array. */
-static bool byte_array(napi_env env, napi_value value, const char *fn, const char *name,
-                       uint8_t **data, size_t *length) {
-  napi_typedarray_type type;
-  napi_value buffer;
-  size_t offset;
-  if (napi_get_typedarray_info(env, value, &type, length, (void **)data, &buffer, &offset) !=
-          napi_ok ||
-      type != napi_uint8_array) {
-    char text[96];
-    snprintf(text, sizeof text, "%s must be a Uint8Array", name);
-    fail(env, fn, text);
-    return false;
-  }
-  return true;
-}
-
 /* base64Decode(text, out): whether text is padded base64 of exactly out's bytes (written) */
 static napi_value base64_decode_js(napi_env env, napi_callback_info info) {
   const char *fn = "base64Decode";
   napi_value argv[2], result;
   uint8_t *text, *out;
   size_t n, length;
-  if (!arguments(env, info, fn, 2, argv) || !byte_array(env, argv[0], fn, "text", &text, &n) ||
-      !byte_array(env, argv[1], fn, "out", &out, &length))
+  if (!arguments(env, info, fn, 2, argv) ||
+      !typed_array(env, argv[0], fn, "text", napi_uint8_array, "a Uint8Array", (void **)&text,
+                   &n) ||
+      !typed_array(env, argv[1], fn, "out", napi_uint8_array, "a Uint8Array", (void **)&out,
+                   &length))
     return NULL;
   napi_get_boolean(env, base64_decode(text, n, out, length), &result);
   return result;
@@ -804,8 +791,11 @@ static napi_value base64_encode_js(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   uint8_t *bytes, *text;
   size_t n, length;
-  if (!arguments(env, info, fn, 2, argv) || !byte_array(env, argv[0], fn, "bytes", &bytes, &n) ||
-      !byte_array(env, argv[1], fn, "text", &text, &length))
+  if (!arguments(env, info, fn, 2, argv) ||
+      !typed_array(env, argv[0], fn, "bytes", napi_uint8_array, "a Uint8Array", (void **)&bytes,
+                   &n) ||
+      !typed_array(env, argv[1], fn, "text", napi_uint8_array, "a Uint8Array", (void **)&text,
+                   &length))
     return NULL;
   if (length != base64_encoded_length(n)) return fail(env, fn, "text must hold 4·⌈n/3⌉ bytes");
   base64_encode(bytes, n, text);
