@@ -1,5 +1,6 @@
 import { isAscii } from "node:buffer";
 import { errorCodes } from "fastify";
+import { ownsBuffer } from "../wire/tree.js";
 
 /**
  * A JSON request body, parsed with the checks of Fastify's own parser: an empty body and invalid
@@ -28,10 +29,10 @@ export function parseJsonBody(bytes: Buffer, { liftBase64 = true } = {}): unknow
   } catch {
     throw new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY();
   }
-  const ownsBuffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  const owned = ownsBuffer(bytes);
   const putBack = (token: string) => {
     const content = lifted[Number(token.slice(1))];
-    return ownsBuffer ? content : new Uint8Array(content);
+    return owned ? content : new Uint8Array(content);
   };
   walkObjects(value, lifted.length > 0 ? putBack : null);
   return value;

@@ -1,4 +1,5 @@
 import type { DType, FloatArray } from "../core/tensor.js";
+import { ownsBuffer } from "../wire/tree.js";
 
 /**
  * Typed arrays are stored as their own bytes. Typed arrays use the platform's byte order, so the
@@ -20,7 +21,7 @@ export function fromBlob(blob: Uint8Array, dtype: DType): FloatArray {
     throw new Error(`a ${dtype} blob of ${blob.byteLength} bytes is not whole elements`);
   }
   const length = blob.byteLength / bytesPerElement;
-  if (blob.byteOffset === 0 && blob.byteLength === blob.buffer.byteLength) {
+  if (ownsBuffer(blob)) {
     return dtype === "float32"
       ? new Float32Array(blob.buffer, blob.byteOffset, length)
       : new Float64Array(blob.buffer, blob.byteOffset, length);

@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { ADDON } from "../core/kernels/openblas-ops.js";
 import { chunkedBase64 } from "./base64-wasm.js";
 
 /** Base64 between byte arrays anywhere: the JS heap, shared memory, a WebAssembly memory. */
@@ -22,7 +23,7 @@ interface NativeBase64 {
 export function nativeBase64(): Base64Codec | null {
   let addon: NativeBase64;
   try {
-    addon = createRequire(import.meta.url)("backprop-openblas") as NativeBase64;
+    addon = createRequire(import.meta.url)(ADDON) as NativeBase64;
   } catch {
     return null;
   }

@@ -17,6 +17,13 @@ export function mapTree<T>(value: T, replace: (item: object) => unknown): T {
   return walk(value) as T;
 }
 
+/**
+ * Whether `view` spans its whole ArrayBuffer, so that moving the buffer to another thread moves
+ * nothing else: not so for a view into Node's shared pool of small buffers, or a part of a body.
+ */
+export const ownsBuffer = (view: ArrayBufferView): boolean =>
+  view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
+
 /** Every typed-array buffer reachable from a value, for a transfer list. */
 export function buffersOf(value: unknown, into: ArrayBuffer[] = []): ArrayBuffer[] {
   if (ArrayBuffer.isView(value)) {

@@ -11,7 +11,8 @@ import { selfCheck } from "./self-check.js";
 /** The soname Debian's libopenblas0-pthread (and most distributions' OpenBLAS) installs. */
 export const OPENBLAS_LIBRARY = "libopenblas.so.0";
 
-const ADDON = "backprop-openblas";
+/** The optional dependency native/openblas is installed as. */
+export const ADDON = "backprop-openblas";
 
 interface Addon extends ArrayOps {
   /** Opens the library once per process, pinned to one thread; its openblas_get_config(). */

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { bufferedBody } from "../../http/body-bytes.js";
 import { parseJsonBody } from "../../http/json-body.js";
 import { ProblemError } from "../../http/problem.js";
+import { ownsBuffer } from "../../wire/tree.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -55,6 +56,5 @@ function headerLength(header: string | string[], bodyLength: number): number {
  */
 function binaryPart(body: Buffer, from: number): Uint8Array {
   const bytes = body.subarray(from);
-  const owns = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
-  return owns ? bytes : new Uint8Array(bytes);
+  return ownsBuffer(body) ? bytes : new Uint8Array(bytes);
 }
