@@ -3,10 +3,14 @@
  * 1000→1000 Affine layer on x [1000, 1000], everything in base64 (W, b, x and the answer), one
  * request at a time, beside numpy's own 1000³ product on one thread in the same run. The target
  * (issue 16): at least 0.4× numpy's GFLOP/s, counting the product's 2·10⁹ operations only.
+ * Interleaved with the service's requests, the same bytes go through a bare node:http server that
+ * does no work (bench/echo-server.ts): the transport's own time on this machine, which with
+ * numpy's product added is the best a server that answers after its product could do.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
+import { NODE_FLAGS } from "../test/helpers/server-process.js";
 import { singleThreadedNumpyEnv } from "./numpy.js";
 import { startBenchServer } from "./server.js";
 
@@ -116,20 +120,39 @@ try {
     for (let p = 0; p < N; p++) sum += x[i * N + p] * W[p * N + j];
     if (Math.abs(values[i * N + j] - sum) > 1e-3) throw new Error(`out[${i}, ${j}] is wrong`);
   }
+  // The transport floor, interleaved with the service's requests so that both meet the same load.
+  const echo = fork(new URL("echo-server.ts", import.meta.url).pathname, {
+    execArgv: ["--import", "tsx", ...NODE_FLAGS.filter((flag) => !flag.includes("wasm"))],
+    env: { ...process.env, ANSWER_BYTES: String(first.bytes) },
+  });
+  const echoUrl = `http://127.0.0.1:${await new Promise<number>((r) => echo.once("message", r))}/`;
   const times: number[] = [];
+  const floorTimes: number[] = [];
   const serverCpu = cpuMs(server.pid);
-  const clientCpu = process.cpuUsage();
-  for (let i = 0; i < REQUESTS; i++) {
-    const started = performance.now();
-    const answer = await post(url, body);
-    if (answer.status !== 200 || answer.bytes !== first.bytes)
-      throw new Error(`forward answered ${answer.status}, ${answer.bytes} bytes`);
-    times.push(performance.now() - started);
+  let clientCpuUs = 0;
+  try {
+    for (let i = 0; i < REQUESTS; i++) {
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      const answer = await post(url, body);
+      times.push(performance.now() - started);
+      const { user, system } = process.cpuUsage(cpu);
+      clientCpuUs += user + system;
+      if (answer.status !== 200 || answer.bytes !== first.bytes)
+        throw new Error(`forward answered ${answer.status}, ${answer.bytes} bytes`);
+      const floorStarted = performance.now();
+      const floor = await post(echoUrl, body);
+      floorTimes.push(performance.now() - floorStarted);
+      if (floor.bytes !== first.bytes)
+        throw new Error(`the echo server answered ${floor.bytes} bytes`);
+    }
+  } finally {
+    echo.kill();
   }
   const ours = median(times);
+  const floorMs = median(floorTimes);
   const serverCpuMs = (cpuMs(server.pid) - serverCpu) / REQUESTS;
-  const { user, system } = process.cpuUsage(clientCpu);
-  const clientCpuMs = (user + system) / 1000 / REQUESTS;
+  const clientCpuMs = clientCpuUs / 1000 / REQUESTS;
   const numpy = numpyMs();
   const gflops = (ms: number) => (FLOPS / ms / 1e6).toFixed(1);
   console.log(
@@ -140,9 +163,15 @@ try {
   console.log(
     `  CPU per request: server ${serverCpuMs.toFixed(1)} ms (every thread), this client ${clientCpuMs.toFixed(1)} ms`,
   );
+  console.log(
+    `  transport floor: ${floorMs.toFixed(1)} ms, a bare node:http server (bench/echo-server.ts) taking the same body and answering as many bytes`,
+  );
   if (numpy !== null) {
     const ratio = numpy / ours;
     console.log(`  numpy:   ${numpy.toFixed(1)} ms, ${gflops(numpy)} GFLOP/s (the product alone)`);
+    console.log(
+      `  floor + numpy's product: ${(floorMs + numpy).toFixed(1)} ms, ${(numpy / (floorMs + numpy)).toFixed(2)}× numpy for a server that answers after its product`,
+    );
     console.log(
       `  ${ratio >= 0.4 ? "PASS" : "FAIL"} ${ratio.toFixed(2)}× numpy's GFLOP/s (at least 0.4×)`,
     );
