@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { serializerCompiler } from "fastify-type-provider-zod";
 import type { Config } from "./config.js";
 import { bufferedBody } from "./http/body-bytes.js";
+import { clientErrorHandler } from "./http/client-error.js";
 import { parseJsonBody } from "./http/json-body.js";
 import { ProblemError } from "./http/problem.js";
 import { requestId } from "./http/request-id.js";
@@ -50,6 +51,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     trustProxy: config.trustProxy,
     forceCloseConnections: "idle",
     frameworkErrors: sendError,
+    clientErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
