@@ -122,7 +122,7 @@ try {
   }
   // The transport floor, interleaved with the service's requests so that both meet the same load.
   const echo = fork(new URL("echo-server.ts", import.meta.url).pathname, {
-    execArgv: ["--import", "tsx", ...NODE_FLAGS.filter((flag) => !flag.includes("wasm"))],
+    execArgv: ["--import", "tsx", ...NODE_FLAGS],
     env: { ...process.env, ANSWER_BYTES: String(first.bytes) },
   });
   const echoUrl = `http://127.0.0.1:${await new Promise<number>((r) => echo.once("message", r))}/`;

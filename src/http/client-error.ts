@@ -1,7 +1,7 @@
 import { maxHeaderSize, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { FastifyInstance } from "fastify";
-import { problem } from "./problem.js";
+import { PROBLEM_JSON, problem } from "./problem.js";
 
 type ParserError = Error & { code?: string; reason?: string };
 
@@ -19,7 +19,7 @@ export function clientErrorHandler(this: FastifyInstance, error: ParserError, so
   if (socket.writable) {
     const body = JSON.stringify(problem(status, code, detail));
     socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\n` +
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_JSON}\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   }

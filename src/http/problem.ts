@@ -17,6 +17,9 @@ export interface Problem {
   requestId?: string;
 }
 
+/** The content type every problem leaves with. */
+export const PROBLEM_JSON = "application/problem+json; charset=utf-8";
+
 const TITLES: Record<number, string> = {
   400: "Bad Request",
   401: "Unauthorized",

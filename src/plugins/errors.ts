@@ -4,12 +4,16 @@ import { isResponseSerializationError } from "fastify-type-provider-zod";
 import { DatasetError } from "../datasets/catalog.js";
 import { AllowedMethods } from "../http/allowed-methods.js";
 import { isOipRequest, sendOipError } from "../http/oip-reply.js";
-import { type Problem, ProblemError, problem, validationFailed } from "../http/problem.js";
+import {
+  PROBLEM_JSON,
+  type Problem,
+  ProblemError,
+  problem,
+  validationFailed,
+} from "../http/problem.js";
 import { InvalidCursorError, StoreUnavailableError } from "../store/repository.js";
 import { QueueUnavailableError } from "../training/job-queue.js";
 import { SubmissionError } from "../training/submit.js";
-
-const PROBLEM_JSON = "application/problem+json; charset=utf-8";
 
 /** Fastify's own client errors (by their code) and the domain's client errors, as problems. */
 function fromFastify(error: FastifyError): ProblemError | undefined {

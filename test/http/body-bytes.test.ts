@@ -102,7 +102,7 @@ describe("request bodies", () => {
     // Its writing side closed, the client still reads the answer: a problem naming the cause.
     const { status, headers, body: problem } = answerOf(raw);
     expect(status).toBe(400);
-    expect(headers["content-type"]).toBe("application/problem+json");
+    expect(headers["content-type"]).toBe("application/problem+json; charset=utf-8");
     expect(problem).toMatchObject({ status: 400, code: "BAD_REQUEST" });
     expect(problem.detail).toMatch(/shorter than its Content-Length/);
     const res = await request(app.server)

@@ -23,7 +23,7 @@ afterAll(() => app.close());
 
 async function refused(raw: string) {
   const answer = answerOf(await exchange(port, async (socket) => void socket.write(raw)));
-  expect(answer.headers["content-type"]).toBe("application/problem+json");
+  expect(answer.headers["content-type"]).toBe("application/problem+json; charset=utf-8");
   expect(Number(answer.headers["content-length"])).toBe(
     Buffer.byteLength(JSON.stringify(answer.body)),
   );
