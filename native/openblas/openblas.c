@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h> /* strcasecmp */
 
 #include "base64.h"
 #include "sparse-products.h"
@@ -151,6 +152,34 @@ static bool number(napi_env env, napi_value value, const char *fn, const char *n
 /* ---- products ------------------------------------------------------------------------------ */
 
 /*
+ * OpenBLAS's AVX-512 builds (the SkylakeX kernels, which Cooperlake and SapphireRapids use too)
+ * run a dgemm of at most 100³ multiply-adds through "small matrix" kernels that read both
+ * operands in place; a larger one packs them first, and its 16×2 kernel is slow on narrow
+ * outputs. For Affine's products on Zen 5 with OpenBLAS 0.3.21, x·W [100×784]·[784×50] took 115 µs
+ * in one call and 79 in blocks of 25 rows, xᵀ·dout [784×100]·[100×50] 118 and 70 in blocks of 196.
+ * So a double product op(A)·B runs in blocks of output rows that fit those kernels, when a block
+ * keeps at least DGEMM_MIN_BLOCK_ROWS rows (fewer lost: 9 rows of a 128-wide output, or a
+ * [1000×1000] output). Not with op(B) = Bᵀ (dx = dout·Wᵀ, 1.25× slower in blocks) nor for floats,
+ * whose 16×4 kernel gained 0–17% and lost up to 10% on other shapes. Elsewhere (Haswell's
+ * kernels, which this environment's OPENBLAS_CORETYPE picks) blocks only repack B, so
+ * dgemm_block_limit is 0 there. A product's bits depend on its blocks: the rule is fixed per
+ * library and core, so one machine computes the same bits every time.
+ */
+#define DGEMM_SMALL_LIMIT 1e6
+#define DGEMM_MIN_BLOCK_ROWS 12
+static const char *const SMALL_KERNEL_CORES[] = {"SkylakeX", "Cooperlake", "SapphireRapids"};
+/* Most multiply-adds per dgemm call, or 0 for one call per product; set by open(). */
+static _Atomic double dgemm_block_limit;
+
+/* Rows of C per dgemm call of C[M×N] = op(A)·B with inner size K. */
+static int dgemm_block_rows(int M, int N, int K) {
+  const double limit = dgemm_block_limit, row = (double)N * K;
+  if (limit == 0 || M * row <= limit) return M;
+  const double rows = floor(limit / row);
+  return rows >= DGEMM_MIN_BLOCK_ROWS ? (int)rows : M;
+}
+
+/*
  * C[M×N] = op(A)·op(B), row-major, op(A) being M×K and op(B) K×N. An empty product is all zeros
  * (BLAS would reject the zero leading dimensions it implies).
  */
@@ -164,9 +193,16 @@ static void product(const Array *a, const Array *b, const Array *c, int transA, 
   if (c->type == napi_float32_array) {
     sgemm(CblasRowMajor, transA, transB, M, N, K, 1.0f, a->data, lda, b->data, ldb, 0.0f, c->data,
           N);
-  } else {
-    dgemm(CblasRowMajor, transA, transB, M, N, K, 1.0, a->data, lda, b->data, ldb, 0.0, c->data,
-          N);
+    return;
+  }
+  const int rows = transB == CblasNoTrans ? dgemm_block_rows(M, N, K) : M;
+  const double *A = a->data;
+  double *C = c->data;
+  for (int m0 = 0; m0 < M; m0 += rows) {
+    /* op(A)'s rows m0…: rows of A, or columns of the A that is transposed. */
+    const double *block = transA == CblasNoTrans ? A + (size_t)m0 * lda : A + m0;
+    dgemm(CblasRowMajor, transA, transB, M - m0 < rows ? M - m0 : rows, N, K, 1.0, block, lda,
+          b->data, ldb, 0.0, C + (size_t)m0 * N, N);
   }
 }
 
@@ -832,6 +868,11 @@ static napi_value open_library(napi_env env, napi_callback_info info) {
     } else {
       threads(1);
       snprintf(library_config, sizeof library_config, "%s", config ? config() : "OpenBLAS");
+      get_config_fn corename = (get_config_fn)dlsym(handle, "openblas_get_corename");
+      const char *core = corename ? corename() : "";
+      for (size_t i = 0; i < sizeof SMALL_KERNEL_CORES / sizeof *SMALL_KERNEL_CORES; i++) {
+        if (strcasecmp(core, SMALL_KERNEL_CORES[i]) == 0) dgemm_block_limit = DGEMM_SMALL_LIMIT;
+      }
       library = handle;
       dgemm = d;
       sgemm = s;
@@ -843,6 +884,26 @@ static napi_value open_library(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_create_string_utf8(env, library_config, NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
+/*
+ * dgemmBlockLimit(limit?): the most multiply-adds per dgemm call (0: one call per product), as
+ * open() chose it for this library's core; given a limit, sets it for the process and returns the
+ * one before. For tests, which exercise the blocks on any core.
+ */
+static napi_value dgemm_block_limit_js(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const double before = dgemm_block_limit;
+  if (argc >= 1) {
+    double limit;
+    if (!number(env, argv[0], "dgemmBlockLimit", "limit", &limit)) return NULL;
+    if (!(limit >= 0)) return fail(env, "dgemmBlockLimit", "limit must be at least 0");
+    dgemm_block_limit = limit;
+  }
+  napi_create_double(env, before, &result);
   return result;
 }
 
@@ -867,6 +928,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
        NULL},
       {"base64Decode", NULL, base64_decode_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"base64Encode", NULL, base64_encode_js, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dgemmBlockLimit", NULL, dgemm_block_limit_js, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   Ahead *ahead = calloc(1, sizeof *ahead);
   if (!ahead) {

@@ -1,6 +1,11 @@
+import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import type { ArrayOps } from "../../../src/core/kernels/array-ops.js";
-import { loadOpenblasOps, OPENBLAS_LIBRARY } from "../../../src/core/kernels/openblas-ops.js";
+import {
+  ADDON,
+  loadOpenblasOps,
+  OPENBLAS_LIBRARY,
+} from "../../../src/core/kernels/openblas-ops.js";
 import { selfCheck } from "../../../src/core/kernels/self-check.js";
 import { createTypescriptOps } from "../../../src/core/kernels/typescript-ops.js";
 import { DTYPES, type DType, type FloatArray } from "../../../src/core/tensor.js";
@@ -122,34 +127,50 @@ function run(
   return out.view.slice();
 }
 
+/**
+ * `op` of the kernels on `shapes` (operands uniform in [-1, 1], in each kind of memory in turn)
+ * must stay within the rounding bound of the TypeScript kernels' answer, and write only its out.
+ * `before` runs ahead of each shape.
+ */
+function expectWithinBound(
+  kernels: ArrayOps,
+  op: Operation,
+  dtype: DType,
+  shapes: readonly Shape[],
+  before: (shape: Shape) => void = () => {},
+): void {
+  const random = mulberry32(op.name.length * 31 + dtype.length);
+  for (const [s, shape] of shapes.entries()) {
+    before(shape);
+    const [lengthA, lengthB] = op.lengths(shape);
+    const a = filled(dtype, lengthA, uniform(random));
+    const b = filled(dtype, lengthB, uniform(random));
+    const kind = MEMORIES[s % MEMORIES.length];
+    const label = `openblas ${op.name} ${dtype} [${shape.join("×")}] in ${kind} memory`;
+    const actual = run(kernels, kind, op, shape, a, b, label);
+    const expected = nans(dtype, actual.length);
+    op.run(tsKernels, a, b, expected, shape);
+    const bound = new Float64Array(actual.length);
+    op.run(tsKernels, absolute(a), absolute(b), bound, shape);
+    const factor = errorFactor(dtype, shape[1]);
+    for (let i = 0; i < actual.length; i++) {
+      if (!(Math.abs(actual[i] - expected[i]) <= factor * bound[i])) {
+        throw new Error(
+          `${label}: element ${i} is ${actual[i]}, TypeScript gives ${expected[i]}, ` +
+            `further apart than ${factor * bound[i]}`,
+        );
+      }
+    }
+  }
+}
+
 describe.runIf(loaded)("OpenBLAS ops", () => {
   const kernels = loaded ? native.ops : tsKernels;
 
   for (const dtype of DTYPES) {
     for (const op of OPERATIONS) {
       it(`${op.name} on ${dtype} is within the rounding bound of the TypeScript kernels`, () => {
-        const random = mulberry32(op.name.length * 31 + dtype.length);
-        for (const [s, shape] of SHAPES.entries()) {
-          const [lengthA, lengthB] = op.lengths(shape);
-          const a = filled(dtype, lengthA, uniform(random));
-          const b = filled(dtype, lengthB, uniform(random));
-          const kind = MEMORIES[s % MEMORIES.length];
-          const label = `openblas ${op.name} ${dtype} [${shape.join("×")}] in ${kind} memory`;
-          const actual = run(kernels, kind, op, shape, a, b, label);
-          const expected = nans(dtype, actual.length);
-          op.run(tsKernels, a, b, expected, shape);
-          const bound = new Float64Array(actual.length);
-          op.run(tsKernels, absolute(a), absolute(b), bound, shape);
-          const factor = errorFactor(dtype, shape[1]);
-          for (let i = 0; i < actual.length; i++) {
-            if (!(Math.abs(actual[i] - expected[i]) <= factor * bound[i])) {
-              throw new Error(
-                `${label}: element ${i} is ${actual[i]}, TypeScript gives ${expected[i]}, ` +
-                  `further apart than ${factor * bound[i]}`,
-              );
-            }
-          }
-        }
+        expectWithinBound(kernels, op, dtype, SHAPES);
       });
 
       it(`${op.name} on ${dtype} is exact on small integers, in every kind of memory`, () => {
@@ -529,6 +550,41 @@ describe.runIf(loaded)("OpenBLAS ops", () => {
         out.fill(fill);
         kernels.gemmTN(a, b, out, 0, 6, 13);
         expect(Array.from(out)).toEqual(new Array(6 * 13).fill(0));
+      }
+    });
+  }
+});
+
+// native/openblas/openblas.c runs float64 products op(A)·B in blocks of output rows that fit
+// OpenBLAS's small-matrix kernels, on the cores that have them.
+describe.runIf(loaded)("float64 products in row blocks", () => {
+  const addon = createRequire(import.meta.url)(ADDON) as {
+    dgemmBlockLimit(limit?: number): number;
+  };
+  const { ops, config } = loaded ? native : { ops: tsKernels, config: "" };
+
+  it("are on where the library's core has the small-matrix kernels, and only there", () => {
+    const expected = /\b(SkylakeX|Cooperlake|SapphireRapids)\b/i.test(config) ? 1e6 : 0;
+    expect(addon.dgemmBlockLimit()).toBe(expected);
+  });
+
+  for (const op of OPERATIONS.filter(({ name }) => name === "gemm" || name === "gemmTN")) {
+    it(`${op.name} in blocks of 12 rows is within the rounding bound and writes only its out`, () => {
+      const opened = addon.dgemmBlockLimit();
+      try {
+        // A limit of 12.5 rows' multiply-adds: blocks of 12 rows and a shorter last one.
+        expectWithinBound(
+          ops,
+          op,
+          "float64",
+          SHAPES.filter(([m]) => m > 12),
+          ([, k, n]) => {
+            addon.dgemmBlockLimit(12.5 * k * n);
+            expect(addon.dgemmBlockLimit()).toBe(12.5 * k * n);
+          },
+        );
+      } finally {
+        addon.dgemmBlockLimit(opened);
       }
     });
   }
