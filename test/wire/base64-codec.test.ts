@@ -28,6 +28,25 @@ function randomBytes(n: number, seed: number): Uint8Array {
 
 const ascii = (text: string) => new Uint8Array(Buffer.from(text, "latin1"));
 
+/** Decodes text into an output with guard bytes around it: all of `bytes` there, nothing beside. */
+function expectDecodesExactly(
+  codec: Base64Codec,
+  text: Uint8Array,
+  bytes: Uint8Array,
+  label: string,
+) {
+  const n = bytes.length;
+  const guarded = new Uint8Array(n + 64).fill(0xa5);
+  const out = guarded.subarray(32, 32 + n);
+  expect(codec.decodeInto(text, out), `${label}: decoded`).toBe(true);
+  expect(Buffer.from(out).equals(Buffer.from(bytes)), `${label}: bytes`).toBe(true);
+  const outside = [...guarded.subarray(0, 32), ...guarded.subarray(32 + n)];
+  expect(
+    outside.every((b) => b === 0xa5),
+    `${label}: bytes around out`,
+  ).toBe(true);
+}
+
 describe.each(CODECS)("%s", (_name, codec) => {
   describe("encoding", () => {
     it("writes what Node's encoder writes, for every length around its blocks and chunks", () => {
@@ -118,17 +137,7 @@ describe.each(CODECS)("%s", (_name, codec) => {
     it("decodes every length around its blocks, writing nothing outside the output", () => {
       for (let n = 0; n < 120; n++) {
         const bytes = randomBytes(n, n + 5);
-        const guarded = new Uint8Array(n + 64).fill(0xa5);
-        const out = guarded.subarray(32, 32 + n);
-        expect(codec.decodeInto(ascii(Buffer.from(bytes).toString("base64")), out), `${n}`).toBe(
-          true,
-        );
-        expect(Buffer.from(out).equals(Buffer.from(bytes)), `${n} bytes`).toBe(true);
-        const outside = [...guarded.subarray(0, 32), ...guarded.subarray(32 + n)];
-        expect(
-          outside.every((b) => b === 0xa5),
-          `${n}: bytes around out`,
-        ).toBe(true);
+        expectDecodesExactly(codec, ascii(Buffer.from(bytes).toString("base64")), bytes, `${n}`);
       }
     });
 
@@ -153,5 +162,48 @@ describe.each(CODECS)("%s", (_name, codec) => {
       expect(codec.decodeInto(text, new Uint8Array(31))).toBe(false);
       expect(codec.decodeInto(text.subarray(0, 39), new Uint8Array(29))).toBe(false);
     });
+  });
+});
+
+// native/openblas/openblas.c codes long text in blocks of 768 KiB (1 MiB of text), which the
+// thread's helper shares from 1 MiB of text on.
+describe.runIf(native)("the native codec's blocks", () => {
+  const codec = native as Base64Codec;
+  const BLOCK = 3 << 18;
+  const SIZES = [BLOCK - 1, BLOCK, BLOCK + 1, BLOCK + 2, 2 * BLOCK, 2 * BLOCK + 1, 3 * BLOCK + 2];
+
+  it("encode and decode every length around them as Node does", () => {
+    for (const n of SIZES) {
+      const bytes = randomBytes(n, n);
+      const text = codec.encode(bytes);
+      const expected = Buffer.from(bytes).toString("base64");
+      expect(Buffer.from(text).toString("latin1") === expected, `${n} bytes encoded`).toBe(true);
+      expectDecodesExactly(codec, text, bytes, `${n} bytes`);
+    }
+  });
+
+  it("refuse a fault in any block, and a text that does not fill the output", () => {
+    const bytes = randomBytes(3 * BLOCK + 1, 11);
+    const good = ascii(Buffer.from(bytes).toString("base64"));
+    const out = new Uint8Array(bytes.length);
+    const chars = (BLOCK / 3) * 4;
+    const at = (i: number, c: string) => {
+      const text = good.slice();
+      text[i] = c.charCodeAt(0);
+      return text;
+    };
+    for (const [what, text] of [
+      ["outside the alphabet in the first block", at(7, "*")],
+      ["outside it at the second block's start", at(chars, "-")],
+      ["outside it in the last characters", at(good.length - 3, "_")],
+      ["padding that ends the first block", at(chars - 1, "=")],
+      ["padding inside the third block", at(2 * chars + 100, "=")],
+    ] as const) {
+      expect(codec.decodeInto(text, out), what).toBe(false);
+    }
+    expect(codec.decodeInto(good, out)).toBe(true);
+    expect(codec.decodeInto(good, new Uint8Array(bytes.length - 1))).toBe(false);
+    expect(codec.decodeInto(good, new Uint8Array(bytes.length + 1))).toBe(false);
+    expect(codec.decodeInto(good.subarray(0, good.length - 4), out)).toBe(false);
   });
 });

@@ -589,3 +589,33 @@ describe.runIf(loaded)("float64 products in row blocks", () => {
     });
   }
 });
+
+// A product of at least 2²⁵ multiply-adds is cut into blocks of rows, which the calling thread
+// and its helper thread share when the helper has a core (native/openblas/openblas.c).
+describe.runIf(loaded)("products shared with the helper thread", () => {
+  const ops = loaded ? native.ops : tsKernels;
+  const LARGE: Shape[] = [
+    [256, 512, 256],
+    [1000, 784, 50],
+  ];
+  for (const dtype of DTYPES) {
+    for (const op of OPERATIONS.filter(({ name }) => name !== "colSum")) {
+      it(`${op.name} on ${dtype} is within the rounding bound, with the same bits every time`, () => {
+        expectWithinBound(ops, op, dtype, LARGE);
+        const random = mulberry32(5);
+        for (const shape of LARGE) {
+          const [lengthA, lengthB, lengthOut] = op.lengths(shape);
+          const a = filled(dtype, lengthA, uniform(random));
+          const b = filled(dtype, lengthB, uniform(random));
+          const first = nans(dtype, lengthOut);
+          op.run(ops, a, b, first, shape);
+          for (let again = 0; again < 4; again++) {
+            const out = nans(dtype, lengthOut);
+            op.run(ops, a, b, out, shape);
+            expect(out, `${op.name} [${shape.join("×")}], run ${again + 2}`).toEqual(first);
+          }
+        }
+      });
+    }
+  }
+});
