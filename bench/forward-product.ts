@@ -10,8 +10,9 @@
 import { execFileSync, fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
+import { availableParallelism } from "node:os";
 import { NODE_FLAGS } from "../test/helpers/server-process.js";
-import { singleThreadedNumpyEnv } from "./numpy.js";
+import { numpyEnv } from "./numpy.js";
 import { startBenchServer } from "./server.js";
 
 const N = 1000;
@@ -63,8 +64,8 @@ function uniform(length: number, seed: number): Float32Array {
   return data;
 }
 
-/** Median milliseconds of numpy's float32 1000³ product on one thread, or null without numpy. */
-function numpyMs(): number | null {
+/** Median milliseconds of numpy's float32 1000³ product on `threads` threads, or null without numpy. */
+function numpyMs(threads: number): number | null {
   const code = `
 import json, time, numpy as np
 a = np.random.default_rng(1).uniform(-1, 1, (${N}, ${N})).astype(np.float32)
@@ -75,7 +76,7 @@ for _ in range(${REQUESTS}):
     t0 = time.perf_counter(); a @ b; times.append((time.perf_counter() - t0) * 1e3)
 print(json.dumps(sorted(times)[len(times) // 2]))`;
   try {
-    return Number(execFileSync("python3", ["-c", code], { env: singleThreadedNumpyEnv() }));
+    return Number(execFileSync("python3", ["-c", code], { env: numpyEnv(threads) }));
   } catch (error) {
     console.log(`numpy: not run (${(error as Error).message.split("\n")[0]})`);
     return null;
@@ -153,7 +154,9 @@ try {
   const floorMs = median(floorTimes);
   const serverCpuMs = (cpuMs(server.pid) - serverCpu) / REQUESTS;
   const clientCpuMs = clientCpuUs / 1000 / REQUESTS;
-  const numpy = numpyMs();
+  const numpy = numpyMs(1);
+  const cores = availableParallelism();
+  const numpyAllCores = cores > 1 && numpy !== null ? numpyMs(cores) : null;
   const gflops = (ms: number) => (FLOPS / ms / 1e6).toFixed(1);
   console.log(
     `\nfloat32 [${N}×${N}]·[${N}×${N}] through POST /v1/networks/forward, base64 in and out, ` +
@@ -168,7 +171,14 @@ try {
   );
   if (numpy !== null) {
     const ratio = numpy / ours;
-    console.log(`  numpy:   ${numpy.toFixed(1)} ms, ${gflops(numpy)} GFLOP/s (the product alone)`);
+    console.log(
+      `  numpy:   ${numpy.toFixed(1)} ms, ${gflops(numpy)} GFLOP/s (the product alone, one thread: the target's baseline)`,
+    );
+    if (numpyAllCores !== null) {
+      console.log(
+        `  numpy on ${cores} threads: ${numpyAllCores.toFixed(1)} ms, ${gflops(numpyAllCores)} GFLOP/s; the service reaches ${(numpyAllCores / ours).toFixed(2)}× that (its large products use the second core too)`,
+      );
+    }
     console.log(
       `  floor + numpy's product: ${(floorMs + numpy).toFixed(1)} ms, ${(numpy / (floorMs + numpy)).toFixed(2)}× numpy for a server that answers after its product`,
     );

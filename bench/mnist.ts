@@ -11,7 +11,7 @@ import type { JobStatus } from "../src/store/repository.js";
 import { isFinished } from "../src/training/job-events.js";
 import { twoLayerNet } from "./fixtures.js";
 import { follow } from "./job-events.js";
-import { singleThreadedNumpyEnv } from "./numpy.js";
+import { numpyEnv } from "./numpy.js";
 import { postJson, startBenchServer } from "./server.js";
 
 interface Job {
@@ -58,7 +58,7 @@ function numpyBaseline(): { seconds: number; trainAccuracy: number; testAccuracy
     const out = execFileSync(
       "python3",
       [new URL("two_layer_net.py", import.meta.url).pathname, mnistDataDir()],
-      { env: singleThreadedNumpyEnv() },
+      { env: numpyEnv() },
     );
     return JSON.parse(out.toString());
   } catch (error) {

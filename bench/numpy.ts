@@ -47,12 +47,12 @@ export function rerunWithoutOpenblasOverrides(): void {
   process.exit(status ?? 1);
 }
 
-/** The environment of a numpy baseline: OpenBLAS (and OpenMP) on one thread, at its best. */
-export function singleThreadedNumpyEnv(): NodeJS.ProcessEnv {
+/** The environment of a numpy baseline: OpenBLAS (and OpenMP) on `threads` threads, at its best. */
+export function numpyEnv(threads = 1): NodeJS.ProcessEnv {
   return {
     ...withoutOpenblasOverrides(process.env),
-    OPENBLAS_NUM_THREADS: "1",
-    OMP_NUM_THREADS: "1",
+    OPENBLAS_NUM_THREADS: String(threads),
+    OMP_NUM_THREADS: String(threads),
   };
 }
 
@@ -60,7 +60,7 @@ export function singleThreadedNumpyEnv(): NodeJS.ProcessEnv {
 export function numpyRound(work: NumpyWork): NumpyRound | null {
   try {
     const out = execFileSync("python3", [new URL("products.py", import.meta.url).pathname], {
-      env: singleThreadedNumpyEnv(),
+      env: numpyEnv(),
       input: JSON.stringify(work),
       stdio: ["pipe", "pipe", "pipe"],
     });
