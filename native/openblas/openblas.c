@@ -197,11 +197,12 @@ struct Shared {
   atomic_int next; /* the first block nobody has claimed */
 };
 
-/* Claims and does blocks until none is left; this thread and its helper both run it. */
-static void claim_blocks(Shared *job) {
-  for (;;) {
+/* Claims and does blocks until none is left, and says how many; this thread and its helper
+ * both run it. */
+static int claim_blocks(Shared *job) {
+  for (int done = 0;; done++) {
     const int i = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
-    if (i >= job->blocks) return;
+    if (i >= job->blocks) return done;
     job->block(job, i);
   }
 }
@@ -655,6 +656,8 @@ typedef struct {
   bool active; /* a gather not waited for yet */
   int away_from; /* the core the helper is kept off: the JS thread's when it last posted */
   Shared *shared; /* the job posted when not null, else the gather */
+  bool in_task;   /* this JS thread holds a task (taskRunning) */
+  double helped;  /* blocks of shared work the helper has done, for the tests (helperBlocks) */
   Gather job;
   atomic_size_t next; /* the first row nobody has claimed */
   napi_ref refs[3];
@@ -681,13 +684,15 @@ static void *ahead_helper(void *data) {
     a->busy = true;
     Shared *shared = a->shared;
     pthread_mutex_unlock(&a->lock);
+    int helped = 0;
     if (shared) {
-      claim_blocks(shared);
+      helped = claim_blocks(shared);
     } else {
       for (size_t i = 0; i < GATHER_AHEAD; i++) prefetch_source(&a->job, i);
       claim_rows(a);
     }
     pthread_mutex_lock(&a->lock);
+    a->helped += helped;
     a->busy = false;
     pthread_cond_signal(&a->idle);
   }
@@ -707,8 +712,16 @@ static void ahead_wait(napi_env env, Ahead *a) {
   a->active = false;
 }
 
+/*
+ * The JS threads of this process that hold a task now (taskRunning). Large work is shared only
+ * by a thread that is alone in holding one: beside another task, the helper would take the core
+ * that task runs on (a job's evaluation would slow the job it runs beside).
+ */
+static atomic_int tasks_running;
+
 static void ahead_stop(void *data) {
   Ahead *a = data;
+  if (a->in_task) atomic_fetch_sub(&tasks_running, 1); /* a worker ended during its task */
   if (a->started) {
     pthread_mutex_lock(&a->lock);
     a->quit = true;
@@ -783,7 +796,8 @@ static napi_value gather_rows_ahead(napi_env env, napi_callback_info info) {
 static void share(napi_env env, Shared *job, bool worth) {
   Ahead *a = ahead_of(env);
   /* A gather in flight keeps the helper; the blocks are then all this thread's. */
-  if (job->blocks < 2 || !worth || a->active || !ahead_elsewhere(a)) {
+  const bool alone = atomic_load(&tasks_running) <= (a->in_task ? 1 : 0);
+  if (job->blocks < 2 || !worth || !alone || a->active || !ahead_elsewhere(a)) {
     claim_blocks(job);
     return;
   }
@@ -798,6 +812,32 @@ static void share(napi_env env, Shared *job, bool worth) {
   while (a->busy) pthread_cond_wait(&a->idle, &a->lock);
   a->shared = NULL;
   pthread_mutex_unlock(&a->lock);
+}
+
+/* taskRunning(running): this thread begins (true) or ends (false) a task */
+static napi_value task_running(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  bool running;
+  if (!arguments(env, info, "taskRunning", 1, argv)) return NULL;
+  if (napi_get_value_bool(env, argv[0], &running) != napi_ok) {
+    return fail(env, "taskRunning", "running must be a boolean");
+  }
+  Ahead *a = ahead_of(env);
+  if (running != a->in_task) atomic_fetch_add(&tasks_running, running ? 1 : -1);
+  a->in_task = running;
+  return NULL;
+}
+
+/* helperBlocks(): how many blocks of shared work this thread's helper has done */
+static napi_value helper_blocks(napi_env env, napi_callback_info info) {
+  (void)info;
+  Ahead *a = ahead_of(env);
+  pthread_mutex_lock(&a->lock);
+  const double helped = a->helped;
+  pthread_mutex_unlock(&a->lock);
+  napi_value result;
+  napi_create_double(env, helped, &result);
+  return result;
 }
 
 /* gatherRowsWait(): returns once the last gatherRowsAhead's rows are all in its out */
@@ -1084,6 +1124,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"gatherRows", NULL, gather_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gatherRowsAhead", NULL, gather_rows_ahead, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gatherRowsWait", NULL, gather_rows_wait, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"taskRunning", NULL, task_running, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"helperBlocks", NULL, helper_blocks, NULL, NULL, NULL, napi_enumerable, NULL},
       {"softmaxCrossEntropy", NULL, softmax_cross_entropy, NULL, NULL, NULL, napi_enumerable,
        NULL},
       {"base64Decode", NULL, base64_decode_js, NULL, NULL, NULL, napi_enumerable, NULL},

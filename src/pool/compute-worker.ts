@@ -74,7 +74,13 @@ const base64Codec = bytesBase64();
 function outcome<T>(bytes: number, work: () => T, encoding?: string): TaskOutcome<T> {
   reportTaskStarted();
   backend.begin(bytes);
-  const result = attempt(work, encoding);
+  backend.ops.taskRunning(true);
+  let result: TaskOutcome<T>;
+  try {
+    result = attempt(work, encoding);
+  } finally {
+    backend.ops.taskRunning(false);
+  }
   const fallbacks = takeFallbacks();
   const reported = fallbacks ? { ...result, fallbacks } : result;
   return reported.ok ? moved(reported) : reported;

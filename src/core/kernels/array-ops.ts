@@ -56,6 +56,11 @@ export interface ArrayOps {
   /** Returns once the last gatherRowsAhead's rows are all in its `out`. */
   gatherRowsWait(): void;
   /**
+   * This thread begins (true) or ends (false) a pool's task. Ops that lend large work to another
+   * core do so only while no other thread holds a task, whose core that would take.
+   */
+  taskRunning(running: boolean): void;
+  /**
    * SoftmaxWithLoss against class indices t[n], forward, loss and backward (for dloss = 1) in one
    * pass over x[n×classes]: y = softmax(x) per row, dx = (y - onehot(t)) / n; returns
    * -Σ log(y[i, t_i] + 1e-7) / n. A RangeError for a t_i that is no class index.

@@ -170,6 +170,7 @@ export function createWasmOps(
     gatherRows: ts.gatherRows,
     gatherRowsAhead: ts.gatherRowsAhead,
     gatherRowsWait: ts.gatherRowsWait,
+    taskRunning: ts.taskRunning,
     softmaxCrossEntropy: ts.softmaxCrossEntropy,
   };
 }

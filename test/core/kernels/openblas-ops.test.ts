@@ -1,4 +1,7 @@
+import { once } from "node:events";
 import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import type { ArrayOps } from "../../../src/core/kernels/array-ops.js";
 import {
@@ -618,4 +621,46 @@ describe.runIf(loaded)("products shared with the helper thread", () => {
       });
     }
   }
+
+  describe.runIf(availableParallelism() > 1)("with a second core", () => {
+    const require = createRequire(import.meta.url);
+    const addon = require(ADDON) as { helperBlocks(): number };
+    const gemm = OPERATIONS.find(({ name }) => name === "gemm")!;
+    const shape: Shape = [1000, 784, 50];
+    const [lengthA, lengthB, lengthOut] = gemm.lengths(shape);
+    const random = mulberry32(8);
+    const a = filled("float32", lengthA, uniform(random));
+    const b = filled("float32", lengthB, uniform(random));
+    const out = nans("float32", lengthOut);
+    const product = () => gemm.run(ops, a, b, out, shape);
+
+    /** Runs products until the helper has done a block of one (the scheduler may hold it back
+     * for a few); false if it did none in 200. */
+    function lent(): boolean {
+      const before = addon.helperBlocks();
+      for (let i = 0; i < 200 && addon.helperBlocks() === before; i++) product();
+      return addon.helperBlocks() > before;
+    }
+
+    it("lend blocks to the helper while no other thread holds a task", () => {
+      expect(lent()).toBe(true);
+    });
+
+    it("keep them all while another thread holds one, and lend again once it has ended", async () => {
+      // A thread that holds a task and is then ended during it, as an aborted task's worker is.
+      const holder = new Worker(
+        `const addon = require(${JSON.stringify(require.resolve(ADDON))});
+         addon.taskRunning(true);
+         require("node:worker_threads").parentPort.postMessage("holding");
+         setInterval(() => {}, 1000);`,
+        { eval: true },
+      );
+      await once(holder, "message");
+      const before = addon.helperBlocks();
+      for (let i = 0; i < 20; i++) product();
+      expect(addon.helperBlocks(), "blocks the helper did beside another task").toBe(before);
+      await holder.terminate();
+      expect(lent()).toBe(true);
+    });
+  });
 });
