@@ -656,7 +656,7 @@ typedef struct {
   bool active; /* a gather not waited for yet */
   int away_from; /* the core the helper is kept off: the JS thread's when it last posted */
   Shared *shared; /* the job posted when not null, else the gather */
-  bool in_task;   /* this JS thread holds a task (taskRunning) */
+  bool computing; /* this JS thread works on a task (computing) */
   double helped;  /* blocks of shared work the helper has done, for the tests (helperBlocks) */
   Gather job;
   atomic_size_t next; /* the first row nobody has claimed */
@@ -713,15 +713,15 @@ static void ahead_wait(napi_env env, Ahead *a) {
 }
 
 /*
- * The JS threads of this process that hold a task now (taskRunning). Large work is shared only
- * by a thread that is alone in holding one: beside another task, the helper would take the core
- * that task runs on (a job's evaluation would slow the job it runs beside).
+ * The JS threads of this process that work on a task now (computing). Large work is shared only
+ * by a thread that is alone in that: beside another, the helper would take the core that one runs
+ * on (a job's evaluation would slow the job it runs beside, unless the job waits for it).
  */
-static atomic_int tasks_running;
+static atomic_int computing_threads;
 
 static void ahead_stop(void *data) {
   Ahead *a = data;
-  if (a->in_task) atomic_fetch_sub(&tasks_running, 1); /* a worker ended during its task */
+  if (a->computing) atomic_fetch_sub(&computing_threads, 1); /* a worker ended mid-task */
   if (a->started) {
     pthread_mutex_lock(&a->lock);
     a->quit = true;
@@ -796,7 +796,7 @@ static napi_value gather_rows_ahead(napi_env env, napi_callback_info info) {
 static void share(napi_env env, Shared *job, bool worth) {
   Ahead *a = ahead_of(env);
   /* A gather in flight keeps the helper; the blocks are then all this thread's. */
-  const bool alone = atomic_load(&tasks_running) <= (a->in_task ? 1 : 0);
+  const bool alone = atomic_load(&computing_threads) <= (a->computing ? 1 : 0);
   if (job->blocks < 2 || !worth || !alone || a->active || !ahead_elsewhere(a)) {
     claim_blocks(job);
     return;
@@ -814,17 +814,17 @@ static void share(napi_env env, Shared *job, bool worth) {
   pthread_mutex_unlock(&a->lock);
 }
 
-/* taskRunning(running): this thread begins (true) or ends (false) a task */
-static napi_value task_running(napi_env env, napi_callback_info info) {
+/* computing(busy): this thread begins (true) or ends or waits within (false) a task's work */
+static napi_value computing_js(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  bool running;
-  if (!arguments(env, info, "taskRunning", 1, argv)) return NULL;
-  if (napi_get_value_bool(env, argv[0], &running) != napi_ok) {
-    return fail(env, "taskRunning", "running must be a boolean");
+  bool busy;
+  if (!arguments(env, info, "computing", 1, argv)) return NULL;
+  if (napi_get_value_bool(env, argv[0], &busy) != napi_ok) {
+    return fail(env, "computing", "busy must be a boolean");
   }
   Ahead *a = ahead_of(env);
-  if (running != a->in_task) atomic_fetch_add(&tasks_running, running ? 1 : -1);
-  a->in_task = running;
+  if (busy != a->computing) atomic_fetch_add(&computing_threads, busy ? 1 : -1);
+  a->computing = busy;
   return NULL;
 }
 
@@ -1124,7 +1124,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"gatherRows", NULL, gather_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gatherRowsAhead", NULL, gather_rows_ahead, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gatherRowsWait", NULL, gather_rows_wait, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"taskRunning", NULL, task_running, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"computing", NULL, computing_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"helperBlocks", NULL, helper_blocks, NULL, NULL, NULL, napi_enumerable, NULL},
       {"softmaxCrossEntropy", NULL, softmax_cross_entropy, NULL, NULL, NULL, napi_enumerable,
        NULL},

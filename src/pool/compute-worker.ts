@@ -74,12 +74,12 @@ const base64Codec = bytesBase64();
 function outcome<T>(bytes: number, work: () => T, encoding?: string): TaskOutcome<T> {
   reportTaskStarted();
   backend.begin(bytes);
-  backend.ops.taskRunning(true);
+  backend.ops.computing(true);
   let result: TaskOutcome<T>;
   try {
     result = attempt(work, encoding);
   } finally {
-    backend.ops.taskRunning(false);
+    backend.ops.computing(false);
   }
   const fallbacks = takeFallbacks();
   const reported = fallbacks ? { ...result, fallbacks } : result;

@@ -199,12 +199,23 @@ export class TrainingRun {
     const { port } = this.task;
     while (this.inFlight.length > 0) {
       const wait = this.inFlight.length > keep;
-      const answer = wait ? waitForMessage(port) : receiveMessageOnPort(port)?.message;
+      const answer = wait ? this.waitForAnswer() : receiveMessageOnPort(port)?.message;
       if (answer === undefined) return;
       const { layers, saved } = this.inFlight.shift()!;
       const reply = answer as EvaluationReply;
       const measured = "error" in reply ? this.measure(layers, saved.iteration, saved.loss) : reply;
       this.record({ iteration: saved.iteration, loss: saved.loss!, ...measured }, saved);
+    }
+  }
+
+  /** The next evaluation's answer, waited for idle: the evaluation may have this core meanwhile. */
+  private waitForAnswer(): unknown {
+    const { ops } = this.backend;
+    ops.computing(false);
+    try {
+      return waitForMessage(this.task.port);
+    } finally {
+      ops.computing(true);
     }
   }
 

@@ -9,11 +9,11 @@ import { workerBackend } from "./worker-backend.js";
 const { backend, takeFallbacks } = workerBackend();
 
 export default function train(task: TrainingTask): TrainingResult {
-  backend.ops.taskRunning(true);
+  backend.ops.computing(true);
   try {
     return runTraining(task, backend, takeFallbacks);
   } finally {
-    backend.ops.taskRunning(false);
+    backend.ops.computing(false);
     // The last message on the port: the main thread waits for it before the final status.
     task.port.postMessage({ type: "done" });
   }

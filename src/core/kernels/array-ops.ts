@@ -56,10 +56,11 @@ export interface ArrayOps {
   /** Returns once the last gatherRowsAhead's rows are all in its `out`. */
   gatherRowsWait(): void;
   /**
-   * This thread begins (true) or ends (false) a pool's task. Ops that lend large work to another
-   * core do so only while no other thread holds a task, whose core that would take.
+   * This thread begins (true) a pool task's work, or ends it or waits within it (false). Ops that
+   * lend large work to another core do so only while no other thread is computing, whose core
+   * that would take.
    */
-  taskRunning(running: boolean): void;
+  computing(busy: boolean): void;
   /**
    * SoftmaxWithLoss against class indices t[n], forward, loss and backward (for dloss = 1) in one
    * pass over x[n×classes]: y = softmax(x) per row, dx = (y - onehot(t)) / n; returns

@@ -74,7 +74,7 @@ function open(library: string): OpenblasLoad {
     gatherRows: addon.gatherRows,
     gatherRowsAhead: addon.gatherRowsAhead,
     gatherRowsWait: addon.gatherRowsWait,
-    taskRunning: addon.taskRunning,
+    computing: addon.computing,
     softmaxCrossEntropy: addon.softmaxCrossEntropy,
   };
   let problem: string | null;

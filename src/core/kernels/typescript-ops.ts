@@ -271,7 +271,7 @@ export const createTypescriptOps = (): ArrayOps => {
     // The reference has no other core: it gathers at once.
     gatherRowsAhead: gatherRows,
     gatherRowsWait() {},
-    taskRunning() {},
+    computing() {},
     softmaxCrossEntropy(x, t, y, dx, n, classes) {
       if (scratch.exps.length < classes) scratch.exps = new Float64Array(classes);
       return softmaxCrossEntropy(x, t, y, dx, n, classes, scratch.exps);

@@ -170,7 +170,7 @@ export function createWasmOps(
     gatherRows: ts.gatherRows,
     gatherRowsAhead: ts.gatherRowsAhead,
     gatherRowsWait: ts.gatherRowsWait,
-    taskRunning: ts.taskRunning,
+    computing: ts.computing,
     softmaxCrossEntropy: ts.softmaxCrossEntropy,
   };
 }

@@ -650,7 +650,7 @@ describe.runIf(loaded)("products shared with the helper thread", () => {
       // A thread that holds a task and is then ended during it, as an aborted task's worker is.
       const holder = new Worker(
         `const addon = require(${JSON.stringify(require.resolve(ADDON))});
-         addon.taskRunning(true);
+         addon.computing(true);
          require("node:worker_threads").parentPort.postMessage("holding");
          setInterval(() => {}, 1000);`,
         { eval: true },
