@@ -656,7 +656,7 @@ typedef struct {
   bool busy;   /* the helper is copying rows */
   bool active; /* a gather not waited for yet */
   int away_from; /* the core the helper is kept off: the JS thread's when it last posted */
-  Shared *shared; /* the job posted when not null, else the gather */
+  Shared *shared; /* the job posted, while share() runs; else null: the gather */
   bool computing; /* this JS thread works on a task (computing) */
   double helped;  /* blocks of shared work the helper has done, for the tests (helperBlocks) */
   Gather job;
@@ -784,7 +784,6 @@ static napi_value gather_rows_ahead(napi_env env, napi_callback_info info) {
   }
   for (int i = 0; i < 3; i++) napi_create_reference(env, argv[i], 1, &a->refs[i]);
   pthread_mutex_lock(&a->lock);
-  a->shared = NULL;
   a->job = g;
   atomic_store_explicit(&a->next, 0, memory_order_relaxed);
   a->posted = true;
@@ -795,10 +794,14 @@ static napi_value gather_rows_ahead(napi_env env, napi_callback_info info) {
 }
 
 static void share(napi_env env, Shared *job, bool worth) {
+  if (job->blocks < 2 || !worth) { /* every small product of a training step: nothing to ask */
+    claim_blocks(job);
+    return;
+  }
   Ahead *a = ahead_of(env);
   /* A gather in flight keeps the helper; the blocks are then all this thread's. */
   const bool alone = atomic_load(&computing_threads) <= (a->computing ? 1 : 0);
-  if (job->blocks < 2 || !worth || !alone || a->active || !ahead_elsewhere(a)) {
+  if (!alone || a->active || !ahead_elsewhere(a)) {
     claim_blocks(job);
     return;
   }
@@ -1015,7 +1018,6 @@ static napi_value base64_encode_js(napi_env env, napi_callback_info info) {
                    &length))
     return NULL;
   if (length != base64_encoded_length(n)) return fail(env, fn, "text must hold 4·⌈n/3⌉ bytes");
-  if (n == 0) return NULL;
   Encode e = {.shared = {.block = encode_block, .blocks = (int)((n + BASE64_BLOCK - 1) / BASE64_BLOCK)},
               .bytes = bytes,
               .n = n,
